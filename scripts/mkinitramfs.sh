@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Build the cached base initramfs for the test VM: busybox plus the host tools
+# the tests need (bash, iproute2, iputils ping, capsh, setpriv, nft) with
+# their shared libraries.  Prints the path of the gzip'd cpio.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+HOST_BINS=(bash ip ping capsh setpriv nft)
+for b in "${HOST_BINS[@]}"; do
+	command -v "$b" >/dev/null || die "$b missing on host: run scripts/setup-toolchain.sh"
+done
+
+key=$( {
+	cat "$IMP2_ROOT/scripts/guest/init" "$0"
+	for b in busybox "${HOST_BINS[@]}"; do sha256sum "$(command -v "$b")"; done
+} | sha256sum | cut -c1-16)
+out=$IMP2_CACHE/initramfs-base-$key.cpio.gz
+if [[ -f $out ]]; then echo "$out"; exit 0; fi
+
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,lib,lib64,etc,proc,sys,dev,tmp,root,imp2,var/run/netns}
+cp /bin/busybox "$stage/bin/busybox"
+install -m 0755 "$IMP2_ROOT/scripts/guest/init" "$stage/init"
+
+copy_with_libs() {
+	local f=$1 lib
+	mkdir -p "$stage$(dirname "$f")"
+	cp -L "$f" "$stage$f"
+	for lib in $(ldd "$f" 2>/dev/null | grep -o '/[^ ]*'); do
+		[[ -e $stage$lib ]] && continue
+		mkdir -p "$stage$(dirname "$lib")"
+		cp -L "$lib" "$stage$lib"
+	done
+}
+for b in "${HOST_BINS[@]}"; do
+	p=$(readlink -f "$(command -v "$b")")
+	copy_with_libs "$p"
+	# keep the name the tests call it by, even where it is a symlink on the host
+	[[ $p == */bin/$b || $p == */sbin/$b ]] || ln -sf "$p" "$stage/usr/bin/$b"
+done
+# libgcc_s is needed by Rust binaries that are copied in per run.
+for lib in /lib/x86_64-linux-gnu/libgcc_s.so.1 /lib/x86_64-linux-gnu/libcap.so.2; do
+	[[ -e $lib ]] && { mkdir -p "$stage$(dirname "$lib")"; cp -L "$lib" "$stage$lib"; }
+done
+ln -sf usr/lib "$stage/usr/lib64" 2>/dev/null || true
+echo "root:x:0:0:root:/root:/bin/sh" >"$stage/etc/passwd"
+echo "nobody:x:65534:65534:nobody:/:/bin/sh" >>"$stage/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$stage/etc/group"
+mkdir -p "$stage/etc/iproute2"
+
+(cd "$stage" && find . -print0 | cpio --null -o -H newc --quiet | gzip -1) >"$out.tmp"
+mv "$out.tmp" "$out"
+log "base initramfs: $out ($(du -h "$out" | cut -f1))"
+echo "$out"

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Install everything needed to build the imp2 test kernel, the module, the
+# userspace tool and to run the QEMU test VM.  Idempotent: a second run only
+# checks versions.  Every pinned version lives in scripts/versions.env.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+APT_PACKAGES=(
+	"rustc-web=$RUST_WEB_VERSION"
+	"libstd-rust-web-dev=$RUST_WEB_VERSION"
+	"rust-web-src=$RUST_WEB_VERSION"
+	"clang-$LLVM_VERSION" "lld-$LLVM_VERSION" "llvm-$LLVM_VERSION" "libclang-$LLVM_VERSION-dev"
+	"$KERNEL_SOURCE_PKG"
+	qemu-system-x86 busybox-static
+	bc flex bison libelf-dev libssl-dev cpio kmod xz-utils zstd
+	iproute2 iputils-ping libcap2-bin util-linux procps psmisc nftables
+	make gcc libc6-dev python3
+)
+
+SUDO=
+if (( EUID != 0 )); then
+	command -v sudo >/dev/null || die "not root and no sudo: run this script as root"
+	SUDO=sudo
+fi
+
+missing_apt() {
+	local p name want have
+	for p in "${APT_PACKAGES[@]}"; do
+		name=${p%%=*}
+		want=${p#*=}; [[ $want == "$p" ]] && want=
+		have=$(dpkg-query -W -f='${Status} ${Version}' "$name" 2>/dev/null || true)
+		if [[ $have != "install ok installed"* ]]; then echo "$p"; continue; fi
+		if [[ -n $want && $have != *" $want" ]]; then echo "$p"; fi
+	done
+}
+
+mapfile -t todo < <(missing_apt)
+if (( ${#todo[@]} )); then
+	log "apt: installing ${#todo[@]} packages: ${todo[*]}"
+	run_long "apt-get update" "$IMP2_CACHE/logs/apt-update.log" $SUDO apt-get update ||
+		die "apt-get update failed: check the network/apt sources (see log above)"
+	if ! apt-cache show "$KERNEL_SOURCE_PKG" >/dev/null 2>&1; then
+		die "$KERNEL_SOURCE_PKG not found in apt: enable bookworm-security / run apt-get update"
+	fi
+	run_long "apt-get install" "$IMP2_CACHE/logs/apt-install.log" \
+		env DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends \
+		--allow-downgrades "${todo[@]}" ||
+		die "apt-get install failed; the pinned versions are in scripts/versions.env"
+else
+	log "apt: all ${#APT_PACKAGES[@]} packages present"
+fi
+
+[[ -x /usr/bin/rustc ]] || die "/usr/bin/rustc missing after installing rustc-web"
+/usr/bin/rustc --version | grep -q '^rustc 1\.85\.0' ||
+	die "/usr/bin/rustc is $(/usr/bin/rustc --version), expected 1.85.0 (rustc-web $RUST_WEB_VERSION)"
+
+if [[ -x $BINDGEN ]] && "$BINDGEN" --version 2>/dev/null | grep -q " $BINDGEN_VERSION\$"; then
+	log "bindgen $BINDGEN_VERSION present at $BINDGEN"
+else
+	command -v cargo >/dev/null || die "cargo not found: install Rust via rustup (needed to build bindgen-cli)"
+	run_long "cargo install bindgen-cli $BINDGEN_VERSION" "$IMP2_CACHE/logs/bindgen.log" \
+		cargo install --locked --root "$BINDGEN_PREFIX" bindgen-cli --version "=$BINDGEN_VERSION" ||
+		die "cargo install bindgen-cli failed: check crates.io access"
+fi
+
+src_tar=$(ls /usr/src/linux-source-6.12.tar.* 2>/dev/null | head -n1)
+[[ -n $src_tar ]] || die "kernel tarball /usr/src/linux-source-6.12.tar.* missing: reinstall $KERNEL_SOURCE_PKG"
+
+log "installed:"
+{
+	echo "  rustc (kernel):  $(/usr/bin/rustc --version)"
+	echo "  rust-web-src:    $(dpkg-query -W -f='${Version}' rust-web-src)"
+	echo "  clang:           $(clang-$LLVM_VERSION --version | head -n1)"
+	echo "  bindgen:         $("$BINDGEN" --version)"
+	echo "  kernel source:   $KERNEL_SOURCE_PKG $(dpkg-query -W -f='${Version}' "$KERNEL_SOURCE_PKG") ($src_tar)"
+	echo "  qemu:            $(qemu-system-x86_64 --version | head -n1)"
+	echo "  busybox:         $(busybox 2>&1 | head -n1)"
+	echo "  cargo (tools):   $(cargo --version 2>/dev/null || echo none)"
+} >&2

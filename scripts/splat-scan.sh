@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Fail (exit 1) if a VM console log shows a kernel splat, a kmemleak report
+# or a taint other than O (out-of-tree) / E (unsigned).  Prints the lines.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+log=${1:?usage: splat-scan.sh CONSOLE_LOG}
+
+patterns='BUG:|WARNING:|KASAN|UBSAN:|Call Trace:|general protection fault|kernel BUG at|Kernel panic|panicked at|possible recursive locking|circular locking dependency|inconsistent lock state|unreferenced object 0x'
+found=$(tr -d '\r' <"$log" | grep -anE "$patterns" | grep -v 'KernelAddressSanitizer initialized' || true)
+
+taint=$(tr -d '\r' <"$log" | sed -n 's/^IMP2-TAINT: //p' | tail -n1)
+TAINT_OK_MASK=$(( (1 << 12) | (1 << 13) ))   # O and E
+bad_taint=
+if [[ $taint =~ ^[0-9]+$ ]] && (( taint & ~TAINT_OK_MASK )); then
+	bad_taint=$taint
+fi
+
+if [[ $found || $bad_taint ]]; then
+	log "FAIL: kernel splat scan of $log:"
+	[[ $found ]] && printf '%s\n' "$found" | head -n 40 >&2
+	[[ $bad_taint ]] && log "  kernel tainted: $bad_taint (only O and E are allowed)"
+	exit 1
+fi
+exit 0

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Boot the imp2 test kernel in QEMU, run a shell script inside the guest and
+# return its exit status.
+#
+#   scripts/vm-run.sh [--share HOSTDIR[:GUESTDIR]]... [--timeout SECS]
+#                     [--log FILE] [--cpus N] [--mem MB] SCRIPT [ARGS...]
+#
+# The guest gets, under /imp2: imp2.ko, the userspace tool and test helpers
+# in /imp2/bin (also on PATH), tests/ and the script itself.  Each --share is
+# mounted read-write over 9p (default guest path: the host path).  The full
+# console is kept in the log file; the run fails if the script fails, if the
+# VM times out or crashes, or if the console shows a kernel splat, a leak or
+# an unexpected taint.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+timeout_s=${IMP2_VM_TIMEOUT:-600}
+cpus=${IMP2_VM_CPUS:-2}
+mem=${IMP2_VM_MEM:-2048}
+logfile=
+shares=()
+while (( $# )); do
+	case $1 in
+	--share) shares+=("$2"); shift 2 ;;
+	--timeout) timeout_s=$2; shift 2 ;;
+	--log) logfile=$2; shift 2 ;;
+	--cpus) cpus=$2; shift 2 ;;
+	--mem) mem=$2; shift 2 ;;
+	-h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+	--) shift; break ;;
+	-*) die "unknown option $1 (see --help)" ;;
+	*) break ;;
+	esac
+done
+(( $# >= 1 )) || die "usage: $0 [options] SCRIPT [ARGS...]"
+script=$1; shift
+[[ -f $script ]] || die "script $script not found"
+
+KDIR=${KDIR:-$IMP2_CACHE/kernel-current}
+bzimage=$KDIR/arch/x86/boot/bzImage
+[[ -f $bzimage ]] || die "no test kernel at $KDIR: run scripts/build-kernel.sh (or make kernel)"
+base=$("$IMP2_ROOT/scripts/mkinitramfs.sh")
+
+mkdir -p "$IMP2_ROOT/build/vm"
+logfile=${logfile:-$IMP2_ROOT/build/vm/console-$(date +%Y%m%d-%H%M%S)-$$.log}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# Per-run overlay, appended to the cached base cpio (the kernel unpacks both).
+ov=$work/overlay
+mkdir -p "$ov/imp2/bin"
+[[ -f $IMP2_ROOT/imp2.ko ]] && cp "$IMP2_ROOT/imp2.ko" "$ov/imp2/"
+[[ -d $IMP2_ROOT/build/bin ]] && cp -a "$IMP2_ROOT/build/bin/." "$ov/imp2/bin/"
+cp -a "$IMP2_ROOT/tests" "$ov/imp2/tests"
+{
+	printf '#!/bin/bash\nset -- %s\n' "$(printf '%q ' "$@")"
+	cat "$script"
+} >"$ov/imp2/run"
+chmod +x "$ov/imp2/run"
+(cd "$ov" && find . -print0 | cpio --null -o -H newc --quiet | gzip -1) >"$work/overlay.cpio.gz"
+cat "$base" "$work/overlay.cpio.gz" >"$work/initrd.cpio.gz"
+
+# KVM only when the CPU really exposes virtualization: /dev/kvm alone is not
+# enough (guests hang right after "Booting from ROM" on these hosts).
+accel=tcg
+if [[ ${IMP2_ACCEL:-} ]]; then
+	accel=$IMP2_ACCEL
+elif [[ -r /dev/kvm && -w /dev/kvm ]] && grep -qwE 'vmx|svm' /proc/cpuinfo; then
+	accel=kvm
+fi
+
+virtfs=() share_arg=
+i=0
+for s in "${shares[@]}"; do
+	host=${s%%:*} guest=${s#*:}
+	[[ $s == *:* ]] || guest=$host
+	[[ -d $host ]] || die "--share $host: not a directory"
+	host=$(cd "$host" && pwd)
+	virtfs+=(-virtfs "local,path=$host,mount_tag=imp2share$i,security_model=none,id=imp2share$i")
+	share_arg+="${share_arg:+,}imp2share$i:$guest"
+	i=$((i + 1))
+done
+
+cmdline="console=ttyS0 panic=-1 printk.devkmsg=on kasan.fault=report"
+[[ $share_arg ]] && cmdline+=" imp2.share=$share_arg"
+
+log "VM: $accel, $cpus cpus, ${mem}M, timeout ${timeout_s}s, console log $logfile"
+rc=0
+timeout -k 10 "$timeout_s" qemu-system-x86_64 \
+	-accel "$accel" -cpu max -smp "$cpus" -m "$mem" \
+	-kernel "$bzimage" -initrd "$work/initrd.cpio.gz" -append "$cmdline" \
+	-display none -serial stdio -monitor none -no-reboot \
+	-nic none "${virtfs[@]}" </dev/null 2>&1 | tee "$logfile" || rc=$?
+rc=${PIPESTATUS[0]:-$rc}
+if (( rc == 124 || rc == 137 )); then
+	log "FAIL: VM timed out after ${timeout_s}s (console: $logfile)"
+	exit 1
+fi
+
+"$IMP2_ROOT/scripts/splat-scan.sh" "$logfile" || exit 1
+
+exit_line=$(grep -a '^IMP2-EXIT: ' "$logfile" | tail -n1 | tr -d '\r')
+[[ $exit_line ]] || { log "FAIL: guest never reported an exit status (crash? see $logfile)"; exit 1; }
+guest_rc=${exit_line#IMP2-EXIT: }
+log "guest script exited $guest_rc"
+exit "$guest_rc"
