@@ -27,11 +27,12 @@ run_long() {
 	local start; start=$(date +%s)
 	"$@" >"$logfile" 2>&1 &
 	local pid=$!
+	local last=$start now
 	while kill -0 "$pid" 2>/dev/null; do
-		sleep 5 &
-		wait $! 2>/dev/null || true
-		local now; now=$(date +%s)
-		if (( (now - start) % 30 < 5 && now - start >= 30 )); then
+		sleep 2
+		now=$(date +%s)
+		if (( now - last >= 30 )); then
+			last=$now
 			log "  ... $what: $((now - start))s, last: $(tail -n1 "$logfile" | cut -c1-100)"
 		fi
 	done

@@ -21,6 +21,7 @@ stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,lib,lib64,etc,proc,sys,dev,tmp,root,imp2,var/run/netns}
 cp /bin/busybox "$stage/bin/busybox"
+ln -s busybox "$stage/bin/sh"
 install -m 0755 "$IMP2_ROOT/scripts/guest/init" "$stage/init"
 
 copy_with_libs() {

@@ -87,7 +87,7 @@ cmdline="console=ttyS0 panic=-1 printk.devkmsg=on kasan.fault=report"
 log "VM: $accel, $cpus cpus, ${mem}M, timeout ${timeout_s}s, console log $logfile"
 rc=0
 timeout -k 10 "$timeout_s" qemu-system-x86_64 \
-	-accel "$accel" -cpu max -smp "$cpus" -m "$mem" \
+	-accel "$accel" -cpu max,la57=off -smp "$cpus" -m "$mem" \
 	-kernel "$bzimage" -initrd "$work/initrd.cpio.gz" -append "$cmdline" \
 	-display none -serial stdio -monitor none -no-reboot \
 	-nic none "${virtfs[@]}" </dev/null 2>&1 | tee "$logfile" || rc=$?

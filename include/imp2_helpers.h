@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * C helpers for imp2: thin, non-inline wrappers around kernel APIs that are
+ * static inlines or macros and so cannot be called from Rust, in the same
+ * spirit as the kernel's rust/helpers/.  No logic lives here.
+ */
+#ifndef _IMP2_HELPERS_H
+#define _IMP2_HELPERS_H
+
+#include <linux/types.h>
+#include <linux/gfp_types.h>
+
+struct lock_class_key;
+struct net;
+struct nlmsghdr;
+struct rwlock;
+struct semaphore;
+struct sk_buff;
+struct sk_buff_head;
+struct sock;
+
+/* Module parameters (6.12's Rust module! macro has no parameter support). */
+int imp2_param_unit(void);
+bool imp2_net_ratelimit(void);
+
+/* Locks. */
+void imp2_rwlock_init(rwlock_t *lock, const char *name, struct lock_class_key *key);
+void imp2_read_lock(rwlock_t *lock);
+void imp2_read_unlock(rwlock_t *lock);
+void imp2_read_lock_bh(rwlock_t *lock);
+void imp2_read_unlock_bh(rwlock_t *lock);
+void imp2_write_lock_bh(rwlock_t *lock);
+void imp2_write_unlock_bh(rwlock_t *lock);
+void imp2_sema_init(struct semaphore *sem, int val);
+
+/* sk_buff. */
+struct sk_buff *imp2_skb_get(struct sk_buff *skb);
+void imp2_consume_skb(struct sk_buff *skb);
+void imp2_kfree_skb(struct sk_buff *skb);
+void imp2_skb_queue_head_init(struct sk_buff_head *list);
+bool imp2_skb_queue_empty_lockless(const struct sk_buff_head *list);
+struct net *imp2_skb_net(const struct sk_buff *skb);
+
+/* Netlink. */
+struct sock *imp2_netlink_kernel_create(struct net *net, int unit,
+					void (*input)(struct sk_buff *skb));
+u32 imp2_netlink_skb_portid(const struct sk_buff *skb);
+struct sk_buff *imp2_nlmsg_new(size_t payload, gfp_t flags);
+void *imp2_nlmsg_put(struct sk_buff *skb, u32 portid, u32 seq, int type,
+		     int payload, int flags);
+/*
+ * A request queued for deferred processing keeps its sender's socket alive
+ * (netlink_ack() dereferences NETLINK_CB(skb).sk) and remembers whether the
+ * sender held CAP_NET_ADMIN when it sent, which can only be checked in the
+ * sender's own context.
+ */
+void imp2_netlink_request_hold(struct sk_buff *skb, bool net_admin);
+bool imp2_netlink_request_net_admin(const struct sk_buff *skb);
+void imp2_netlink_request_release(struct sk_buff *skb);
+
+/* Network namespaces. */
+void *imp2_net_generic(const struct net *net, unsigned int id);
+u64 imp2_net_cookie(const struct net *net);
+
+/* GFP flags for the softirq hook path; a constant so bindgen can see it. */
+extern const gfp_t IMP2_GFP_ATOMIC_NOWARN;
+extern const gfp_t IMP2_GFP_KERNEL;
+
+#endif /* _IMP2_HELPERS_H */

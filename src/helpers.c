@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Non-inline wrappers for static-inline / macro kernel APIs used by the Rust
+ * side of imp2.  See include/imp2_helpers.h.
+ */
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/net.h>
+#include <linux/netlink.h>
+#include <linux/ratelimit.h>
+#include <linux/semaphore.h>
+#include <linux/skbuff.h>
+#include <linux/spinlock.h>
+#include <net/net_namespace.h>
+#include <net/netns/generic.h>
+#include <net/netlink.h>
+#include <net/sock.h>
+
+#include "imp2_helpers.h"
+#include "uapi/imp2.h"
+
+static int unit = NL_IMP2;
+module_param(unit, int, 0444);
+MODULE_PARM_DESC(unit, "netlink protocol unit (default 31, NL_IMP2)");
+
+int imp2_param_unit(void)
+{
+	return unit;
+}
+
+bool imp2_net_ratelimit(void)
+{
+	static DEFINE_RATELIMIT_STATE(rs, 5 * HZ, 10);
+
+	return __ratelimit(&rs);
+}
+
+const gfp_t IMP2_GFP_ATOMIC_NOWARN = GFP_ATOMIC | __GFP_NOWARN;
+const gfp_t IMP2_GFP_KERNEL = GFP_KERNEL;
+
+void imp2_rwlock_init(rwlock_t *lock, const char *name, struct lock_class_key *key)
+{
+#ifdef CONFIG_DEBUG_SPINLOCK
+	__rwlock_init(lock, name, key);
+#else
+	rwlock_init(lock);
+#endif
+}
+
+void imp2_read_lock(rwlock_t *lock) { read_lock(lock); }
+void imp2_read_unlock(rwlock_t *lock) { read_unlock(lock); }
+void imp2_read_lock_bh(rwlock_t *lock) { read_lock_bh(lock); }
+void imp2_read_unlock_bh(rwlock_t *lock) { read_unlock_bh(lock); }
+void imp2_write_lock_bh(rwlock_t *lock) { write_lock_bh(lock); }
+void imp2_write_unlock_bh(rwlock_t *lock) { write_unlock_bh(lock); }
+
+void imp2_sema_init(struct semaphore *sem, int val)
+{
+	sema_init(sem, val);
+}
+
+struct sk_buff *imp2_skb_get(struct sk_buff *skb) { return skb_get(skb); }
+void imp2_consume_skb(struct sk_buff *skb) { consume_skb(skb); }
+void imp2_kfree_skb(struct sk_buff *skb) { kfree_skb(skb); }
+
+void imp2_skb_queue_head_init(struct sk_buff_head *list)
+{
+	skb_queue_head_init(list);
+}
+
+bool imp2_skb_queue_empty_lockless(const struct sk_buff_head *list)
+{
+	return skb_queue_empty_lockless(list);
+}
+
+struct net *imp2_skb_net(const struct sk_buff *skb)
+{
+	return sock_net(skb->sk);
+}
+
+struct sock *imp2_netlink_kernel_create(struct net *net, int unit,
+					void (*input)(struct sk_buff *skb))
+{
+	struct netlink_kernel_cfg cfg = { .input = input };
+
+	return netlink_kernel_create(net, unit, &cfg);
+}
+
+u32 imp2_netlink_skb_portid(const struct sk_buff *skb)
+{
+	return NETLINK_CB(skb).portid;
+}
+
+struct sk_buff *imp2_nlmsg_new(size_t payload, gfp_t flags)
+{
+	return nlmsg_new(payload, flags);
+}
+
+void *imp2_nlmsg_put(struct sk_buff *skb, u32 portid, u32 seq, int type,
+		     int payload, int flags)
+{
+	struct nlmsghdr *nlh = nlmsg_put(skb, portid, seq, type, payload, flags);
+
+	return nlh ? nlmsg_data(nlh) : NULL;
+}
+
+struct imp2_request_cb {
+	struct netlink_skb_parms nl;	/* first: NETLINK_CB() still works */
+	bool net_admin;
+};
+
+#define IMP2_REQUEST_CB(skb) ((struct imp2_request_cb *)(skb)->cb)
+
+void imp2_netlink_request_hold(struct sk_buff *skb, bool net_admin)
+{
+	BUILD_BUG_ON(sizeof(struct imp2_request_cb) > sizeof_field(struct sk_buff, cb));
+	sock_hold(NETLINK_CB(skb).sk);
+	IMP2_REQUEST_CB(skb)->net_admin = net_admin;
+}
+
+bool imp2_netlink_request_net_admin(const struct sk_buff *skb)
+{
+	return IMP2_REQUEST_CB(skb)->net_admin;
+}
+
+void imp2_netlink_request_release(struct sk_buff *skb)
+{
+	sock_put(NETLINK_CB(skb).sk);
+	consume_skb(skb);
+}
+
+void *imp2_net_generic(const struct net *net, unsigned int id)
+{
+	return net_generic(net, id);
+}
+
+u64 imp2_net_cookie(const struct net *net)
+{
+	return net->net_cookie;
+}

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Netfilter hook registration (`nf_register_net_hook`).
+
+use crate::{bindings, net::Net, skbuff::SkBuff};
+use core::marker::PhantomPinned;
+use kernel::{
+    error::{Error, Result},
+    init::PinInit,
+    prelude::*,
+    types::Opaque,
+};
+
+/// What a hook decides for a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Let the packet continue (`NF_ACCEPT`).
+    Accept,
+}
+
+impl Verdict {
+    fn to_raw(self) -> u32 {
+        match self {
+            Verdict::Accept => bindings::NF_ACCEPT,
+        }
+    }
+}
+
+/// Where a hook attaches.
+#[derive(Clone, Copy, Debug)]
+pub struct HookSpec {
+    /// Protocol family, e.g. `NFPROTO_IPV4`.
+    pub pf: u8,
+    /// Hook point, e.g. `NF_INET_PRE_ROUTING`.
+    pub hooknum: u32,
+    /// Priority; lower runs first.
+    pub priority: i32,
+}
+
+impl HookSpec {
+    /// IPv4 `PRE_ROUTING` at priority `NF_IP_PRI_FILTER - 1`: just before
+    /// the filter table, as in the 2007 module.
+    pub const IPV4_PRE_ROUTING_BEFORE_FILTER: HookSpec = HookSpec {
+        pf: bindings::NFPROTO_IPV4 as u8,
+        hooknum: bindings::NF_INET_PRE_ROUTING,
+        priority: bindings::NF_IP_PRI_FILTER - 1,
+    };
+}
+
+/// Handles packets seen by a [`HookRegistration`].
+pub trait Hook {
+    /// Per-registration data handed to [`Hook::hook`].
+    type Data: Sync;
+
+    /// Called for each packet, in softirq context (or with BHs disabled).
+    fn hook(data: &Self::Data, skb: &SkBuff) -> Verdict;
+}
+
+/// A netfilter hook registered in one netns; unregistered on drop.
+///
+/// # Invariants
+///
+/// `ops` is registered in `net` and pinned; `ops.priv_` points to a
+/// `H::Data` that outlives the registration.
+#[pin_data(PinnedDrop)]
+pub struct HookRegistration<H: Hook> {
+    #[pin]
+    ops: Opaque<bindings::nf_hook_ops>,
+    net: *mut bindings::net,
+    #[pin]
+    _pin: PhantomPinned,
+    _h: core::marker::PhantomData<H>,
+}
+
+// SAFETY: registration and unregistration may happen from any process context.
+unsafe impl<H: Hook> Send for HookRegistration<H> {}
+// SAFETY: no method touches the registration through `&self`.
+unsafe impl<H: Hook> Sync for HookRegistration<H> {}
+
+unsafe extern "C" fn hook_callback<H: Hook>(
+    priv_: *mut kernel::ffi::c_void,
+    skb: *mut bindings::sk_buff,
+    _state: *const bindings::nf_hook_state,
+) -> kernel::ffi::c_uint {
+    // SAFETY: `priv_` is the `H::Data` given at registration, which outlives
+    // it (type invariant); the hook core passes a valid skb that stays valid
+    // for the call.
+    let (data, skb) = unsafe { (&*priv_.cast::<H::Data>(), SkBuff::from_raw(skb)) };
+    H::hook(data, skb).to_raw()
+}
+
+impl<H: Hook> HookRegistration<H> {
+    /// Registers `H` at `spec` in `net`, passing it `data` for every packet.
+    ///
+    /// # Safety
+    ///
+    /// `data` must stay valid for reads until the registration is dropped,
+    /// and `net` must outlive the registration.
+    pub unsafe fn new(
+        net: &Net,
+        spec: HookSpec,
+        data: *const H::Data,
+    ) -> impl PinInit<Self, Error> {
+        let net = net.as_raw();
+        try_pin_init!(Self {
+            net,
+            _pin: PhantomPinned,
+            _h: core::marker::PhantomData,
+            // SAFETY: the closure fully initialises and registers `slot`
+            // before returning `Ok`; on error nothing is registered.
+            ops <- unsafe {
+                kernel::init::pin_init_from_closure(
+                    move |slot: *mut Opaque<bindings::nf_hook_ops>| -> Result {
+                        let ops = Opaque::raw_get(slot);
+                        // SAFETY: `slot` is valid for writes and pinned until
+                        // `drop` unregisters it; `net` and `data` outlive the
+                        // registration (the caller's promise).
+                        unsafe {
+                            ops.write(bindings::nf_hook_ops {
+                                hook: Some(hook_callback::<H>),
+                                priv_: data.cast_mut().cast(),
+                                pf: spec.pf,
+                                hooknum: spec.hooknum,
+                                priority: spec.priority,
+                                ..Default::default()
+                            });
+                            kernel::error::to_result(bindings::nf_register_net_hook(net, ops))
+                        }
+                    },
+                )
+            },
+        }? Error)
+    }
+}
+
+#[pinned_drop]
+impl<H: Hook> PinnedDrop for HookRegistration<H> {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: `ops` is registered in `net` (type invariant).
+        // `nf_unregister_net_hook` waits (synchronize_net) for running hooks,
+        // so none can use `data` once this returns.
+        unsafe { bindings::nf_unregister_net_hook(self.net, self.ops.get()) };
+    }
+}

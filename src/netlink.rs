@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Netlink kernel sockets, deferred requests and the port-release notifier.
+
+use crate::{
+    bindings,
+    net::Net,
+    nlmsg::{Message, Messages},
+    skbuff::{NlMsgBuf, SkBuff},
+};
+use core::{marker::PhantomData, marker::PhantomPinned, ptr::NonNull};
+use kernel::{
+    error::{code::*, Error, Result},
+    init::PinInit,
+    prelude::*,
+    types::Opaque,
+};
+
+/// Receives the messages userspace sends to a [`KernelSocket`].
+pub trait InputHandler {
+    /// Called once per received skb, in the sender's process context.
+    fn input(skb: &InputSkb);
+}
+
+/// An skb handed to a netlink kernel socket's input callback.
+///
+/// # Invariants
+///
+/// We are in the sender's context inside the input callback: the skb came
+/// from `netlink_unicast_kernel`, `NETLINK_CB(skb).sk` is the live sending
+/// socket and `skb->sk` our kernel socket.
+#[repr(transparent)]
+pub struct InputSkb(SkBuff);
+
+impl core::ops::Deref for InputSkb {
+    type Target = SkBuff;
+
+    fn deref(&self) -> &SkBuff {
+        &self.0
+    }
+}
+
+/// A netlink kernel socket (`netlink_kernel_create`), released on drop.
+///
+/// # Invariants
+///
+/// `sk` is a kernel netlink socket created by us and not yet released.
+pub struct KernelSocket {
+    sk: NonNull<bindings::sock>,
+}
+
+// SAFETY: a kernel socket may be used and released from any context that
+// may sleep (release) or any context at all (unicast with MSG_DONTWAIT).
+unsafe impl Send for KernelSocket {}
+// SAFETY: `netlink_unicast` on a kernel socket is safe concurrently.
+unsafe impl Sync for KernelSocket {}
+
+unsafe extern "C" fn input_callback<H: InputHandler>(skb: *mut bindings::sk_buff) {
+    // SAFETY: netlink calls us with a valid skb that it frees after we
+    // return and that nobody else touches meanwhile; `InputSkb` is
+    // `repr(transparent)` over `SkBuff`.
+    let skb: &InputSkb = unsafe { &*(SkBuff::from_raw(skb) as *const SkBuff).cast() };
+    H::input(skb);
+}
+
+impl KernelSocket {
+    /// Opens the kernel side of netlink protocol `unit` in `net`, delivering
+    /// input to `H`. Fails if the unit is invalid or taken in this netns.
+    pub fn new<H: InputHandler>(net: &Net, unit: i32) -> Result<Self> {
+        // SAFETY: `net` is alive; the callback is a valid function for the
+        // whole life of the socket (it is code of this module, which cannot
+        // be unloaded while the socket exists).
+        let sk = unsafe {
+            bindings::imp2_netlink_kernel_create(net.as_raw(), unit, Some(input_callback::<H>))
+        };
+        // INVARIANT: on success we own a fresh kernel socket.
+        Ok(Self { sk: NonNull::new(sk).ok_or(EPROTONOSUPPORT)? })
+    }
+
+    /// Sends `msg` to `portid` without blocking. The message is consumed
+    /// either way; errors are those of `netlink_unicast` (e.g. `ENOBUFS`
+    /// when the receiver's buffer is full, `ECONNREFUSED` if no such port).
+    pub fn unicast(&self, msg: NlMsgBuf, portid: u32) -> Result {
+        // SAFETY: `sk` is a live kernel socket (type invariant); the skb's
+        // ownership passes to `netlink_unicast`, which frees it on error.
+        let ret = unsafe { bindings::netlink_unicast(self.sk.as_ptr(), msg.into_raw(), portid, 1) };
+        if ret < 0 {
+            Err(Error::from_errno(ret))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Drop for KernelSocket {
+    fn drop(&mut self) {
+        // SAFETY: `sk` is ours and not yet released (type invariant).
+        unsafe { bindings::netlink_kernel_release(self.sk.as_ptr()) };
+    }
+}
+
+/// A received request kept for deferred processing.
+///
+/// Holds a reference to the skb and to the sending socket (which
+/// `netlink_ack` dereferences), and remembers whether the sender had
+/// `CAP_NET_ADMIN` over the socket's netns when it sent: capabilities can
+/// only be checked in the sender's own context.
+///
+/// # Invariants
+///
+/// `skb` came from an [`InputSkb`]; we own one reference to it and one to
+/// `NETLINK_CB(skb).sk`, taken by `imp2_netlink_request_hold`.
+pub struct Request {
+    skb: NonNull<bindings::sk_buff>,
+}
+
+// SAFETY: the references we own may be dropped from any process context.
+unsafe impl Send for Request {}
+
+impl Request {
+    /// Takes a request out of an input callback.
+    pub fn new(skb: &InputSkb) -> Self {
+        let raw = skb.as_raw();
+        // SAFETY: in the input callback (`InputSkb` invariant) the sender's
+        // socket and credentials are current, as `netlink_net_capable` needs.
+        let net_admin =
+            unsafe { bindings::netlink_net_capable(raw, bindings::CAP_NET_ADMIN as i32) };
+        // SAFETY: `raw` is valid; `skb_get` takes a reference the core's
+        // own free after the callback won't drop, and `..._hold` takes one
+        // on the live sending socket.
+        unsafe {
+            bindings::imp2_skb_get(raw);
+            bindings::imp2_netlink_request_hold(raw, net_admin);
+        }
+        // INVARIANT: both references were just taken.
+        Self { skb: skb.as_nonnull() }
+    }
+
+    fn skb(&self) -> &SkBuff {
+        // SAFETY: we hold a reference (type invariant) and never modify the data.
+        unsafe { SkBuff::from_raw(self.skb.as_ptr()) }
+    }
+
+    /// The sender's port id, as set by the netlink core: unlike the
+    /// `nlmsg_pid` in the header, it cannot be spoofed.
+    pub fn sender_portid(&self) -> u32 {
+        // SAFETY: the skb is valid (type invariant).
+        unsafe { bindings::imp2_netlink_skb_portid(self.skb.as_ptr()) }
+    }
+
+    /// Whether the sender had `CAP_NET_ADMIN` over the netns when it sent.
+    pub fn sender_net_admin(&self) -> bool {
+        // SAFETY: the skb is valid and its cb was set by `..._hold` (type invariant).
+        unsafe { bindings::imp2_netlink_request_net_admin(self.skb.as_ptr()) }
+    }
+
+    /// Length of the received datagram.
+    pub fn len(&self) -> usize {
+        self.skb().len()
+    }
+
+    /// Returns true for an empty datagram.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Frames the datagram into netlink messages (netlink input is linear).
+    pub fn messages(&self) -> Messages<'_> {
+        Messages::new(self.skb().linear_data())
+    }
+
+    /// Sends an ack (`err == None`) or error message for `msg`, a message of
+    /// this request, to the sender.
+    pub fn ack(&self, msg: &Message<'_>, err: Option<Error>) {
+        let data = self.skb().linear_data();
+        if msg.offset + crate::nlmsg::NLMSG_HDRLEN > data.len() {
+            return;
+        }
+        let nlh = data[msg.offset..].as_ptr().cast_mut().cast::<bindings::nlmsghdr>();
+        // SAFETY: `nlh` points to a complete header of this request (checked
+        // above, and `msg` was framed from this very data, so `nlmsg_len`
+        // lies within it); the sending socket is held (type invariant).
+        unsafe {
+            bindings::netlink_ack(
+                self.skb.as_ptr(),
+                nlh,
+                err.map_or(0, |e| e.to_errno()),
+                core::ptr::null(),
+            )
+        };
+    }
+
+    /// Sends `reply` to the sender, without blocking.
+    pub fn reply(&self, reply: NlMsgBuf) -> Result {
+        // SAFETY: `skb->sk` is our kernel socket, alive while requests exist.
+        let sk = unsafe { (*self.skb.as_ptr()).sk };
+        let portid = self.sender_portid();
+        // SAFETY: see above; `netlink_unicast` consumes the skb.
+        let ret = unsafe { bindings::netlink_unicast(sk, reply.into_raw(), portid, 1) };
+        if ret < 0 {
+            Err(Error::from_errno(ret))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Drop for Request {
+    fn drop(&mut self) {
+        // SAFETY: we own both references (type invariant).
+        unsafe { bindings::imp2_netlink_request_release(self.skb.as_ptr()) };
+    }
+}
+
+/// A FIFO of [`Request`]s (an `sk_buff_head`, with its own spinlock).
+///
+/// # Invariants
+///
+/// `head` is initialised and pinned; every skb on it is owned by a
+/// [`Request`] whose ownership was transferred to the queue.
+#[pin_data(PinnedDrop)]
+pub struct RequestQueue {
+    #[pin]
+    head: Opaque<bindings::sk_buff_head>,
+    #[pin]
+    _pin: PhantomPinned,
+}
+
+// SAFETY: `sk_buff_head` operations take the queue's own spinlock.
+unsafe impl Send for RequestQueue {}
+// SAFETY: see above.
+unsafe impl Sync for RequestQueue {}
+
+impl RequestQueue {
+    /// Returns an initialiser for an empty queue.
+    pub fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            // SAFETY: `slot` is valid for writes during the call.
+            head <- Opaque::ffi_init(|slot| unsafe { bindings::imp2_skb_queue_head_init(slot) }),
+            _pin: PhantomPinned,
+        })
+    }
+
+    /// Appends a request.
+    pub fn push(&self, req: Request) {
+        let skb = req.skb.as_ptr();
+        core::mem::forget(req);
+        // SAFETY: the queue is initialised; it now owns the request's
+        // references (type invariant).
+        unsafe { bindings::skb_queue_tail(self.head.get(), skb) };
+    }
+
+    /// Removes the oldest request.
+    pub fn pop(&self) -> Option<Request> {
+        // SAFETY: the queue is initialised; `skb_dequeue` takes its lock.
+        let skb = NonNull::new(unsafe { bindings::skb_dequeue(self.head.get()) })?;
+        // INVARIANT: the skb was pushed from a `Request`, whose references
+        // the queue owned until now.
+        Some(Request { skb })
+    }
+
+    /// Whether the queue is empty (a lockless snapshot).
+    pub fn is_empty(&self) -> bool {
+        // SAFETY: the queue is initialised.
+        unsafe { bindings::imp2_skb_queue_empty_lockless(self.head.get()) }
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for RequestQueue {
+    fn drop(self: Pin<&mut Self>) {
+        // Release each request properly (skb and sender socket references).
+        while self.pop().is_some() {}
+    }
+}
+
+/// Receives `NETLINK_URELEASE` notifications: a bound netlink user socket
+/// was closed (explicitly, or because its process died).
+pub trait PortReleaseHandler: Sync {
+    /// Port `portid` of protocol `protocol` in `net` is gone.
+    fn port_released(&self, net: &Net, protocol: i32, portid: u32);
+}
+
+/// A registered netlink notifier; unregistered on drop.
+///
+/// # Invariants
+///
+/// `nb` is registered with `netlink_register_notifier` and pinned.
+#[pin_data(PinnedDrop)]
+pub struct ReleaseNotifier<H: PortReleaseHandler> {
+    #[pin]
+    nb: Opaque<bindings::notifier_block>,
+    handler: H,
+    #[pin]
+    _pin: PhantomPinned,
+    _h: PhantomData<H>,
+}
+
+// SAFETY: the handler is `Sync`; the block is only touched by the notifier core.
+unsafe impl<H: PortReleaseHandler + Send> Send for ReleaseNotifier<H> {}
+// SAFETY: see above.
+unsafe impl<H: PortReleaseHandler> Sync for ReleaseNotifier<H> {}
+
+unsafe extern "C" fn notifier_callback<H: PortReleaseHandler>(
+    nb: *mut bindings::notifier_block,
+    action: kernel::ffi::c_ulong,
+    data: *mut kernel::ffi::c_void,
+) -> kernel::ffi::c_int {
+    if action != bindings::NETLINK_URELEASE as kernel::ffi::c_ulong {
+        return bindings::NOTIFY_DONE as i32;
+    }
+    // SAFETY: `nb` is the `nb` field of a live, pinned `ReleaseNotifier<H>`
+    // (only registered from there, unregistered before it is freed).
+    let this = unsafe {
+        &*kernel::container_of!(nb.cast::<Opaque<bindings::notifier_block>>(), ReleaseNotifier<H>, nb)
+    };
+    // SAFETY: for NETLINK_URELEASE, `data` is a valid `struct netlink_notify`
+    // whose `net` is alive for the duration of the call.
+    let (net, protocol, portid) = unsafe {
+        let n = &*data.cast::<bindings::netlink_notify>();
+        (Net::from_raw(n.net), n.protocol, n.portid)
+    };
+    this.handler.port_released(net, protocol, portid);
+    bindings::NOTIFY_DONE as i32
+}
+
+impl<H: PortReleaseHandler> ReleaseNotifier<H> {
+    /// Registers `handler` for port-release events.
+    pub fn new(handler: H) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            handler,
+            _pin: PhantomPinned,
+            _h: PhantomData,
+            // Initialised last: callbacks may run (and use `handler`) as
+            // soon as the block is registered.
+            //
+            // SAFETY: the closure fully initialises `slot` before returning
+            // `Ok`, and leaves nothing registered when returning an error.
+            nb <- unsafe {
+                kernel::init::pin_init_from_closure(
+                    |slot: *mut Opaque<bindings::notifier_block>| {
+                        let nb = Opaque::raw_get(slot);
+                        // SAFETY: `slot` is valid for writes; being pinned, it
+                        // stays put until `drop` unregisters it.
+                        unsafe {
+                            nb.write(bindings::notifier_block {
+                                notifier_call: Some(notifier_callback::<H>),
+                                ..Default::default()
+                            });
+                            kernel::error::to_result(bindings::netlink_register_notifier(nb))
+                        }
+                    },
+                )
+            },
+        }? Error)
+    }
+}
+
+#[pinned_drop]
+impl<H: PortReleaseHandler> PinnedDrop for ReleaseNotifier<H> {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: `nb` is registered (type invariant). Unregistering waits
+        // for running callbacks, so none can use `self` afterwards.
+        unsafe { bindings::netlink_unregister_notifier(self.nb.get()) };
+    }
+}

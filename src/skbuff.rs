@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Read-only views of socket buffers and an owned netlink message builder.
+
+use crate::bindings;
+use core::ptr::NonNull;
+use kernel::{
+    error::{code::*, Result},
+    types::{AsBytes, Opaque},
+};
+
+/// A borrowed `struct sk_buff`.
+///
+/// # Invariants
+///
+/// The wrapped `sk_buff` is valid and nobody modifies its data while this
+/// reference exists.
+#[repr(transparent)]
+pub struct SkBuff(Opaque<bindings::sk_buff>);
+
+impl SkBuff {
+    /// Creates a reference from a raw pointer.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must point to a valid `sk_buff` that stays valid, and whose data
+    /// is not modified, for the lifetime `'a`.
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::sk_buff) -> &'a Self {
+        // SAFETY: `SkBuff` is `repr(transparent)` over the C type; validity
+        // for `'a` is the caller's promise.
+        unsafe { &*ptr.cast() }
+    }
+
+    pub(crate) fn as_raw(&self) -> *mut bindings::sk_buff {
+        self.0.get()
+    }
+
+    pub(crate) fn as_nonnull(&self) -> NonNull<bindings::sk_buff> {
+        NonNull::from(self).cast()
+    }
+
+    /// Total length of the packet data.
+    pub fn len(&self) -> usize {
+        // SAFETY: the skb is valid (type invariant); `len` is a plain field.
+        unsafe { (*self.as_raw()).len as usize }
+    }
+
+    /// Returns true if the buffer holds no data.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The linear part of the data (`skb->data`, `skb_headlen()` bytes).
+    pub fn linear_data(&self) -> &[u8] {
+        let skb = self.as_raw();
+        // SAFETY: the skb is valid (type invariant). `data` points to
+        // `len - data_len` readable linear bytes, which nobody modifies while
+        // `self` is borrowed (type invariant).
+        unsafe {
+            let headlen = ((*skb).len - (*skb).data_len) as usize;
+            if headlen == 0 {
+                return &[];
+            }
+            core::slice::from_raw_parts((*skb).data, headlen)
+        }
+    }
+
+    /// Copies `buf.len()` bytes starting at `offset` (from `skb->data`) into
+    /// `buf`, whether they are linear or in fragments. Fails with `EFAULT`
+    /// if the packet is too short: it never reads past its end.
+    pub fn copy_bits(&self, offset: usize, buf: &mut [u8]) -> Result {
+        let offset = i32::try_from(offset).map_err(|_| EINVAL)?;
+        let len = i32::try_from(buf.len()).map_err(|_| EINVAL)?;
+        // SAFETY: the skb is valid; `buf` is writable for `len` bytes and
+        // `skb_copy_bits` checks `offset + len` against the packet length.
+        let ret = unsafe {
+            bindings::skb_copy_bits(self.as_raw(), offset, buf.as_mut_ptr().cast(), len)
+        };
+        kernel::error::to_result(ret)
+    }
+}
+
+/// A netlink message under construction: an owned skb holding exactly one
+/// `nlmsghdr` and its payload.
+///
+/// # Invariants
+///
+/// `skb` is a valid skb owned by this object (freed on drop unless sent).
+pub struct NlMsgBuf {
+    skb: NonNull<bindings::sk_buff>,
+}
+
+// SAFETY: an owned skb may be freed or sent from any context.
+unsafe impl Send for NlMsgBuf {}
+
+impl NlMsgBuf {
+    /// Allocates a message of type `msg_type` whose payload is a copy of
+    /// `payload`. Returns `ENOMEM` if allocation fails; `atomic` selects
+    /// `GFP_ATOMIC | __GFP_NOWARN` (for softirq context) over `GFP_KERNEL`.
+    pub fn new<T: AsBytes>(
+        msg_type: u16,
+        portid: u32,
+        seq: u32,
+        flags: u16,
+        payload: &T,
+        atomic: bool,
+    ) -> Result<Self> {
+        let size = core::mem::size_of::<T>();
+        // SAFETY: reading two `const` gfp values defined in helpers.c.
+        let gfp = unsafe {
+            if atomic {
+                bindings::IMP2_GFP_ATOMIC_NOWARN
+            } else {
+                bindings::IMP2_GFP_KERNEL
+            }
+        };
+        // SAFETY: plain allocation; NULL on failure.
+        let skb = NonNull::new(unsafe { bindings::imp2_nlmsg_new(size, gfp) }).ok_or(ENOMEM)?;
+        // INVARIANT: we own the freshly allocated skb.
+        let msg = Self { skb };
+        // SAFETY: `skb` is valid and has room for one message of `size`
+        // bytes, since `nlmsg_new` sized it so. The returned pointer, if not
+        // NULL, points to `size` writable payload bytes.
+        let data = unsafe {
+            bindings::imp2_nlmsg_put(
+                skb.as_ptr(),
+                portid,
+                seq,
+                msg_type.into(),
+                size as i32,
+                flags.into(),
+            )
+        };
+        if data.is_null() {
+            return Err(EMSGSIZE);
+        }
+        // SAFETY: `data` has room for `size` bytes (see above), `payload` is
+        // `size` initialised bytes (`AsBytes`), and they cannot overlap.
+        unsafe {
+            core::ptr::copy_nonoverlapping((payload as *const T).cast::<u8>(), data.cast(), size)
+        };
+        Ok(msg)
+    }
+
+    /// Gives up ownership of the skb (the caller must free or send it).
+    pub(crate) fn into_raw(self) -> *mut bindings::sk_buff {
+        let skb = self.skb.as_ptr();
+        core::mem::forget(self);
+        skb
+    }
+}
+
+impl Drop for NlMsgBuf {
+    fn drop(&mut self) {
+        // SAFETY: we own the skb (type invariant).
+        unsafe { bindings::imp2_kfree_skb(self.skb.as_ptr()) };
+    }
+}
