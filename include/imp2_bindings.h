@@ -6,6 +6,7 @@
  * by Kbuild into src/bindings_generated.rs.
  */
 #include <linux/capability.h>
+#include <linux/errno.h>
 #include <linux/in.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4.h>

@@ -9,6 +9,7 @@ APT_PACKAGES=(
 	"rustc-web=$RUST_WEB_VERSION"
 	"libstd-rust-web-dev=$RUST_WEB_VERSION"
 	"rust-web-src=$RUST_WEB_VERSION"
+	"rust-web-clippy=$RUST_WEB_VERSION"
 	"clang-$LLVM_VERSION" "lld-$LLVM_VERSION" "llvm-$LLVM_VERSION" "libclang-$LLVM_VERSION-dev"
 	"$KERNEL_SOURCE_PKG"
 	qemu-system-x86 busybox-static

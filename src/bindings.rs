@@ -19,4 +19,10 @@
     clippy::undocumented_unsafe_blocks
 )]
 
+// The kernel's bindgen parameters blocklist these so they map to Rust's
+// pointer-sized integers; define them as rust/bindings does.
+type __kernel_size_t = usize;
+type __kernel_ssize_t = isize;
+type __kernel_ptrdiff_t = isize;
+
 include!("bindings_generated.rs");

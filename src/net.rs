@@ -11,7 +11,7 @@ use kernel::types::Opaque;
 ///
 /// The wrapped `struct net` is alive for the lifetime of the reference.
 #[repr(transparent)]
-pub struct Net(Opaque<bindings::net>);
+pub(crate) struct Net(Opaque<bindings::net>);
 
 // SAFETY: `struct net` is shared by every task and CPU of the namespace.
 unsafe impl Sync for Net {}
@@ -33,7 +33,7 @@ impl Net {
 
     /// The namespace's cookie: a unique, never reused 64-bit id, handy to
     /// tell namespaces apart in logs.
-    pub fn cookie(&self) -> u64 {
+    pub(crate) fn cookie(&self) -> u64 {
         // SAFETY: the namespace is alive (type invariant).
         unsafe { bindings::imp2_net_cookie(self.as_raw()) }
     }

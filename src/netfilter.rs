@@ -13,7 +13,7 @@ use kernel::{
 
 /// What a hook decides for a packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Let the packet continue (`NF_ACCEPT`).
     Accept,
 }
@@ -28,19 +28,19 @@ impl Verdict {
 
 /// Where a hook attaches.
 #[derive(Clone, Copy, Debug)]
-pub struct HookSpec {
+pub(crate) struct HookSpec {
     /// Protocol family, e.g. `NFPROTO_IPV4`.
-    pub pf: u8,
+    pub(crate) pf: u8,
     /// Hook point, e.g. `NF_INET_PRE_ROUTING`.
-    pub hooknum: u32,
+    pub(crate) hooknum: u32,
     /// Priority; lower runs first.
-    pub priority: i32,
+    pub(crate) priority: i32,
 }
 
 impl HookSpec {
     /// IPv4 `PRE_ROUTING` at priority `NF_IP_PRI_FILTER - 1`: just before
     /// the filter table, as in the 2007 module.
-    pub const IPV4_PRE_ROUTING_BEFORE_FILTER: HookSpec = HookSpec {
+    pub(crate) const IPV4_PRE_ROUTING_BEFORE_FILTER: HookSpec = HookSpec {
         pf: bindings::NFPROTO_IPV4 as u8,
         hooknum: bindings::NF_INET_PRE_ROUTING,
         priority: bindings::NF_IP_PRI_FILTER - 1,
@@ -48,7 +48,7 @@ impl HookSpec {
 }
 
 /// Handles packets seen by a [`HookRegistration`].
-pub trait Hook {
+pub(crate) trait Hook {
     /// Per-registration data handed to [`Hook::hook`].
     type Data: Sync;
 
@@ -63,7 +63,7 @@ pub trait Hook {
 /// `ops` is registered in `net` and pinned; `ops.priv_` points to a
 /// `H::Data` that outlives the registration.
 #[pin_data(PinnedDrop)]
-pub struct HookRegistration<H: Hook> {
+pub(crate) struct HookRegistration<H: Hook> {
     #[pin]
     ops: Opaque<bindings::nf_hook_ops>,
     net: *mut bindings::net,
@@ -77,6 +77,12 @@ unsafe impl<H: Hook> Send for HookRegistration<H> {}
 // SAFETY: no method touches the registration through `&self`.
 unsafe impl<H: Hook> Sync for HookRegistration<H> {}
 
+/// Netfilter's view of [`Hook::hook`].
+///
+/// # Safety
+///
+/// Only netfilter may call this, for an `nf_hook_ops` set up by
+/// [`HookRegistration::new`], with a valid skb.
 unsafe extern "C" fn hook_callback<H: Hook>(
     priv_: *mut kernel::ffi::c_void,
     skb: *mut bindings::sk_buff,
@@ -96,39 +102,36 @@ impl<H: Hook> HookRegistration<H> {
     ///
     /// `data` must stay valid for reads until the registration is dropped,
     /// and `net` must outlive the registration.
-    pub unsafe fn new(
+    pub(crate) unsafe fn new(
         net: &Net,
         spec: HookSpec,
         data: *const H::Data,
     ) -> impl PinInit<Self, Error> {
-        let net = net.as_raw();
+        let net_ptr = net.as_raw();
+        let register = move |slot: *mut Opaque<bindings::nf_hook_ops>| -> Result {
+            let ops = Opaque::raw_get(slot);
+            // SAFETY: `slot` is valid for writes and pinned until
+            // `drop` unregisters it; `net` and `data` outlive the
+            // registration (the caller's promise).
+            unsafe {
+                ops.write(bindings::nf_hook_ops {
+                    hook: Some(hook_callback::<H>),
+                    priv_: data.cast_mut().cast(),
+                    pf: spec.pf,
+                    hooknum: spec.hooknum,
+                    priority: spec.priority,
+                    ..Default::default()
+                });
+                kernel::error::to_result(bindings::nf_register_net_hook(net_ptr, ops))
+            }
+        };
         try_pin_init!(Self {
-            net,
+            net: net_ptr,
             _pin: PhantomPinned,
             _h: core::marker::PhantomData,
-            // SAFETY: the closure fully initialises and registers `slot`
+            // SAFETY: `register` fully initialises and registers `slot`
             // before returning `Ok`; on error nothing is registered.
-            ops <- unsafe {
-                kernel::init::pin_init_from_closure(
-                    move |slot: *mut Opaque<bindings::nf_hook_ops>| -> Result {
-                        let ops = Opaque::raw_get(slot);
-                        // SAFETY: `slot` is valid for writes and pinned until
-                        // `drop` unregisters it; `net` and `data` outlive the
-                        // registration (the caller's promise).
-                        unsafe {
-                            ops.write(bindings::nf_hook_ops {
-                                hook: Some(hook_callback::<H>),
-                                priv_: data.cast_mut().cast(),
-                                pf: spec.pf,
-                                hooknum: spec.hooknum,
-                                priority: spec.priority,
-                                ..Default::default()
-                            });
-                            kernel::error::to_result(bindings::nf_register_net_hook(net, ops))
-                        }
-                    },
-                )
-            },
+            ops <- unsafe { kernel::init::pin_init_from_closure(register) },
         }? Error)
     }
 }

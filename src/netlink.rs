@@ -10,14 +10,14 @@ use crate::{
 };
 use core::{marker::PhantomData, marker::PhantomPinned, ptr::NonNull};
 use kernel::{
-    error::{code::*, Error, Result},
+    error::{Error, Result},
     init::PinInit,
     prelude::*,
     types::Opaque,
 };
 
 /// Receives the messages userspace sends to a [`KernelSocket`].
-pub trait InputHandler {
+pub(crate) trait InputHandler {
     /// Called once per received skb, in the sender's process context.
     fn input(skb: &InputSkb);
 }
@@ -30,7 +30,7 @@ pub trait InputHandler {
 /// from `netlink_unicast_kernel`, `NETLINK_CB(skb).sk` is the live sending
 /// socket and `skb->sk` our kernel socket.
 #[repr(transparent)]
-pub struct InputSkb(SkBuff);
+pub(crate) struct InputSkb(SkBuff);
 
 impl core::ops::Deref for InputSkb {
     type Target = SkBuff;
@@ -45,7 +45,7 @@ impl core::ops::Deref for InputSkb {
 /// # Invariants
 ///
 /// `sk` is a kernel netlink socket created by us and not yet released.
-pub struct KernelSocket {
+pub(crate) struct KernelSocket {
     sk: NonNull<bindings::sock>,
 }
 
@@ -55,6 +55,12 @@ unsafe impl Send for KernelSocket {}
 // SAFETY: `netlink_unicast` on a kernel socket is safe concurrently.
 unsafe impl Sync for KernelSocket {}
 
+/// Netlink's view of [`InputHandler::input`].
+///
+/// # Safety
+///
+/// Only the netlink core may call this, as the input callback of a kernel
+/// socket, with a valid skb.
 unsafe extern "C" fn input_callback<H: InputHandler>(skb: *mut bindings::sk_buff) {
     // SAFETY: netlink calls us with a valid skb that it frees after we
     // return and that nobody else touches meanwhile; `InputSkb` is
@@ -66,7 +72,7 @@ unsafe extern "C" fn input_callback<H: InputHandler>(skb: *mut bindings::sk_buff
 impl KernelSocket {
     /// Opens the kernel side of netlink protocol `unit` in `net`, delivering
     /// input to `H`. Fails if the unit is invalid or taken in this netns.
-    pub fn new<H: InputHandler>(net: &Net, unit: i32) -> Result<Self> {
+    pub(crate) fn new<H: InputHandler>(net: &Net, unit: i32) -> Result<Self> {
         // SAFETY: `net` is alive; the callback is a valid function for the
         // whole life of the socket (it is code of this module, which cannot
         // be unloaded while the socket exists).
@@ -74,13 +80,14 @@ impl KernelSocket {
             bindings::imp2_netlink_kernel_create(net.as_raw(), unit, Some(input_callback::<H>))
         };
         // INVARIANT: on success we own a fresh kernel socket.
-        Ok(Self { sk: NonNull::new(sk).ok_or(EPROTONOSUPPORT)? })
+        // NULL: the unit is taken in this netns (or memory ran out).
+        Ok(Self { sk: NonNull::new(sk).ok_or_else(crate::wire::errno::EADDRINUSE)? })
     }
 
     /// Sends `msg` to `portid` without blocking. The message is consumed
     /// either way; errors are those of `netlink_unicast` (e.g. `ENOBUFS`
     /// when the receiver's buffer is full, `ECONNREFUSED` if no such port).
-    pub fn unicast(&self, msg: NlMsgBuf, portid: u32) -> Result {
+    pub(crate) fn unicast(&self, msg: NlMsgBuf, portid: u32) -> Result {
         // SAFETY: `sk` is a live kernel socket (type invariant); the skb's
         // ownership passes to `netlink_unicast`, which frees it on error.
         let ret = unsafe { bindings::netlink_unicast(self.sk.as_ptr(), msg.into_raw(), portid, 1) };
@@ -110,7 +117,7 @@ impl Drop for KernelSocket {
 ///
 /// `skb` came from an [`InputSkb`]; we own one reference to it and one to
 /// `NETLINK_CB(skb).sk`, taken by `imp2_netlink_request_hold`.
-pub struct Request {
+pub(crate) struct Request {
     skb: NonNull<bindings::sk_buff>,
 }
 
@@ -119,7 +126,7 @@ unsafe impl Send for Request {}
 
 impl Request {
     /// Takes a request out of an input callback.
-    pub fn new(skb: &InputSkb) -> Self {
+    pub(crate) fn new(skb: &InputSkb) -> Self {
         let raw = skb.as_raw();
         // SAFETY: in the input callback (`InputSkb` invariant) the sender's
         // socket and credentials are current, as `netlink_net_capable` needs.
@@ -143,35 +150,25 @@ impl Request {
 
     /// The sender's port id, as set by the netlink core: unlike the
     /// `nlmsg_pid` in the header, it cannot be spoofed.
-    pub fn sender_portid(&self) -> u32 {
+    pub(crate) fn sender_portid(&self) -> u32 {
         // SAFETY: the skb is valid (type invariant).
         unsafe { bindings::imp2_netlink_skb_portid(self.skb.as_ptr()) }
     }
 
     /// Whether the sender had `CAP_NET_ADMIN` over the netns when it sent.
-    pub fn sender_net_admin(&self) -> bool {
+    pub(crate) fn sender_net_admin(&self) -> bool {
         // SAFETY: the skb is valid and its cb was set by `..._hold` (type invariant).
         unsafe { bindings::imp2_netlink_request_net_admin(self.skb.as_ptr()) }
     }
 
-    /// Length of the received datagram.
-    pub fn len(&self) -> usize {
-        self.skb().len()
-    }
-
-    /// Returns true for an empty datagram.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Frames the datagram into netlink messages (netlink input is linear).
-    pub fn messages(&self) -> Messages<'_> {
+    pub(crate) fn messages(&self) -> Messages<'_> {
         Messages::new(self.skb().linear_data())
     }
 
     /// Sends an ack (`err == None`) or error message for `msg`, a message of
     /// this request, to the sender.
-    pub fn ack(&self, msg: &Message<'_>, err: Option<Error>) {
+    pub(crate) fn ack(&self, msg: &Message<'_>, err: Option<Error>) {
         let data = self.skb().linear_data();
         if msg.offset + crate::nlmsg::NLMSG_HDRLEN > data.len() {
             return;
@@ -191,7 +188,7 @@ impl Request {
     }
 
     /// Sends `reply` to the sender, without blocking.
-    pub fn reply(&self, reply: NlMsgBuf) -> Result {
+    pub(crate) fn reply(&self, reply: NlMsgBuf) -> Result {
         // SAFETY: `skb->sk` is our kernel socket, alive while requests exist.
         let sk = unsafe { (*self.skb.as_ptr()).sk };
         let portid = self.sender_portid();
@@ -219,7 +216,7 @@ impl Drop for Request {
 /// `head` is initialised and pinned; every skb on it is owned by a
 /// [`Request`] whose ownership was transferred to the queue.
 #[pin_data(PinnedDrop)]
-pub struct RequestQueue {
+pub(crate) struct RequestQueue {
     #[pin]
     head: Opaque<bindings::sk_buff_head>,
     #[pin]
@@ -233,7 +230,7 @@ unsafe impl Sync for RequestQueue {}
 
 impl RequestQueue {
     /// Returns an initialiser for an empty queue.
-    pub fn new() -> impl PinInit<Self> {
+    pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Self {
             // SAFETY: `slot` is valid for writes during the call.
             head <- Opaque::ffi_init(|slot| unsafe { bindings::imp2_skb_queue_head_init(slot) }),
@@ -242,7 +239,7 @@ impl RequestQueue {
     }
 
     /// Appends a request.
-    pub fn push(&self, req: Request) {
+    pub(crate) fn push(&self, req: Request) {
         let skb = req.skb.as_ptr();
         core::mem::forget(req);
         // SAFETY: the queue is initialised; it now owns the request's
@@ -251,7 +248,7 @@ impl RequestQueue {
     }
 
     /// Removes the oldest request.
-    pub fn pop(&self) -> Option<Request> {
+    pub(crate) fn pop(&self) -> Option<Request> {
         // SAFETY: the queue is initialised; `skb_dequeue` takes its lock.
         let skb = NonNull::new(unsafe { bindings::skb_dequeue(self.head.get()) })?;
         // INVARIANT: the skb was pushed from a `Request`, whose references
@@ -260,7 +257,7 @@ impl RequestQueue {
     }
 
     /// Whether the queue is empty (a lockless snapshot).
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         // SAFETY: the queue is initialised.
         unsafe { bindings::imp2_skb_queue_empty_lockless(self.head.get()) }
     }
@@ -276,7 +273,7 @@ impl PinnedDrop for RequestQueue {
 
 /// Receives `NETLINK_URELEASE` notifications: a bound netlink user socket
 /// was closed (explicitly, or because its process died).
-pub trait PortReleaseHandler: Sync {
+pub(crate) trait PortReleaseHandler: Sync {
     /// Port `portid` of protocol `protocol` in `net` is gone.
     fn port_released(&self, net: &Net, protocol: i32, portid: u32);
 }
@@ -287,7 +284,7 @@ pub trait PortReleaseHandler: Sync {
 ///
 /// `nb` is registered with `netlink_register_notifier` and pinned.
 #[pin_data(PinnedDrop)]
-pub struct ReleaseNotifier<H: PortReleaseHandler> {
+pub(crate) struct ReleaseNotifier<H: PortReleaseHandler> {
     #[pin]
     nb: Opaque<bindings::notifier_block>,
     handler: H,
@@ -301,6 +298,12 @@ unsafe impl<H: PortReleaseHandler + Send> Send for ReleaseNotifier<H> {}
 // SAFETY: see above.
 unsafe impl<H: PortReleaseHandler> Sync for ReleaseNotifier<H> {}
 
+/// The notifier chain's view of [`PortReleaseHandler::port_released`].
+///
+/// # Safety
+///
+/// Only the netlink notifier chain may call this, with the `nb` of a
+/// registered [`ReleaseNotifier<H>`].
 unsafe extern "C" fn notifier_callback<H: PortReleaseHandler>(
     nb: *mut bindings::notifier_block,
     action: kernel::ffi::c_ulong,
@@ -326,7 +329,19 @@ unsafe extern "C" fn notifier_callback<H: PortReleaseHandler>(
 
 impl<H: PortReleaseHandler> ReleaseNotifier<H> {
     /// Registers `handler` for port-release events.
-    pub fn new(handler: H) -> impl PinInit<Self, Error> {
+    pub(crate) fn new(handler: H) -> impl PinInit<Self, Error> {
+        let register = |slot: *mut Opaque<bindings::notifier_block>| {
+            let nb = Opaque::raw_get(slot);
+            // SAFETY: `slot` is valid for writes; being pinned, it
+            // stays put until `drop` unregisters it.
+            unsafe {
+                nb.write(bindings::notifier_block {
+                    notifier_call: Some(notifier_callback::<H>),
+                    ..Default::default()
+                });
+                kernel::error::to_result(bindings::netlink_register_notifier(nb))
+            }
+        };
         try_pin_init!(Self {
             handler,
             _pin: PhantomPinned,
@@ -334,24 +349,9 @@ impl<H: PortReleaseHandler> ReleaseNotifier<H> {
             // Initialised last: callbacks may run (and use `handler`) as
             // soon as the block is registered.
             //
-            // SAFETY: the closure fully initialises `slot` before returning
+            // SAFETY: `register` fully initialises `slot` before returning
             // `Ok`, and leaves nothing registered when returning an error.
-            nb <- unsafe {
-                kernel::init::pin_init_from_closure(
-                    |slot: *mut Opaque<bindings::notifier_block>| {
-                        let nb = Opaque::raw_get(slot);
-                        // SAFETY: `slot` is valid for writes; being pinned, it
-                        // stays put until `drop` unregisters it.
-                        unsafe {
-                            nb.write(bindings::notifier_block {
-                                notifier_call: Some(notifier_callback::<H>),
-                                ..Default::default()
-                            });
-                            kernel::error::to_result(bindings::netlink_register_notifier(nb))
-                        }
-                    },
-                )
-            },
+            nb <- unsafe { kernel::init::pin_init_from_closure(register) },
         }? Error)
     }
 }

@@ -6,36 +6,37 @@
 //! Pure, safe code over a byte slice: it never trusts the lengths it reads.
 
 /// Size of `struct nlmsghdr` on the wire.
-pub const NLMSG_HDRLEN: usize = 16;
+pub(crate) const NLMSG_HDRLEN: usize = 16;
 
 /// Rounds up to the netlink 4-byte alignment (`NLMSG_ALIGN`).
-pub const fn nlmsg_align(len: usize) -> usize {
+pub(crate) const fn nlmsg_align(len: usize) -> usize {
     (len + 3) & !3
 }
 
 /// A decoded `struct nlmsghdr` (host byte order, as on the wire).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Header {
-    pub len: u32,
-    pub msg_type: u16,
-    pub flags: u16,
-    pub seq: u32,
+pub(crate) struct Header {
+    pub(crate) len: u32,
+    pub(crate) msg_type: u16,
+    pub(crate) flags: u16,
+    pub(crate) seq: u32,
     /// What the sender wrote; never used to identify it (it can be spoofed).
-    pub claimed_pid: u32,
+    pub(crate) claimed_pid: u32,
 }
 
 /// One well-formed message inside a buffer.
 #[derive(Clone, Copy, Debug)]
-pub struct Message<'a> {
+pub(crate) struct Message<'a> {
     /// Offset of the header from the start of the buffer.
-    pub offset: usize,
-    pub header: Header,
-    pub payload: &'a [u8],
+    pub(crate) offset: usize,
+    pub(crate) header: Header,
+    /// Ties the message to the buffer it was framed from.
+    _buf: core::marker::PhantomData<&'a [u8]>,
 }
 
 /// Why framing stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FramingError {
+pub(crate) enum FramingError {
     /// Fewer than `NLMSG_HDRLEN` bytes left (includes an empty buffer).
     Truncated { offset: usize, remaining: usize },
     /// `nlmsg_len` smaller than the header or larger than what is left.
@@ -44,7 +45,7 @@ pub enum FramingError {
 
 /// Iterator over the messages of one buffer. After the first error it
 /// yields nothing more: the position of any following message is unknown.
-pub struct Messages<'a> {
+pub(crate) struct Messages<'a> {
     buf: &'a [u8],
     offset: usize,
     done: bool,
@@ -52,7 +53,7 @@ pub struct Messages<'a> {
 
 impl<'a> Messages<'a> {
     /// Frames `buf`. An empty buffer yields one `Truncated` error.
-    pub fn new(buf: &'a [u8]) -> Self {
+    pub(crate) fn new(buf: &'a [u8]) -> Self {
         Self { buf, offset: 0, done: false }
     }
 }
@@ -95,6 +96,6 @@ impl<'a> Iterator for Messages<'a> {
             }));
         }
         self.offset += nlmsg_align(len).min(rest.len());
-        Some(Ok(Message { offset, header, payload: &rest[NLMSG_HDRLEN..len] }))
+        Some(Ok(Message { offset, header, _buf: core::marker::PhantomData }))
     }
 }

@@ -17,7 +17,7 @@ use kernel::{init::PinInit, pin_init, str::CStr, types::Opaque};
 /// pointer accessor is crate-private), so this is the same idea for this
 /// module. Use [`static_lock_class!`](crate::static_lock_class) to create one.
 #[repr(transparent)]
-pub struct LockClassKey(Opaque<bindings::lock_class_key>);
+pub(crate) struct LockClassKey(Opaque<bindings::lock_class_key>);
 
 // SAFETY: lockdep synchronises all accesses to a `lock_class_key` itself.
 unsafe impl Sync for LockClassKey {}
@@ -29,7 +29,7 @@ impl LockClassKey {
     ///
     /// The result must be stored in a `static` and never moved: lockdep
     /// identifies classes by the address of statically allocated keys.
-    pub const unsafe fn new_static() -> Self {
+    pub(crate) const unsafe fn new_static() -> Self {
         Self(Opaque::uninit())
     }
 
@@ -42,8 +42,9 @@ impl LockClassKey {
 #[macro_export]
 macro_rules! static_lock_class {
     () => {{
-        // SAFETY: the key is a `static` and is never moved.
+        #[allow(unsafe_code)]
         static CLASS: $crate::rwlock::LockClassKey =
+            // SAFETY: the key is a `static` and is never moved.
             unsafe { $crate::rwlock::LockClassKey::new_static() };
         &CLASS
     }};
@@ -56,7 +57,7 @@ macro_rules! static_lock_class {
 /// `lock` was initialised by `imp2_rwlock_init` and is pinned for the
 /// lifetime of the object.
 #[kernel::prelude::pin_data]
-pub struct RwLock<T> {
+pub(crate) struct RwLock<T> {
     #[pin]
     lock: Opaque<bindings::rwlock_t>,
     #[pin]
@@ -72,7 +73,7 @@ unsafe impl<T: Send + Sync> Sync for RwLock<T> {}
 
 impl<T> RwLock<T> {
     /// Returns an initialiser for a lock holding `data`.
-    pub fn new(data: T, name: &'static CStr, key: &'static LockClassKey) -> impl PinInit<Self> {
+    pub(crate) fn new(data: T, name: &'static CStr, key: &'static LockClassKey) -> impl PinInit<Self> {
         pin_init!(Self {
             data: UnsafeCell::new(data),
             _pin: PhantomPinned,
@@ -88,7 +89,7 @@ impl<T> RwLock<T> {
     ///
     /// For readers that already run in softirq context (or with BHs
     /// disabled), which writers exclude by using the `_bh` write lock.
-    pub fn read(&self) -> ReadGuard<'_, T> {
+    pub(crate) fn read(&self) -> ReadGuard<'_, T> {
         // SAFETY: by the type invariant the lock is initialised.
         unsafe { bindings::imp2_read_lock(self.lock.get()) };
         // INVARIANT: the read lock was just taken without disabling BHs.
@@ -96,7 +97,7 @@ impl<T> RwLock<T> {
     }
 
     /// Takes the lock for reading with bottom halves disabled.
-    pub fn read_bh(&self) -> ReadGuard<'_, T> {
+    pub(crate) fn read_bh(&self) -> ReadGuard<'_, T> {
         // SAFETY: by the type invariant the lock is initialised.
         unsafe { bindings::imp2_read_lock_bh(self.lock.get()) };
         // INVARIANT: the read lock was just taken with BHs disabled.
@@ -104,7 +105,7 @@ impl<T> RwLock<T> {
     }
 
     /// Takes the lock for writing with bottom halves disabled.
-    pub fn write_bh(&self) -> WriteGuard<'_, T> {
+    pub(crate) fn write_bh(&self) -> WriteGuard<'_, T> {
         // SAFETY: by the type invariant the lock is initialised.
         unsafe { bindings::imp2_write_lock_bh(self.lock.get()) };
         // INVARIANT: the write lock was just taken with BHs disabled.
@@ -118,7 +119,7 @@ impl<T> RwLock<T> {
 ///
 /// The read side of `lock` is held, with BHs disabled iff `bh`.
 #[must_use = "the lock is released as soon as the guard is dropped"]
-pub struct ReadGuard<'a, T> {
+pub(crate) struct ReadGuard<'a, T> {
     lock: &'a RwLock<T>,
     bh: bool,
 }
@@ -153,7 +154,7 @@ impl<T> Drop for ReadGuard<'_, T> {
 ///
 /// The write side of `lock` is held with BHs disabled.
 #[must_use = "the lock is released as soon as the guard is dropped"]
-pub struct WriteGuard<'a, T> {
+pub(crate) struct WriteGuard<'a, T> {
     lock: &'a RwLock<T>,
 }
 

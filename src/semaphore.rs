@@ -16,7 +16,7 @@ use kernel::{init::PinInit, pin_init, types::Opaque};
 ///
 /// `sem` was initialised by `sema_init(sem, 1)` and is pinned.
 #[kernel::prelude::pin_data]
-pub struct Semaphore {
+pub(crate) struct Semaphore {
     #[pin]
     sem: Opaque<bindings::semaphore>,
     #[pin]
@@ -30,7 +30,7 @@ unsafe impl Sync for Semaphore {}
 
 impl Semaphore {
     /// Returns an initialiser for an available (count 1) semaphore.
-    pub fn new() -> impl PinInit<Self> {
+    pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Self {
             // SAFETY: `slot` is valid for writes during the call.
             sem <- Opaque::ffi_init(|slot| unsafe { bindings::imp2_sema_init(slot, 1) }),
@@ -39,7 +39,7 @@ impl Semaphore {
     }
 
     /// Takes the semaphore if it is available, without sleeping.
-    pub fn try_down(&self) -> Option<SemaphoreGuard<'_>> {
+    pub(crate) fn try_down(&self) -> Option<SemaphoreGuard<'_>> {
         // SAFETY: by the type invariant `sem` is initialised. `down_trylock`
         // returns 0 on success.
         if unsafe { bindings::down_trylock(self.sem.get()) } == 0 {
@@ -57,7 +57,7 @@ impl Semaphore {
 ///
 /// This guard owns one count of `sem`.
 #[must_use = "the semaphore is released as soon as the guard is dropped"]
-pub struct SemaphoreGuard<'a> {
+pub(crate) struct SemaphoreGuard<'a> {
     sem: &'a Semaphore,
 }
 

@@ -16,7 +16,7 @@ use kernel::{
 /// The wrapped `sk_buff` is valid and nobody modifies its data while this
 /// reference exists.
 #[repr(transparent)]
-pub struct SkBuff(Opaque<bindings::sk_buff>);
+pub(crate) struct SkBuff(Opaque<bindings::sk_buff>);
 
 impl SkBuff {
     /// Creates a reference from a raw pointer.
@@ -39,19 +39,8 @@ impl SkBuff {
         NonNull::from(self).cast()
     }
 
-    /// Total length of the packet data.
-    pub fn len(&self) -> usize {
-        // SAFETY: the skb is valid (type invariant); `len` is a plain field.
-        unsafe { (*self.as_raw()).len as usize }
-    }
-
-    /// Returns true if the buffer holds no data.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// The linear part of the data (`skb->data`, `skb_headlen()` bytes).
-    pub fn linear_data(&self) -> &[u8] {
+    pub(crate) fn linear_data(&self) -> &[u8] {
         let skb = self.as_raw();
         // SAFETY: the skb is valid (type invariant). `data` points to
         // `len - data_len` readable linear bytes, which nobody modifies while
@@ -68,7 +57,7 @@ impl SkBuff {
     /// Copies `buf.len()` bytes starting at `offset` (from `skb->data`) into
     /// `buf`, whether they are linear or in fragments. Fails with `EFAULT`
     /// if the packet is too short: it never reads past its end.
-    pub fn copy_bits(&self, offset: usize, buf: &mut [u8]) -> Result {
+    pub(crate) fn copy_bits(&self, offset: usize, buf: &mut [u8]) -> Result {
         let offset = i32::try_from(offset).map_err(|_| EINVAL)?;
         let len = i32::try_from(buf.len()).map_err(|_| EINVAL)?;
         // SAFETY: the skb is valid; `buf` is writable for `len` bytes and
@@ -86,7 +75,7 @@ impl SkBuff {
 /// # Invariants
 ///
 /// `skb` is a valid skb owned by this object (freed on drop unless sent).
-pub struct NlMsgBuf {
+pub(crate) struct NlMsgBuf {
     skb: NonNull<bindings::sk_buff>,
 }
 
@@ -97,7 +86,7 @@ impl NlMsgBuf {
     /// Allocates a message of type `msg_type` whose payload is a copy of
     /// `payload`. Returns `ENOMEM` if allocation fails; `atomic` selects
     /// `GFP_ATOMIC | __GFP_NOWARN` (for softirq context) over `GFP_KERNEL`.
-    pub fn new<T: AsBytes>(
+    pub(crate) fn new<T: AsBytes>(
         msg_type: u16,
         portid: u32,
         seq: u32,
@@ -132,7 +121,7 @@ impl NlMsgBuf {
             )
         };
         if data.is_null() {
-            return Err(EMSGSIZE);
+            return Err(crate::wire::errno::EMSGSIZE());
         }
         // SAFETY: `data` has room for `size` bytes (see above), `payload` is
         // `size` initialised bytes (`AsBytes`), and they cannot overlap.

@@ -1,0 +1,53 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Top-level entry points. `make` builds imp2.ko against the cached test
+# kernel (scripts/build-kernel.sh), or against KDIR=<your Rust-enabled
+# 6.12 build tree>.
+
+IMP2_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/imp2
+KDIR ?= $(IMP2_CACHE)/kernel-current
+BINDGEN ?= $(IMP2_CACHE)/bindgen-$(shell sed -n 's/^BINDGEN_VERSION=//p' scripts/versions.env)/bin/bindgen
+LLVM_SUFFIX := -$(shell sed -n 's/^LLVM_VERSION=//p' scripts/versions.env)
+KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM_SUFFIX) RUSTC=/usr/bin/rustc \
+	BINDGEN=$(BINDGEN) CLIPPY_DRIVER=/usr/bin/clippy-driver LIBCLANG_PATH=/usr/lib/llvm$(LLVM_SUFFIX)/lib
+
+.PHONY: all modules clean rust-analyzer kernel toolchain tools test demo bench check-kdir
+
+all: modules
+
+check-kdir:
+	@test -f $(KDIR)/Module.symvers || { \
+		echo "error: no built kernel at KDIR=$(KDIR)"; \
+		echo "  run 'make kernel' (builds the cached test kernel) or pass KDIR=<Rust-enabled 6.12 tree>"; \
+		exit 1; }
+
+modules: check-kdir
+	$(KMAKE) modules
+	$(KMAKE) M=$(CURDIR)/tests/modules modules
+
+clean:
+	-$(KMAKE) clean
+	-$(KMAKE) M=$(CURDIR)/tests/modules clean
+	rm -rf build src/bindings_generated.rs
+
+# rust-project.json for rust-analyzer, covering the kernel crate and ours.
+rust-analyzer: check-kdir
+	$(KMAKE) rust-analyzer
+
+toolchain:
+	scripts/setup-toolchain.sh
+
+kernel: toolchain
+	scripts/build-kernel.sh
+
+tools:
+	scripts/build-tools.sh
+
+test:
+	scripts/test.sh
+
+demo:
+	scripts/demo.sh
+
+bench:
+	scripts/bench.sh

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! imp2: reports every ICMP packet crossing IPv4 PRE_ROUTING to a userspace
+//! subscriber over a custom netlink protocol (unit 31 by default).
+//!
+//! A Rust port of the 2007 "imp2" netlink tutorial module, wire-compatible
+//! with its user program, per network namespace. The protocol logic is in
+//! [`protocol`]; the other modules are small safe abstractions over the
+//! kernel APIs it needs.
+
+use kernel::prelude::*;
+
+mod bindings;
+mod net;
+mod netfilter;
+mod netlink;
+mod nlmsg;
+mod params;
+mod pernet;
+mod protocol;
+mod rwlock;
+mod semaphore;
+mod skbuff;
+mod wire;
+
+module! {
+    type: Imp2Module,
+    name: "imp2",
+    author: "imp2 developers",
+    description: "Report ICMP packets at IPv4 PRE_ROUTING to a netlink subscriber",
+    license: "GPL",
+}
+
+/// Netlink units are 0..MAX_LINKS (32).
+const MAX_LINKS: i32 = 32;
+
+struct Imp2Module {
+    service: Option<Pin<KBox<pernet::Registration<protocol::Imp2Net>>>>,
+}
+
+impl kernel::Module for Imp2Module {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        let unit = params::unit();
+        if !(0..MAX_LINKS).contains(&unit) {
+            pr_err!("unit={} is not a netlink unit (0..{})\n", unit, MAX_LINKS - 1);
+            return Err(EINVAL);
+        }
+        let service = KBox::pin_init(pernet::Registration::new(unit), GFP_KERNEL).inspect_err(|e| {
+            pr_err!("cannot serve netlink unit {}: error {}\n", unit, e.to_errno());
+        })?;
+        protocol::start_accepting_subscribers();
+        pr_info!(
+            "loaded: netlink unit {}, IPv4 PRE_ROUTING hook at priority {} (NF_IP_PRI_FILTER - 1), in every netns\n",
+            unit,
+            wire::HOOK_PRIORITY
+        );
+        Ok(Self { service: Some(service) })
+    }
+}
+
+impl Drop for Imp2Module {
+    fn drop(&mut self) {
+        protocol::stop_accepting_subscribers();
+        // Tear down (hooks, then sockets, in every netns) before saying so.
+        drop(self.service.take());
+        pr_info!("unloaded\n");
+    }
+}

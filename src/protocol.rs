@@ -1,0 +1,303 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The imp2 protocol: one subscriber per netns receives an event for every
+//! ICMP packet that crosses the IPv4 PRE_ROUTING hook.
+//!
+//! Pure protocol logic on top of the safe abstractions: no `unsafe` here
+//! (only `static_lock_class!`'s audited expansion is allowed through).
+
+#![deny(unsafe_code)]
+
+use crate::{
+    net::Net,
+    netfilter::{HookSpec, Verdict},
+    netlink::{InputSkb, Request, RequestQueue},
+    nlmsg::Message,
+    params,
+    pernet::{NetId, NetService, PacketContext},
+    rwlock::RwLock,
+    semaphore::Semaphore,
+    skbuff::{NlMsgBuf, SkBuff},
+    static_lock_class,
+    wire::{self, errno, PacketInfo, Stats},
+};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use kernel::{c_str, error::code::*, prelude::*};
+
+static NET_ID: NetId = NetId::new();
+
+/// Subscriptions are refused until the module is fully set up (the port
+/// release notifier registered), so that none can go stale unnoticed.
+static ACCEPTING_SUBSCRIBERS: AtomicBool = AtomicBool::new(false);
+
+/// Allows subscriptions; called once module init has completed.
+pub(crate) fn start_accepting_subscribers() {
+    ACCEPTING_SUBSCRIBERS.store(true, Ordering::Release);
+}
+
+/// Refuses new subscriptions; called first thing on module exit.
+pub(crate) fn stop_accepting_subscribers() {
+    ACCEPTING_SUBSCRIBERS.store(false, Ordering::Release);
+}
+
+/// A monotonically increasing event counter.
+#[derive(Default)]
+struct Counter(AtomicU64);
+
+impl Counter {
+    fn inc(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    events_sent: Counter,
+    send_failures: Counter,
+    alloc_failures: Counter,
+    rejected_msgs: Counter,
+    packets_seen: Counter,
+}
+
+/// The subscriber's netlink port id; 0 (the kernel's own port) means none.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+struct Subscriber(u32);
+
+impl Subscriber {
+    const NONE: Subscriber = Subscriber(0);
+
+    fn portid(self) -> Option<u32> {
+        (self.0 != 0).then_some(self.0)
+    }
+}
+
+/// The fields of an IPv4 header the hook reports.
+struct Ipv4Addrs {
+    protocol: u8,
+    /// Source and destination exactly as on the wire (network byte order).
+    src: u32,
+    dest: u32,
+}
+
+impl Ipv4Addrs {
+    const MIN_HEADER_LEN: usize = 20;
+
+    fn parse(hdr: &[u8; Self::MIN_HEADER_LEN]) -> Option<Self> {
+        let version = hdr[0] >> 4;
+        let ihl = hdr[0] & 0xf;
+        if version != 4 || ihl < 5 {
+            return None;
+        }
+        Some(Self {
+            protocol: hdr[9],
+            src: u32::from_ne_bytes([hdr[12], hdr[13], hdr[14], hdr[15]]),
+            dest: u32::from_ne_bytes([hdr[16], hdr[17], hdr[18], hdr[19]]),
+        })
+    }
+}
+
+/// Per-netns imp2 state.
+#[pin_data]
+pub(crate) struct Imp2Net {
+    /// Read in the hook (softirq), written with BHs disabled.
+    #[pin]
+    subscriber: RwLock<Subscriber>,
+    /// Received requests awaiting processing.
+    #[pin]
+    inbox: RequestQueue,
+    /// Whoever holds it drains `inbox`.
+    #[pin]
+    drain_lock: Semaphore,
+    /// `nlmsg_seq` of the next event.
+    next_seq: AtomicU32,
+    counters: Counters,
+    /// Identifies the netns in log lines.
+    net_cookie: u64,
+}
+
+impl NetService for Imp2Net {
+    const HOOK_SPEC: HookSpec = HookSpec::IPV4_PRE_ROUTING_BEFORE_FILTER;
+
+    fn net_id() -> &'static NetId {
+        &NET_ID
+    }
+
+    fn init(net: &Net) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            subscriber <- RwLock::new(
+                Subscriber::NONE,
+                c_str!("imp2_subscriber"),
+                static_lock_class!()
+            ),
+            inbox <- RequestQueue::new(),
+            drain_lock <- Semaphore::new(),
+            next_seq: AtomicU32::new(0),
+            counters: Counters::default(),
+            net_cookie: net.cookie(),
+        }? Error)
+    }
+
+    fn packet(&self, ctx: &PacketContext<'_>, skb: &SkBuff) -> Verdict {
+        let mut hdr = [0u8; Ipv4Addrs::MIN_HEADER_LEN];
+        // Copies only what is present: a short packet is simply skipped.
+        if skb.copy_bits(0, &mut hdr).is_err() {
+            return Verdict::Accept;
+        }
+        let Some(ip) = Ipv4Addrs::parse(&hdr) else {
+            return Verdict::Accept;
+        };
+        if ip.protocol != wire::IPPROTO_ICMP {
+            return Verdict::Accept;
+        }
+        self.counters.packets_seen.inc();
+
+        // Check and send under one read-side section, so the port cannot be
+        // cleared (and the send go to port 0, the kernel) in between.
+        let subscriber = self.subscriber.read();
+        if let Some(portid) = subscriber.portid() {
+            let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+            let info = PacketInfo { src: ip.src, dest: ip.dest };
+            match NlMsgBuf::new(wire::IMP2_K_MSG, 0, seq, 0, &info, true) {
+                Ok(msg) => match ctx.socket.unicast(msg, portid) {
+                    Ok(()) => self.counters.events_sent.inc(),
+                    Err(_) => self.counters.send_failures.inc(),
+                },
+                Err(_) => self.counters.alloc_failures.inc(),
+            }
+        }
+        drop(subscriber);
+        Verdict::Accept
+    }
+
+    fn input(&self, _net: &Net, skb: &InputSkb) {
+        self.inbox.push(Request::new(skb));
+        loop {
+            // Somebody else is draining: they will see our request, because
+            // they check the queue again after releasing the semaphore.
+            let Some(draining) = self.drain_lock.try_down() else {
+                return;
+            };
+            while let Some(request) = self.inbox.pop() {
+                self.handle_request(&request);
+            }
+            drop(draining);
+            // A request queued after our last pop whose sender failed the
+            // try-lock (we still held it) would be stranded: look again.
+            if self.inbox.is_empty() {
+                return;
+            }
+        }
+    }
+
+    fn port_released(&self, _net: &Net, portid: u32) {
+        let mut subscriber = self.subscriber.write_bh();
+        if subscriber.portid() == Some(portid) {
+            *subscriber = Subscriber::NONE;
+            drop(subscriber);
+            if params::log_allowed() {
+                pr_info!(
+                    "netns {}: subscriber port {} closed without IMP2_CLOSE, unsubscribed\n",
+                    self.net_cookie,
+                    portid
+                );
+            }
+        }
+    }
+}
+
+impl Imp2Net {
+    fn handle_request(&self, request: &Request) {
+        for frame in request.messages() {
+            match frame {
+                Ok(msg) => self.handle_message(request, &msg),
+                Err(err) => {
+                    // The rest of the datagram cannot be framed: drop it.
+                    self.counters.rejected_msgs.inc();
+                    if params::log_allowed() {
+                        pr_info!(
+                            "netns {}: malformed request from port {}: {:?}\n",
+                            self.net_cookie,
+                            request.sender_portid(),
+                            err
+                        );
+                    }
+                    break;
+                }
+            }
+        }
+    }
+
+    fn handle_message(&self, request: &Request, msg: &Message<'_>) {
+        let result = match msg.header.msg_type {
+            wire::IMP2_U_PID => self.subscribe(request),
+            wire::IMP2_CLOSE => self.unsubscribe(request),
+            wire::IMP2_STATS_GET => self.send_stats(request, msg),
+            _ => Err(errno::EOPNOTSUPP()),
+        };
+        if result.is_err() {
+            self.counters.rejected_msgs.inc();
+        }
+        // The 2007 client never reads acks: send one only when asked to.
+        if msg.header.flags & wire::NLM_F_ACK != 0 {
+            request.ack(msg, result.err());
+        }
+    }
+
+    fn subscribe(&self, request: &Request) -> Result {
+        if !ACCEPTING_SUBSCRIBERS.load(Ordering::Acquire) {
+            return Err(EAGAIN);
+        }
+        if !request.sender_net_admin() {
+            return Err(EPERM);
+        }
+        let portid = request.sender_portid();
+        if portid == 0 {
+            return Err(EINVAL);
+        }
+        let previous = core::mem::replace(&mut *self.subscriber.write_bh(), Subscriber(portid));
+        if params::log_allowed() {
+            pr_info!(
+                "netns {}: port {} subscribed{}\n",
+                self.net_cookie,
+                portid,
+                if previous.portid().is_some() { " (replacing previous subscriber)" } else { "" }
+            );
+        }
+        Ok(())
+    }
+
+    fn unsubscribe(&self, request: &Request) -> Result {
+        let portid = request.sender_portid();
+        let mut subscriber = self.subscriber.write_bh();
+        // Only the subscriber itself may close; `nlmsg_pid` is not trusted.
+        if subscriber.portid() != Some(portid) {
+            return Err(EPERM);
+        }
+        *subscriber = Subscriber::NONE;
+        drop(subscriber);
+        if params::log_allowed() {
+            pr_info!("netns {}: port {} unsubscribed\n", self.net_cookie, portid);
+        }
+        Ok(())
+    }
+
+    fn send_stats(&self, request: &Request, msg: &Message<'_>) -> Result {
+        let c = &self.counters;
+        let stats = Stats {
+            events_sent: c.events_sent.get(),
+            send_failures: c.send_failures.get(),
+            alloc_failures: c.alloc_failures.get(),
+            rejected_msgs: c.rejected_msgs.get(),
+            packets_seen: c.packets_seen.get(),
+            subscriber_portid: self.subscriber.read_bh().0,
+            unit: params::unit() as u32,
+        };
+        let reply = NlMsgBuf::new(wire::IMP2_STATS, 0, msg.header.seq, 0, &stats, false)?;
+        request.reply(reply)
+    }
+}
+
