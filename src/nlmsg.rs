@@ -25,7 +25,7 @@ pub(crate) struct Header {
 }
 
 /// One well-formed message inside a buffer.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Message<'a> {
     /// Offset of the header from the start of the buffer.
     pub(crate) offset: usize,

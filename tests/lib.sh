@@ -1,0 +1,101 @@
+# shellcheck shell=bash
+# kselftest-style helpers for the imp2 tests (run inside the test VM).
+#
+# Each test script: source this, call ktap_plan N, run checks with
+# ktap_ok / ktap_fail / ktap_skip / check, and end with ktap_finish.
+# Exit status follows kselftest: 0 pass, 1 fail, 4 skip.
+
+KSFT_PASS=0 KSFT_FAIL=1 KSFT_SKIP=4
+IMP2_KO=${IMP2_KO:-/imp2/imp2.ko}
+IMP2_MODULES=${IMP2_MODULES:-/imp2/modules}
+_ktap_n=0 _ktap_pass=0 _ktap_fail=0 _ktap_skip=0 _ktap_planned=0
+
+ktap_plan() {
+	_ktap_planned=$1
+	echo "TAP version 13"
+	echo "1..$1"
+}
+
+ktap_ok()   { _ktap_n=$((_ktap_n + 1)); _ktap_pass=$((_ktap_pass + 1)); echo "ok $_ktap_n $*"; }
+ktap_fail() { _ktap_n=$((_ktap_n + 1)); _ktap_fail=$((_ktap_fail + 1)); echo "not ok $_ktap_n $*"; }
+ktap_skip() { _ktap_n=$((_ktap_n + 1)); _ktap_skip=$((_ktap_skip + 1)); echo "ok $_ktap_n $* # SKIP"; }
+diag()      { echo "# $*"; }
+
+# check DESCRIPTION CMD...: one test case, passing iff CMD succeeds.
+check() {
+	local desc=$1; shift
+	if "$@"; then ktap_ok "$desc"; else ktap_fail "$desc"; return 1; fi
+}
+
+ktap_finish() {
+	if (( _ktap_n != _ktap_planned )); then
+		diag "planned $_ktap_planned tests but ran $_ktap_n"
+		_ktap_fail=$((_ktap_fail + 1))
+	fi
+	diag "totals: pass:$_ktap_pass fail:$_ktap_fail skip:$_ktap_skip"
+	if (( _ktap_fail )); then exit $KSFT_FAIL; fi
+	if (( _ktap_pass == 0 && _ktap_skip > 0 )); then exit $KSFT_SKIP; fi
+	exit $KSFT_PASS
+}
+
+# busywait TIMEOUT_MS CMD...: retry CMD until it succeeds or time runs out.
+busywait() {
+	local timeout_ms=$1; shift
+	local start now
+	start=$(date +%s%N)
+	while true; do
+		"$@" && return 0
+		now=$(date +%s%N)
+		(( (now - start) / 1000000 >= timeout_ms )) && { "$@"; return; }
+		sleep 0.05
+	done
+}
+
+# --- module helpers --------------------------------------------------------
+
+imp2_loaded() { grep -q '^imp2 ' /proc/modules; }
+
+imp2_load() {
+	imp2_loaded && return 0
+	insmod "$IMP2_KO" "$@"
+}
+
+imp2_unload() {
+	imp2_loaded || return 0
+	rmmod imp2
+}
+
+# Counter NAME [NETNS]: prints one counter from `imp2 stats --json`.
+imp2_counter() {
+	local name=$1 ns=${2:-}
+	local cmd=(imp2 stats --json)
+	[[ $ns ]] && cmd=(ip netns exec "$ns" "${cmd[@]}")
+	"${cmd[@]}" | sed -n "s/.*\"$name\":\([0-9]*\).*/\1/p"
+}
+
+# --- topology --------------------------------------------------------------
+# setup_pair NS_A NS_B: two fresh namespaces joined by veth,
+# NS_A=10.99.0.1/24 and NS_B=10.99.0.2/24.
+setup_pair() {
+	local a=$1 b=$2
+	ip netns add "$a" && ip netns add "$b" || return 1
+	ip -n "$a" link set lo up && ip -n "$b" link set lo up
+	ip link add veth-imp2 netns "$a" type veth peer name veth-imp2 netns "$b" || return 1
+	ip -n "$a" addr add 10.99.0.1/24 dev veth-imp2
+	ip -n "$b" addr add 10.99.0.2/24 dev veth-imp2
+	ip -n "$a" link set veth-imp2 up && ip -n "$b" link set veth-imp2 up
+	# First packet over veth waits for neighbour resolution; prime it.
+	busywait 5000 ip netns exec "$b" ping -c1 -W1 -q 10.99.0.1 >/dev/null
+}
+
+cleanup_netns() {
+	local ns
+	for ns in "$@"; do ip netns del "$ns" 2>/dev/null; done
+	return 0
+}
+
+# Lines in FILE matching PATTERN.
+count_lines() { grep -c -- "$2" "$1" 2>/dev/null || true; }
+
+# Helpers used from `bash -c` in checks.
+export -f imp2_counter imp2_loaded count_lines

@@ -1,0 +1,41 @@
+#!/bin/bash
+# Run the imp2 kselftest-style scripts inside the test VM and aggregate
+# their KTAP output: each script is one top-level test whose own KTAP
+# lines are nested as "# " diagnostics, kselftest-runner style.
+#
+#   run_all.sh [TEST...]    (default: every tests/imp2_*.sh, in order)
+cd "$(dirname "$0")" || exit 1
+export PATH=/imp2/bin:$PATH
+
+tests=("$@")
+(( ${#tests[@]} )) || tests=(imp2_*.sh)
+
+echo "TAP version 13"
+echo "1..${#tests[@]}"
+pass=0 fail=0 skip=0 n=0 failed_scripts=()
+for t in "${tests[@]}"; do
+	n=$((n + 1))
+	out=$(mktemp)
+	timeout 900 bash "./$t" >"$out" 2>&1
+	rc=$?
+	sed 's/^/# /' "$out"
+	p=$(grep -c '^ok .*[^#]*$' "$out" | head -n1)
+	sk=$(grep -c '^ok .*# SKIP' "$out")
+	f=$(grep -c '^not ok ' "$out")
+	p=$((p - sk))
+	pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + sk))
+	case $rc in
+	0) echo "ok $n ${t%.sh}" ;;
+	4) echo "ok $n ${t%.sh} # SKIP" ;;
+	*)
+		# A script that dies without a "not ok" still counts as a failure.
+		(( f == 0 )) && fail=$((fail + 1))
+		failed_scripts+=("$t")
+		echo "not ok $n ${t%.sh} # exit=$rc" ;;
+	esac
+	rm -f "$out"
+done
+echo "# imp2 VM tests: $pass passed, $fail failed, $skip skipped"
+(( ${#failed_scripts[@]} )) && echo "# failed scripts: ${failed_scripts[*]}"
+echo "IMP2-KTAP-TOTALS: $pass $fail $skip"
+(( fail == 0 ))

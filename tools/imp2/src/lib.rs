@@ -1,0 +1,5 @@
+//! Userspace side of the imp2 protocol: wire ABI, message encoding and
+//! decoding. Socket handling lives in the binary.
+
+pub mod abi;
+pub mod proto;

@@ -1,0 +1,312 @@
+//! Encoding requests to, and decoding messages from, the imp2 module.
+//!
+//! Framing uses `netlink_packet_core::NetlinkBuffer`, but only for the
+//! header fields: the generic `NetlinkMessage` parser must NOT be used on
+//! this protocol. imp2's 2007 message types collide with the netlink
+//! control types: `IMP2_K_MSG` (1) is `NLMSG_NOOP` and `IMP2_CLOSE` (2) is
+//! `NLMSG_ERROR`, so a generic parser would swallow every event as a no-op.
+//! From the kernel, type 2 can only be an ack/error (the module never sends
+//! `IMP2_CLOSE`), so we decode it as `NLMSG_ERROR` explicitly here.
+
+use crate::abi;
+use netlink_packet_core::{NetlinkBuffer, NetlinkHeader, NLM_F_ACK, NLM_F_REQUEST};
+use netlink_packet_core::Emitable;
+use std::fmt;
+use std::net::Ipv4Addr;
+
+/// `sizeof(struct nlmsghdr)`.
+pub const NLMSG_HDRLEN: usize = 16;
+/// `NLMSG_ERROR`: the kernel's ack/error message (same number as `IMP2_CLOSE`).
+pub const NLMSG_ERROR: u16 = 2;
+
+const PACKET_INFO_LEN: usize = std::mem::size_of::<abi::packet_info>();
+const STATS_LEN: usize = std::mem::size_of::<abi::imp2_stats>();
+
+/// Rounds up to netlink's 4-byte alignment.
+fn nlmsg_align(len: usize) -> usize {
+    (len + 3) & !3
+}
+
+/// A request to send to the module: a bare `nlmsghdr`, as in 2007.
+pub fn encode_request(msg_type: u16, flags: u16, seq: u32, portid: u32) -> Vec<u8> {
+    let mut header = NetlinkHeader::default();
+    header.length = NLMSG_HDRLEN as u32;
+    header.message_type = msg_type;
+    header.flags = flags;
+    header.sequence_number = seq;
+    header.port_number = portid;
+    let mut buf = vec![0u8; header.buffer_len()];
+    header.emit(&mut buf);
+    buf
+}
+
+/// Subscribe, asking for an ack so that a refusal (EPERM) is visible.
+pub fn subscribe_request(seq: u32, portid: u32) -> Vec<u8> {
+    encode_request(abi::U_PID, NLM_F_REQUEST | NLM_F_ACK, seq, portid)
+}
+
+/// Unsubscribe. No ack: we close the socket right after.
+pub fn close_request(seq: u32, portid: u32) -> Vec<u8> {
+    encode_request(abi::CLOSE, NLM_F_REQUEST, seq, portid)
+}
+
+/// Ask for the netns counters.
+pub fn stats_request(seq: u32, portid: u32) -> Vec<u8> {
+    encode_request(abi::STATS_GET, NLM_F_REQUEST | NLM_F_ACK, seq, portid)
+}
+
+/// One event: an ICMP packet seen by the hook.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub seq: u32,
+    pub src: Ipv4Addr,
+    pub dest: Ipv4Addr,
+}
+
+/// The module's per-netns counters (`struct imp2_stats`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Stats {
+    pub events_sent: u64,
+    pub send_failures: u64,
+    pub alloc_failures: u64,
+    pub rejected_msgs: u64,
+    pub packets_seen: u64,
+    /// 0 when nobody is subscribed.
+    pub subscriber_portid: u32,
+    pub unit: u32,
+}
+
+/// A decoded message from the module.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    Event(Event),
+    Stats { seq: u32, stats: Stats },
+    /// An ack (`errno == 0`) or error for the request with sequence `seq`.
+    Ack { seq: u32, errno: i32 },
+    /// A well-framed message of a type we do not know; skipped.
+    Unknown { msg_type: u16 },
+}
+
+/// Why a message could not be decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    /// The buffer ends inside a header, or `nlmsg_len` is impossible.
+    Framing(String),
+    /// A known type whose payload is too short.
+    ShortPayload { msg_type: u16, len: usize, need: usize },
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeError::Framing(why) => write!(f, "bad framing: {why}"),
+            DecodeError::ShortPayload { msg_type, len, need } => {
+                write!(f, "message type {msg_type} has a {len}-byte payload, need {need}")
+            }
+        }
+    }
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_ne_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_ne_bytes(b[at..at + 8].try_into().unwrap())
+}
+
+fn decode_one(msg_type: u16, seq: u32, payload: &[u8]) -> Result<Message, DecodeError> {
+    let need = |need: usize| {
+        if payload.len() < need {
+            Err(DecodeError::ShortPayload { msg_type, len: payload.len(), need })
+        } else {
+            Ok(())
+        }
+    };
+    match msg_type {
+        abi::K_MSG => {
+            need(PACKET_INFO_LEN)?;
+            // Addresses are in network byte order: the bytes as on the wire.
+            let addr = |at: usize| Ipv4Addr::from(<[u8; 4]>::try_from(&payload[at..at + 4]).unwrap());
+            Ok(Message::Event(Event { seq, src: addr(0), dest: addr(4) }))
+        }
+        abi::STATS => {
+            need(STATS_LEN)?;
+            let stats = Stats {
+                events_sent: u64_at(payload, 0),
+                send_failures: u64_at(payload, 8),
+                alloc_failures: u64_at(payload, 16),
+                rejected_msgs: u64_at(payload, 24),
+                packets_seen: u64_at(payload, 32),
+                subscriber_portid: u32_at(payload, 40),
+                unit: u32_at(payload, 44),
+            };
+            Ok(Message::Stats { seq, stats })
+        }
+        NLMSG_ERROR => {
+            // struct nlmsgerr { int error; struct nlmsghdr msg; ... }
+            need(4 + NLMSG_HDRLEN)?;
+            let errno = -(u32_at(payload, 0) as i32);
+            let orig_seq = u32_at(payload, 4 + 8);
+            Ok(Message::Ack { seq: orig_seq, errno })
+        }
+        other => Ok(Message::Unknown { msg_type: other }),
+    }
+}
+
+/// Splits one received datagram into messages. Each item is decoded on its
+/// own; after a framing error nothing more can be found and decoding stops.
+pub fn decode(buf: &[u8]) -> Vec<Result<Message, DecodeError>> {
+    let mut out = Vec::new();
+    let mut offset = 0;
+    while offset < buf.len() {
+        let frame = match NetlinkBuffer::new_checked(&buf[offset..]) {
+            Ok(frame) => frame,
+            Err(e) => {
+                out.push(Err(DecodeError::Framing(e.to_string())));
+                break;
+            }
+        };
+        let len = frame.length() as usize;
+        out.push(decode_one(frame.message_type(), frame.sequence_number(), frame.payload()));
+        offset += nlmsg_align(len);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(msg_type: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
+        let mut buf = encode_request(msg_type, 0, seq, 0);
+        buf.extend_from_slice(payload);
+        let len = buf.len() as u32;
+        buf[0..4].copy_from_slice(&len.to_ne_bytes());
+        buf.resize(nlmsg_align(buf.len()), 0);
+        buf
+    }
+
+    fn event(seq: u32, src: [u8; 4], dest: [u8; 4]) -> Vec<u8> {
+        message(abi::K_MSG, seq, &[src, dest].concat())
+    }
+
+    #[test]
+    fn requests_are_bare_2007_headers() {
+        let buf = subscribe_request(7, 1234);
+        assert_eq!(buf.len(), 16);
+        assert_eq!(u32_at(&buf, 0), 16);
+        assert_eq!(u16::from_ne_bytes([buf[4], buf[5]]), 0, "IMP2_U_PID");
+        assert_eq!(u16::from_ne_bytes([buf[6], buf[7]]), NLM_F_REQUEST | NLM_F_ACK);
+        assert_eq!(u32_at(&buf, 8), 7);
+        assert_eq!(u32_at(&buf, 12), 1234);
+        let close = close_request(8, 1234);
+        assert_eq!(u16::from_ne_bytes([close[4], close[5]]), 2, "IMP2_CLOSE");
+        assert_eq!(u16::from_ne_bytes([close[6], close[7]]) & NLM_F_ACK, 0);
+        assert_eq!(u16::from_ne_bytes(stats_request(1, 0)[4..6].try_into().unwrap()), 0x10);
+    }
+
+    #[test]
+    fn abi_layout_matches_the_2007_protocol() {
+        assert_eq!(abi::DEFAULT_UNIT, 31);
+        assert_eq!((abi::U_PID, abi::K_MSG, abi::CLOSE), (0, 1, 2));
+        assert_eq!(PACKET_INFO_LEN, 8);
+        assert_eq!(STATS_LEN, 48);
+    }
+
+    #[test]
+    fn event_is_not_swallowed_as_noop() {
+        // Type 1 is NLMSG_NOOP to a generic parser; to us it is an event.
+        let got = decode(&event(5, [10, 0, 0, 2], [10, 0, 0, 1]));
+        assert_eq!(
+            got,
+            vec![Ok(Message::Event(Event {
+                seq: 5,
+                src: Ipv4Addr::new(10, 0, 0, 2),
+                dest: Ipv4Addr::new(10, 0, 0, 1),
+            }))]
+        );
+    }
+
+    #[test]
+    fn ack_and_error_decode_errno_and_request_seq() {
+        let mut payload = (-1i32).to_ne_bytes().to_vec(); // -EPERM
+        payload.extend_from_slice(&subscribe_request(42, 9));
+        assert_eq!(decode(&message(NLMSG_ERROR, 42, &payload)), vec![Ok(Message::Ack { seq: 42, errno: 1 })]);
+        let mut ok = 0i32.to_ne_bytes().to_vec();
+        ok.extend_from_slice(&subscribe_request(43, 9));
+        assert_eq!(decode(&message(NLMSG_ERROR, 43, &ok)), vec![Ok(Message::Ack { seq: 43, errno: 0 })]);
+    }
+
+    #[test]
+    fn stats_decode() {
+        let mut payload = Vec::new();
+        for v in [1u64, 2, 3, 4, 5] {
+            payload.extend_from_slice(&v.to_ne_bytes());
+        }
+        payload.extend_from_slice(&77u32.to_ne_bytes());
+        payload.extend_from_slice(&31u32.to_ne_bytes());
+        let got = decode(&message(abi::STATS, 3, &payload));
+        let want = Stats {
+            events_sent: 1,
+            send_failures: 2,
+            alloc_failures: 3,
+            rejected_msgs: 4,
+            packets_seen: 5,
+            subscriber_portid: 77,
+            unit: 31,
+        };
+        assert_eq!(got, vec![Ok(Message::Stats { seq: 3, stats: want })]);
+    }
+
+    #[test]
+    fn multi_message_buffer() {
+        let mut buf = event(1, [1, 1, 1, 1], [2, 2, 2, 2]);
+        buf.extend(message(0x55, 0, &[0xaa; 3])); // unknown, unaligned payload
+        buf.extend(event(2, [3, 3, 3, 3], [4, 4, 4, 4]));
+        let got = decode(&buf);
+        assert_eq!(got.len(), 3);
+        assert!(matches!(got[0], Ok(Message::Event(Event { seq: 1, .. }))));
+        assert_eq!(got[1], Ok(Message::Unknown { msg_type: 0x55 }));
+        assert!(matches!(got[2], Ok(Message::Event(Event { seq: 2, .. }))));
+    }
+
+    #[test]
+    fn truncated_header_is_an_error() {
+        let buf = event(1, [1, 1, 1, 1], [2, 2, 2, 2]);
+        for cut in [1, 8, 15] {
+            let got = decode(&buf[..cut]);
+            assert!(matches!(got.as_slice(), [Err(DecodeError::Framing(_))]), "cut at {cut}: {got:?}");
+        }
+        assert!(decode(&[]).is_empty());
+    }
+
+    #[test]
+    fn wrong_nlmsg_len_is_an_error() {
+        let mut buf = event(1, [1, 1, 1, 1], [2, 2, 2, 2]);
+        buf[0..4].copy_from_slice(&200u32.to_ne_bytes()); // longer than the datagram
+        assert!(matches!(decode(&buf).as_slice(), [Err(DecodeError::Framing(_))]));
+        buf[0..4].copy_from_slice(&4u32.to_ne_bytes()); // shorter than a header
+        assert!(matches!(decode(&buf).as_slice(), [Err(DecodeError::Framing(_))]));
+        buf[0..4].copy_from_slice(&0u32.to_ne_bytes());
+        assert!(matches!(decode(&buf).as_slice(), [Err(DecodeError::Framing(_))]));
+    }
+
+    #[test]
+    fn short_event_payload_is_reported_not_panicking() {
+        let got = decode(&message(abi::K_MSG, 1, &[1, 2, 3]));
+        assert_eq!(got, vec![Err(DecodeError::ShortPayload { msg_type: 1, len: 3, need: 8 })]);
+        let got = decode(&message(abi::STATS, 1, &[0; 47]));
+        assert!(matches!(got.as_slice(), [Err(DecodeError::ShortPayload { need: 48, .. })]));
+    }
+
+    #[test]
+    fn good_messages_before_a_bad_one_survive() {
+        let mut buf = event(1, [1, 1, 1, 1], [2, 2, 2, 2]);
+        buf.extend_from_slice(&[0xff; 10]);
+        let got = decode(&buf);
+        assert_eq!(got.len(), 2);
+        assert!(got[0].is_ok());
+        assert!(got[1].is_err());
+    }
+}
