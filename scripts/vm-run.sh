@@ -61,7 +61,8 @@ done
 	find "$IMP2_ROOT/tests/modules" -name '*.ko' -exec cp {} "$ov/imp2/modules/" \;
 cp -a "$IMP2_ROOT/tests" "$ov/imp2/tests"
 {
-	printf '#!/bin/bash\nset -- %s\n' "$(printf '%q ' "$@")"
+	printf '#!/bin/bash\n'
+	if (( $# )); then printf 'set -- %s\n' "$(printf '%q ' "$@")"; fi
 	cat "$script"
 } >"$ov/imp2/run"
 chmod +x "$ov/imp2/run"
