@@ -3,12 +3,14 @@
 # return its exit status.
 #
 #   scripts/vm-run.sh [--share HOSTDIR[:GUESTDIR]]... [--timeout SECS]
-#                     [--log FILE] [--cpus N] [--mem MB] SCRIPT [ARGS...]
+#                     [--log FILE] [--cpus N] [--mem MB] [--quiet]
+#                     SCRIPT [ARGS...]
 #
 # The guest gets, under /imp2: imp2.ko, the userspace tool and test helpers
 # in /imp2/bin (also on PATH), tests/ and the script itself.  Each --share is
 # mounted read-write over 9p (default guest path: the host path).  The full
-# console is kept in the log file; the run fails if the script fails, if the
+# console is kept in the log file (--quiet shows only the script's own
+# output, not kernel messages, on the terminal); the run fails if the script fails, if the
 # VM times out or crashes, or if the console shows a kernel splat, a leak or
 # an unexpected taint.
 set -euo pipefail
@@ -18,6 +20,7 @@ timeout_s=${IMP2_VM_TIMEOUT:-600}
 cpus=${IMP2_VM_CPUS:-2}
 mem=${IMP2_VM_MEM:-2048}
 logfile=
+quiet=0
 shares=()
 while (( $# )); do
 	case $1 in
@@ -26,7 +29,8 @@ while (( $# )); do
 	--log) logfile=$2; shift 2 ;;
 	--cpus) cpus=$2; shift 2 ;;
 	--mem) mem=$2; shift 2 ;;
-	-h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+	--quiet) quiet=1; shift ;;
+	-h|--help) sed -n '2,15p' "$0"; exit 0 ;;
 	--) shift; break ;;
 	-*) die "unknown option $1 (see --help)" ;;
 	*) break ;;
@@ -99,8 +103,10 @@ timeout -k 10 "$timeout_s" qemu-system-x86_64 \
 	-accel "$accel" -cpu max,la57=off -smp "$cpus" -m "$mem" \
 	-kernel "$bzimage" -initrd "$work/initrd.cpio.gz" -append "$cmdline" \
 	-display none -serial stdio -monitor none -no-reboot \
-	-nic none "${virtfs[@]}" </dev/null 2>&1 | tee "$logfile" || rc=$?
-rc=${PIPESTATUS[0]:-$rc}
+	-nic none "${virtfs[@]}" </dev/null 2>&1 |
+	tee "$logfile" |
+	if (( quiet )); then grep -av --line-buffered '^\[ *[0-9]*\.[0-9]*\]' || true; else cat; fi
+rc=${PIPESTATUS[0]}
 if (( rc == 124 || rc == 137 )); then
 	log "FAIL: VM timed out after ${timeout_s}s (console: $logfile)"
 	exit 1

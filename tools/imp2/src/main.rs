@@ -280,7 +280,12 @@ fn monitor(args: &MonitorArgs) -> Result<(), Fatal> {
     let close_result = send(&socket, &proto::close_request(SUBSCRIBE_SEQ + 1, portid));
     drop(socket);
     if args.json {
-        eprintln!("{}", serde_json::json!({ "summary": summary }));
+        #[derive(serde::Serialize)]
+        struct Wrapped<'a> {
+            summary: &'a Summary,
+        }
+        let line = serde_json::to_string(&Wrapped { summary: &summary });
+        eprintln!("{}", line.map_err(|e| Fatal(format!("cannot encode summary: {e}")))?);
     } else {
         eprintln!(
             "imp2: {} events received, {} missed (sequence gaps), {} overruns (ENOBUFS), {} malformed",
