@@ -32,7 +32,7 @@ if [[ -f $OUT/.imp2-built ]]; then
 	echo "$OUT"
 	exit 0
 fi
-log "kernel cache miss (key $key): building $src_ver, expect ~20 min on 2 cores"
+log "kernel cache miss (key $key): building $src_ver, expect 5-20 min on 2 cores"
 
 if [[ ! -f $SRC/.imp2-extracted ]]; then
 	rm -rf "$SRC" && mkdir -p "$SRC"

@@ -61,6 +61,7 @@ struct Counters {
     alloc_failures: Counter,
     rejected_msgs: Counter,
     packets_seen: Counter,
+    send_refused: Counter,
 }
 
 /// The subscriber's netlink port id; 0 (the kernel's own port) means none.
@@ -164,7 +165,14 @@ impl NetService for Imp2Net {
             match NlMsgBuf::new(wire::IMP2_K_MSG, 0, seq, 0, &info, true) {
                 Ok(msg) => match ctx.socket.unicast(msg, portid) {
                     Ok(()) => self.counters.events_sent.inc(),
-                    Err(_) => self.counters.send_failures.inc(),
+                    Err(e) => {
+                        self.counters.send_failures.inc();
+                        // The subscriber's socket is already unhashed but its
+                        // NETLINK_URELEASE notification has not run yet.
+                        if e.to_errno() == errno::ECONNREFUSED().to_errno() {
+                            self.counters.send_refused.inc();
+                        }
+                    }
                 },
                 Err(_) => self.counters.alloc_failures.inc(),
             }
@@ -293,6 +301,7 @@ impl Imp2Net {
             alloc_failures: c.alloc_failures.get(),
             rejected_msgs: c.rejected_msgs.get(),
             packets_seen: c.packets_seen.get(),
+            send_refused: c.send_refused.get(),
             subscriber_portid: self.subscriber.read_bh().0,
             unit: params::unit() as u32,
         };

@@ -25,11 +25,11 @@ pub(crate) const HOOK_PRIORITY: i32 = bindings::NF_IP_PRI_FILTER - 1;
 
 // The layouts the 2007 client and our tool rely on.
 const _: () = assert!(core::mem::size_of::<PacketInfo>() == 8);
-const _: () = assert!(core::mem::size_of::<Stats>() == 48);
+const _: () = assert!(core::mem::size_of::<Stats>() == 56);
 
 // SAFETY: two `u32`s, no padding: every byte is initialised.
 unsafe impl AsBytes for PacketInfo {}
-// SAFETY: five `u64`s then two `u32`s (48 bytes, asserted above), no padding.
+// SAFETY: six `u64`s then two `u32`s (56 bytes, asserted above), no padding.
 unsafe impl AsBytes for Stats {}
 
 /// Error codes that `kernel::error::code` lacks in 6.12.
@@ -46,6 +46,11 @@ pub(crate) mod errno {
     /// `EMSGSIZE`: a message does not fit its buffer.
     pub(crate) fn EMSGSIZE() -> Error {
         Error::from_errno(-(bindings::EMSGSIZE as i32))
+    }
+
+    /// `ECONNREFUSED`: no socket has the destination port.
+    pub(crate) fn ECONNREFUSED() -> Error {
+        Error::from_errno(-(bindings::ECONNREFUSED as i32))
     }
 
     /// `EADDRINUSE`: the netlink unit is taken in this netns.

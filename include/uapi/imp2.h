@@ -42,6 +42,7 @@ struct imp2_stats {
 	__u64 alloc_failures;	/* event skb allocation failed in the hook */
 	__u64 rejected_msgs;	/* malformed, unknown or unauthorised requests */
 	__u64 packets_seen;	/* ICMP packets that crossed the hook */
+	__u64 send_refused;	/* of send_failures: ECONNREFUSED, the port was gone */
 	__u32 subscriber_portid; /* 0 if nobody is subscribed */
 	__u32 unit;		/* netlink protocol unit of this module */
 };

@@ -344,6 +344,7 @@ fn print_stats(json: bool, s: &Stats) {
     println!("  packets_seen     {:>12}   ICMP packets that crossed the hook", s.packets_seen);
     println!("  events_sent      {:>12}   events queued to the subscriber", s.events_sent);
     println!("  send_failures    {:>12}   subscriber buffer full or port gone", s.send_failures);
+    println!("    send_refused   {:>12}   of which: port already gone (ECONNREFUSED)", s.send_refused);
     println!("  alloc_failures   {:>12}   event allocation failed in the hook", s.alloc_failures);
     println!("  rejected_msgs    {:>12}   malformed, unknown or unauthorised requests", s.rejected_msgs);
     println!("  subscriber       {subscriber:>12}");

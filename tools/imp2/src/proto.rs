@@ -71,6 +71,8 @@ pub struct Stats {
     pub alloc_failures: u64,
     pub rejected_msgs: u64,
     pub packets_seen: u64,
+    /// Of `send_failures`: ECONNREFUSED, the subscriber's port was gone.
+    pub send_refused: u64,
     /// 0 when nobody is subscribed.
     pub subscriber_portid: u32,
     pub unit: u32,
@@ -138,8 +140,9 @@ fn decode_one(msg_type: u16, seq: u32, payload: &[u8]) -> Result<Message, Decode
                 alloc_failures: u64_at(payload, 16),
                 rejected_msgs: u64_at(payload, 24),
                 packets_seen: u64_at(payload, 32),
-                subscriber_portid: u32_at(payload, 40),
-                unit: u32_at(payload, 44),
+                send_refused: u64_at(payload, 40),
+                subscriber_portid: u32_at(payload, 48),
+                unit: u32_at(payload, 52),
             };
             Ok(Message::Stats { seq, stats })
         }
@@ -211,7 +214,7 @@ mod tests {
         assert_eq!(abi::DEFAULT_UNIT, 31);
         assert_eq!((abi::U_PID, abi::K_MSG, abi::CLOSE), (0, 1, 2));
         assert_eq!(PACKET_INFO_LEN, 8);
-        assert_eq!(STATS_LEN, 48);
+        assert_eq!(STATS_LEN, 56);
     }
 
     #[test]
@@ -241,7 +244,7 @@ mod tests {
     #[test]
     fn stats_decode() {
         let mut payload = Vec::new();
-        for v in [1u64, 2, 3, 4, 5] {
+        for v in [1u64, 2, 3, 4, 5, 6] {
             payload.extend_from_slice(&v.to_ne_bytes());
         }
         payload.extend_from_slice(&77u32.to_ne_bytes());
@@ -253,6 +256,7 @@ mod tests {
             alloc_failures: 3,
             rejected_msgs: 4,
             packets_seen: 5,
+            send_refused: 6,
             subscriber_portid: 77,
             unit: 31,
         };
@@ -296,8 +300,8 @@ mod tests {
     fn short_event_payload_is_reported_not_panicking() {
         let got = decode(&message(abi::K_MSG, 1, &[1, 2, 3]));
         assert_eq!(got, vec![Err(DecodeError::ShortPayload { msg_type: 1, len: 3, need: 8 })]);
-        let got = decode(&message(abi::STATS, 1, &[0; 47]));
-        assert!(matches!(got.as_slice(), [Err(DecodeError::ShortPayload { need: 48, .. })]));
+        let got = decode(&message(abi::STATS, 1, &[0; 55]));
+        assert!(matches!(got.as_slice(), [Err(DecodeError::ShortPayload { need: 56, .. })]));
     }
 
     #[test]
