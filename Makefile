@@ -24,10 +24,12 @@ check-kdir:
 modules: check-kdir
 	$(KMAKE) modules
 	$(KMAKE) M=$(CURDIR)/tests/modules modules
+	$(KMAKE) M=$(CURDIR)/bench/cref modules
 
 clean:
 	-$(KMAKE) clean
 	-$(KMAKE) M=$(CURDIR)/tests/modules clean
+	-$(KMAKE) M=$(CURDIR)/bench/cref clean
 	rm -rf build src/bindings_generated.rs
 
 # rust-project.json for rust-analyzer, covering the kernel crate and ours.

@@ -43,6 +43,15 @@ if [[ $# -eq 0 ]]; then
 	fi
 fi
 
+# Reliability figures (tests/imp2_fuzz.sh, _faults, _load_cycles, ...).
+read -r splats leaks < <("$IMP2_ROOT/scripts/splat-scan.sh" --count "$console" | sed 's/[a-z]*=//g')
+{
+	echo "Reliability figures ($(date -u +%Y-%m-%d), one VM boot, TCG):"
+	grep -ao 'IMP2-FIGURE: .*' "$console" | tr -d '\r' | sed 's/^IMP2-FIGURE: /  /'
+	echo "  splats_found=$splats"
+	echo "  leaks_found=$leaks"
+} | tee "$IMP2_ROOT/build/figures.txt"
+
 log "total time $(elapsed)"
 echo "$pass passed, $fail failed"
 (( fail == 0 ))

@@ -62,10 +62,14 @@ for b in "$ov"/imp2/bin/*; do
 	done
 done
 [[ -d $IMP2_ROOT/tests/modules ]] && mkdir -p "$ov/imp2/modules" &&
-	find "$IMP2_ROOT/tests/modules" -name '*.ko' -exec cp {} "$ov/imp2/modules/" \;
+	find "$IMP2_ROOT/tests/modules" "$IMP2_ROOT/bench" -name '*.ko' -exec cp {} "$ov/imp2/modules/" \;
 cp -a "$IMP2_ROOT/tests" "$ov/imp2/tests"
 {
 	printf '#!/bin/bash\n'
+	# Test knobs (IMP2_FUZZ_MESSAGES, IMP2_CYCLES, ...) reach the guest.
+	while IFS='=' read -r name _; do
+		[[ $name =~ ^IMP2_(FUZZ|CYCLES|CHURN|RACE|BENCH) ]] && printf 'export %s=%q\n' "$name" "${!name}"
+	done < <(env)
 	if (( $# )); then printf 'set -- %s\n' "$(printf '%q ' "$@")"; fi
 	cat "$script"
 } >"$ov/imp2/run"

@@ -1,0 +1,18 @@
+#!/bin/bash
+# Smoke variant of `make bench` (a second or so per peer), so that the
+# benchmark code cannot rot: every peer must come up and produce numbers.
+. "$(dirname "$0")/lib.sh"
+ktap_plan 3
+tmp=$(mktemp)
+trap 'rm -f $tmp' EXIT
+imp2_unload
+bash "$(dirname "$0")/guest-bench.sh" --smoke >"$tmp" 2>&1
+rc=$?
+grep -v '^IMP2-BENCH' "$tmp" | sed 's/^/# /'
+check "bench --smoke ran to the end" bash -c "(( $rc == 0 )) && grep -q 'bench: done' $tmp"
+fast=$(grep -c '"metric":"fastpath_pps".*"value":[1-9]' "$tmp")
+check "fast path: pps measured for all 4 peers" test "$fast" -eq 4
+events=$(grep '"metric":"matching"' "$tmp" | grep -c '"events":[1-9]')
+check "matching path: events delivered by imp2, cref, nflog and nflog-q64" test "$events" -eq 4
+grep '^IMP2-BENCH' "$tmp" | sed 's/^IMP2-BENCH: /# bench: /'
+ktap_finish

@@ -1,0 +1,38 @@
+#!/bin/bash
+# IMP2_CYCLES (default 100) cycles of insmod -> subscribe -> ping flood ->
+# rmmod.  Each cycle tries rmmod while the subscriber is attached and
+# packets are in flight (refused: its socket holds the module), then kills
+# the subscriber (SIGKILL or SIGINT, alternately) and removes the module
+# while the flood goes on.
+. "$(dirname "$0")/lib.sh"
+ktap_plan 4
+CYCLES=${IMP2_CYCLES:-100}
+A=imp2-lc-a B=imp2-lc-b
+tmp=$(mktemp -d)
+trap 'kill $flood 2>/dev/null; cleanup_netns $A $B; rm -rf $tmp' EXIT
+imp2_unload
+setup_pair $A $B || exit $KSFT_FAIL
+ip netns exec $B ping -f -q 10.99.0.1 >/dev/null 2>&1 &
+flood=$!
+
+done_cycles=0 refused=0 errors=0
+for i in $(seq 1 "$CYCLES"); do
+	insmod "$IMP2_KO" || { errors=$((errors + 1)); diag "cycle $i: insmod failed"; break; }
+	ip netns exec $A imp2 monitor >"$tmp/ev" 2>/dev/null &
+	mon=$!
+	if ! busywait 10000 bash -c "(( \$(wc -l <$tmp/ev) >= 3 ))"; then
+		errors=$((errors + 1)); diag "cycle $i: no events"
+	fi
+	rmmod imp2 2>/dev/null && { errors=$((errors + 1)); diag "cycle $i: rmmod succeeded while subscribed?"; } || refused=$((refused + 1))
+	if (( i % 2 )); then kill -KILL $mon; else kill -INT $mon; fi
+	wait $mon 2>/dev/null
+	busywait 10000 rmmod imp2 || { errors=$((errors + 1)); diag "cycle $i: rmmod failed"; break; }
+	done_cycles=$((done_cycles + 1))
+done
+diag "$done_cycles cycles, $refused rmmod attempts refused while subscribed, $errors errors"
+check "$CYCLES load/subscribe/flood/unload cycles without error" test "$done_cycles" -eq "$CYCLES" -a "$errors" -eq 0
+check "rmmod was refused every time while the subscriber was attached" test "$refused" -eq "$done_cycles"
+check "the flood outlived every cycle" kill -0 $flood
+check "lsmod is clean at the end" bash -c '! grep -q "^imp2 " /proc/modules'
+echo "IMP2-FIGURE: load_unload_cycles=$done_cycles"
+ktap_finish
