@@ -8,16 +8,17 @@
 #    cleanly and the module keeps working.
 # Leaks are caught by the runner's kmemleak scan after rmmod.
 . "$(dirname "$0")/lib.sh"
-ktap_plan 9
+ktap_plan 8
 FS=/sys/kernel/debug/failslab
 A=imp2-fi-a B=imp2-fi-b
 tmp=$(mktemp -d)
-trap 'echo 0 >$FS/probability; cleanup_netns $A $B; rm -rf $tmp' EXIT
+trap 'echo 0 >$FS/probability; fault_injection_end; cleanup_netns $A $B; rm -rf $tmp' EXIT
 [[ -d $FS ]] || { ktap_skip "failslab not available"; exit $KSFT_SKIP; }
 echo 0 >$FS/verbose        # verbose dumps stacks, which would look like splats
 echo 0 >$FS/probability
 echo -1 >$FS/times
 echo 1 >$FS/interval
+fault_injection_begin
 
 # --- module init ----------------------------------------------------------
 imp2_unload
@@ -88,4 +89,5 @@ check "input: the module answers normally afterwards" \
 	bash -c "ip netns exec $A imp2 stats --json | grep -q '\"unit\":31'"
 echo "IMP2-FIGURE: input_faults_tested=3"
 echo 0 >$FS/require-start; echo 0 >$FS/require-end
+fault_injection_end
 ktap_finish

@@ -42,14 +42,20 @@ ktap_finish() {
 busywait() {
 	local timeout_ms=$1; shift
 	local start now
-	start=$(date +%s%N)
+	start=${EPOCHREALTIME/./}	# microseconds (busybox date has no %N)
 	while true; do
 		"$@" && return 0
-		now=$(date +%s%N)
-		(( (now - start) / 1000000 >= timeout_ms )) && { "$@"; return; }
+		now=${EPOCHREALTIME/./}
+		(( (now - start) / 1000 >= timeout_ms )) && { "$@"; return; }
 		sleep 0.05
 	done
 }
+
+# Allocation-failure reports (warn_alloc: "Call Trace:" and all) are the
+# expected result of fault injection: the splat scan tolerates them, and
+# only them, between these two markers.
+fault_injection_begin() { echo "IMP2-FAULT-INJECTION-BEGIN" >/dev/kmsg; }
+fault_injection_end() { echo "IMP2-FAULT-INJECTION-END" >/dev/kmsg; }
 
 # --- module helpers --------------------------------------------------------
 
