@@ -32,9 +32,9 @@ clean:
 	-$(KMAKE) M=$(CURDIR)/bench/cref clean
 	rm -rf build src/bindings_generated.rs
 
-# rust-project.json for rust-analyzer, covering the kernel crate and ours.
+# rust-project.json for rust-analyzer, covering the kernel crates and ours.
 rust-analyzer: check-kdir
-	$(KMAKE) rust-analyzer
+	KDIR=$(KDIR) scripts/rust-analyzer.sh
 
 toolchain:
 	scripts/setup-toolchain.sh

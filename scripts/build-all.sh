@@ -22,5 +22,5 @@ if grep -qE '(^|: )warning[:\[]' "$modlog"; then
 	grep -E -A8 '(^|: )warning[:\[]' "$modlog" >&2
 	die "module build has warnings (rustc/clippy/C): the build must be warning-free"
 fi
-log "built $(ls "$IMP2_ROOT"/imp2.ko "$IMP2_ROOT"/tests/modules/*.ko | xargs -n1 basename | tr '\n' ' ')(warning-free, CLIPPY=1)"
+log "built $(ls "$IMP2_ROOT"/imp2.ko "$IMP2_ROOT"/tests/modules/*.ko "$IMP2_ROOT"/bench/cref/*.ko | xargs -n1 basename | tr '\n' ' ')(warning-free, CLIPPY=1)"
 "$IMP2_ROOT/scripts/build-tools.sh" "$@"

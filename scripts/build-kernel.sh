@@ -5,10 +5,18 @@
 # key hashes the kernel package version, the config fragment and the
 # toolchain versions: change any of them and the kernel is rebuilt.
 # Prints the build directory (usable as KDIR) on stdout.
+#
+#   build-kernel.sh [--profile NAME]   (kconfig/NAME.config; default imp2,
+#                                       the debug test kernel; bench: make bench)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-FRAGMENT=$IMP2_ROOT/kconfig/imp2.config
+profile=imp2
+[[ ${1:-} == --profile ]] && { profile=${2:?--profile needs a name}; shift 2; }
+FRAGMENT=$IMP2_ROOT/kconfig/$profile.config
+[[ -f $FRAGMENT ]] || die "no kernel profile $FRAGMENT"
+current_link=$IMP2_CACHE/kernel-current
+[[ $profile == imp2 ]] || current_link=$IMP2_CACHE/kernel-$profile-current
 
 [[ -x $BINDGEN ]] || die "bindgen not found at $BINDGEN: run scripts/setup-toolchain.sh"
 command -v "clang-$LLVM_VERSION" >/dev/null || die "clang-$LLVM_VERSION missing: run scripts/setup-toolchain.sh"
@@ -28,11 +36,12 @@ key=$( {
 SRC=$IMP2_CACHE/linux-src-$src_ver
 OUT=$IMP2_CACHE/kernel-$key
 if [[ -f $OUT/.imp2-built ]]; then
-	log "kernel cache hit: $OUT ($src_ver)"
+	log "kernel cache hit: $OUT ($src_ver, $profile)"
+	ln -sfn "$OUT" "$current_link"
 	echo "$OUT"
 	exit 0
 fi
-log "kernel cache miss (key $key): building $src_ver, expect 5-20 min on 2 cores"
+log "kernel cache miss (key $key): building $src_ver ($profile), expect 5-20 min on 2 cores"
 
 if [[ ! -f $SRC/.imp2-extracted ]]; then
 	rm -rf "$SRC" && mkdir -p "$SRC"
@@ -70,6 +79,6 @@ run_long "kernel build ($(nproc) jobs)" "$IMP2_CACHE/logs/kernel-build.log" kmak
 [[ -f $OUT/arch/x86/boot/bzImage && -f $OUT/rust/kernel.o ]] ||
 	die "kernel build produced no bzImage or rust/kernel.o"
 echo "$src_ver" >"$OUT/.imp2-built"
-ln -sfn "$OUT" "$IMP2_CACHE/kernel-current"
+ln -sfn "$OUT" "$current_link"
 log "kernel ready: $OUT"
 echo "$OUT"
