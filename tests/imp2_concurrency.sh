@@ -4,7 +4,7 @@
 # acked 0 or EPERM, the last subscriber wins, and once everybody has gone no
 # event is sent anywhere (no stale port).  Lockdep is checked by the runner.
 . "$(dirname "$0")/lib.sh"
-ktap_plan 5
+ktap_plan 6
 PROCS=${IMP2_RACE_PROCS:-8} ITER=${IMP2_RACE_ITERATIONS:-200}
 A=imp2-cc-a B=imp2-cc-b
 tmp=$(mktemp -d)
@@ -14,11 +14,19 @@ setup_pair $A $B || exit $KSFT_FAIL
 
 ip netns exec $B ping -f -q 10.99.0.1 >/dev/null 2>&1 &
 flood=$!
+rej0=$(imp2_counter rejected_msgs $A)
 ip netns exec $A imp2_race -p "$PROCS" -i "$ITER" >"$tmp/race" 2>&1
 rc=$?
 diag "$(cat "$tmp/race")"
 check "$PROCS racers x $ITER subscribe/close: all acked as expected" \
 	bash -c "(( $rc == 0 )) && grep -q 'race: $((PROCS * ITER)) subscribes ok' $tmp/race"
+# Racers send only valid requests, so the only rejections are the CLOSEs
+# acked EPERM.  An event sent to port 0 (the kernel socket itself, the
+# 2007 check-then-send bug) would come back as input: rejected, or worse.
+eperm=$(sed -n 's/.* \([0-9]*\) closes EPERM.*/\1/p' "$tmp/race")
+rej1=$(imp2_counter rejected_msgs $A)
+check "no event was sent to port 0 (rejected_msgs grew by exactly the EPERM closes)" \
+	test $((rej1 - rej0)) -eq "${eperm:--1}"
 check "after the race nobody is subscribed" \
 	bash -c "ip netns exec $A imp2 stats --json | grep -q '\"subscriber_portid\":0,'"
 fail0=$(imp2_counter send_failures $A)
