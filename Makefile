@@ -30,7 +30,7 @@ clean:
 	-$(KMAKE) clean
 	-$(KMAKE) M=$(CURDIR)/tests/modules clean
 	-$(KMAKE) M=$(CURDIR)/bench/cref clean
-	rm -rf build src/bindings_generated.rs
+	rm -rf build/kbuild build/bench-tree   # keeps build/bench results and VM logs
 
 # rust-project.json for rust-analyzer, covering the kernel crates and ours.
 rust-analyzer: check-kdir

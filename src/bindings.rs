@@ -4,7 +4,8 @@
 //!
 //! 6.12's `kernel::bindings` lacks netfilter, pernet and several netlink
 //! declarations, so Kbuild runs bindgen on our own header with the kernel's
-//! own flags (see `Kbuild`). Only the abstraction modules use these.
+//! own flags (see `Kbuild`), into `build/kbuild/`. Only the abstraction
+//! modules use these.
 
 #![allow(
     dead_code,
@@ -25,4 +26,4 @@ type __kernel_size_t = usize;
 type __kernel_ssize_t = isize;
 type __kernel_ptrdiff_t = isize;
 
-include!("bindings_generated.rs");
+include!("../build/kbuild/bindings_generated.rs");

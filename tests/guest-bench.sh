@@ -100,7 +100,7 @@ matching() { # matching PEER RCVBUF SENDERS
 	imp2|cref)
 		ip netns exec $A imp2 monitor --unit "$(unit_of $peer)" --json --timeout $((SECS + 3)) "${rb[@]}" >/dev/null 2>"$tmp" &
 		sub=$!
-		busywait 5000 bash -c "ip netns exec $A imp2 stats --unit $(unit_of $peer) --json | grep -q '\"subscriber_portid\":[1-9]'"
+		wait_subscribed $A "$(unit_of $peer)"
 		seen0=$(hook_seen "$(unit_of $peer)") ;;
 	nflog*)
 		local q=()

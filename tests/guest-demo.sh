@@ -14,7 +14,7 @@ setup_pair host peer
 step "imp2 monitor in 'host'; 'peer' pings it 3 times"
 ip netns exec host imp2 monitor >/tmp/plain 2>/tmp/plain.err &
 mon=$!
-busywait 5000 bash -c "ip netns exec host imp2 stats --json | grep -q '\"subscriber_portid\":[1-9]'"
+wait_subscribed host
 ip netns exec peer ping -c 3 -i 0.2 -q 10.99.0.1 >/dev/null
 busywait 5000 bash -c "(( \$(wc -l </tmp/plain) >= 3 ))"
 kill -INT $mon; wait $mon
@@ -23,7 +23,7 @@ cat /tmp/plain /tmp/plain.err
 step "the same with --json, stopping by itself after 2 events"
 ip netns exec host imp2 monitor --json --count 2 &
 mon=$!
-busywait 5000 bash -c "ip netns exec host imp2 stats --json | grep -q '\"subscriber_portid\":[1-9]'"
+wait_subscribed host
 ip netns exec peer ping -c 2 -i 0.2 -q 10.99.0.1 >/dev/null
 wait $mon
 

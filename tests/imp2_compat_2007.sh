@@ -11,8 +11,8 @@ setup_pair $A $B || exit $KSFT_FAIL
 
 ip netns exec $A imp2_2007_client >"$tmp/out" 2>"$tmp/err" &
 c=$!
-busywait 5000 bash -c "ip netns exec $A imp2 stats --json | grep -q '\"subscriber_portid\":[1-9]'"
-port=$(ip netns exec $A imp2 stats --json | sed -n 's/.*"subscriber_portid":\([0-9]*\).*/\1/p')
+wait_subscribed $A
+port=$(subscriber_port $A)
 check "the 2007 client subscribes with its pid as port id" test "$port" = "$c"
 ip netns exec $B ping -c 3 -i 0.2 -q 10.99.0.1 >/dev/null
 busywait 5000 bash -c "(( \$(wc -l <$tmp/out) >= 3 ))"
@@ -22,5 +22,5 @@ kill -INT $c
 wait $c
 check "it exits 0 on SIGINT" test $? -eq 0
 check "its IMP2_CLOSE unsubscribed it" \
-	busywait 3000 bash -c "ip netns exec $A imp2 stats --json | grep -q '\"subscriber_portid\":0,'"
+	wait_unsubscribed $A
 ktap_finish

@@ -28,7 +28,7 @@ rej1=$(imp2_counter rejected_msgs $A)
 check "no event was sent to port 0 (rejected_msgs grew by exactly the EPERM closes)" \
 	test $((rej1 - rej0)) -eq "${eperm:--1}"
 check "after the race nobody is subscribed" \
-	bash -c "ip netns exec $A imp2 stats --json | grep -q '\"subscriber_portid\":0,'"
+	test "$(subscriber_port $A)" -eq 0
 fail0=$(imp2_counter send_failures $A)
 sent0=$(imp2_counter events_sent $A)
 sleep_ok=$(imp2_counter packets_seen $A)
@@ -41,16 +41,16 @@ echo "IMP2-FIGURE: race_subscribe_close_cycles=$((PROCS * ITER))"
 # Last subscriber wins, deterministically.
 ip netns exec $A imp2 monitor >/dev/null 2>&1 &
 m1=$!
-busywait 5000 bash -c "ip netns exec $A imp2 stats --json | grep -q '\"subscriber_portid\":[1-9]'"
-p1=$(ip netns exec $A imp2 stats --json | sed -n 's/.*"subscriber_portid":\([0-9]*\).*/\1/p')
+wait_subscribed $A
+p1=$(subscriber_port $A)
 ip netns exec $A imp2 monitor >/dev/null 2>&1 &
 m2=$!
-busywait 5000 bash -c "! ip netns exec $A imp2 stats --json | grep -q '\"subscriber_portid\":$p1,'"
-p2=$(ip netns exec $A imp2 stats --json | sed -n 's/.*"subscriber_portid":\([0-9]*\).*/\1/p')
+busywait 5000 bash -c "(( \$(subscriber_port $A) != $p1 ))"
+p2=$(subscriber_port $A)
 kill -INT $m1; wait $m1   # its CLOSE must not unsubscribe the second one
 check "the last subscriber wins; the replaced one's CLOSE is ignored" \
-	bash -c "[[ $p2 != 0 && $p2 != $p1 ]] && ip netns exec $A imp2 stats --json | grep -q '\"subscriber_portid\":$p2,'"
+	bash -c "(( $p2 != 0 && $p2 != $p1 && \$(subscriber_port $A) == $p2 ))"
 kill -INT $m2; wait $m2
 check "and its own CLOSE clears it" \
-	bash -c "ip netns exec $A imp2 stats --json | grep -q '\"subscriber_portid\":0,'"
+	test "$(subscriber_port $A)" -eq 0
 ktap_finish

@@ -18,7 +18,7 @@ check "packets_seen counts ICMP with nobody subscribed" \
 # A stopped subscriber with a small buffer overflows.
 ip netns exec $A imp2_2007_client >/dev/null &
 c=$!
-busywait 5000 bash -c "ip netns exec $A imp2 stats --json | grep -q '\"subscriber_portid\":[1-9]'"
+wait_subscribed $A
 kill -STOP $c
 fail0=$(imp2_counter send_failures $A)
 ip netns exec $B ping -c 600 -i 0.002 -q 10.99.0.1 >/dev/null
@@ -26,12 +26,12 @@ check "a full subscriber buffer counts send_failures" \
 	bash -c "(( \$(imp2_counter send_failures $A) > $fail0 ))"
 diag "send_failures: $fail0 -> $(imp2_counter send_failures $A)"
 kill -KILL $c; wait $c 2>/dev/null
-busywait 5000 bash -c "ip netns exec $A imp2 stats --json | grep -q '\"subscriber_portid\":0,'"
+wait_unsubscribed $A
 
 # The tool notices overruns and sequence gaps, and keeps going.
 ip netns exec $A imp2 monitor --rcvbuf 1024 --timeout 30 >"$tmp/ev" 2>"$tmp/err" &
 m=$!
-busywait 5000 bash -c "ip netns exec $A imp2 stats --json | grep -q '\"subscriber_portid\":[1-9]'"
+wait_subscribed $A
 kill -STOP $m
 ip netns exec $B ping -c 300 -i 0.002 -q 10.99.0.1 >/dev/null
 kill -CONT $m

@@ -11,12 +11,12 @@ setup_pair $A $B || exit $KSFT_FAIL
 
 ip netns exec $A imp2 monitor >"$tmp/events" 2>&1 &
 mon=$!
-busywait 5000 bash -c "ip netns exec $A imp2 stats --json | grep -q '\"subscriber_portid\":[1-9]'"
+wait_subscribed $A
 dmesg -c >/dev/null
 kill -KILL $mon
 wait $mon 2>/dev/null
 check "SIGKILLed subscriber is cleared" \
-	busywait 5000 bash -c "ip netns exec $A imp2 stats --json | grep -q '\"subscriber_portid\":0,'"
+	wait_unsubscribed $A
 check "dmesg reports the dead subscriber" \
 	busywait 2000 bash -c "dmesg | grep -q 'closed without IMP2_CLOSE, unsubscribed'"
 fail0=$(imp2_counter send_failures $A)
@@ -28,15 +28,15 @@ check "no sends to the stale port (send_failures and events_sent unchanged)" \
 # The 2007 client killed the same way.
 ip netns exec $A imp2_2007_client >"$tmp/c" &
 c=$!
-busywait 5000 bash -c "ip netns exec $A imp2 stats --json | grep -q '\"subscriber_portid\":[1-9]'"
+wait_subscribed $A
 kill -KILL $c; wait $c 2>/dev/null
 check "SIGKILLed 2007 client is cleared too" \
-	busywait 5000 bash -c "ip netns exec $A imp2 stats --json | grep -q '\"subscriber_portid\":0,'"
+	wait_unsubscribed $A
 
 # And a new subscriber works afterwards.
 ip netns exec $A imp2 monitor --count 2 >"$tmp/again" 2>/dev/null &
 m2=$!
-busywait 5000 bash -c "ip netns exec $A imp2 stats --json | grep -q '\"subscriber_portid\":[1-9]'"
+wait_subscribed $A
 ip netns exec $B ping -c 2 -i 0.2 -q 10.99.0.1 >/dev/null
 wait $m2
 check "a new subscriber gets events" test "$(grep -c 'src: 10.99.0.2' "$tmp/again")" -eq 2

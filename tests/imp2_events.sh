@@ -12,7 +12,7 @@ setup_pair $A $B || { diag "topology setup failed"; exit $KSFT_FAIL; }
 
 ip netns exec $A imp2 monitor >"$tmp/plain" 2>"$tmp/plain.err" &
 mon=$!
-busywait 5000 bash -c "[[ \$(ip netns exec $A imp2 stats --json) == *'\"subscriber_portid\":'[1-9]* ]]"
+wait_subscribed $A
 sent0=$(imp2_counter events_sent $A)
 ip netns exec $B ping -c 5 -i 0.2 -q 10.99.0.1 >/dev/null
 busywait 5000 bash -c "(( \$(wc -l <$tmp/plain) >= 5 ))"
@@ -34,7 +34,7 @@ wait $mon
 check "monitor exits 0 on SIGINT" test $? -eq 0
 check "summary: 6 events, 0 missed, 0 overruns" grep -q '6 events received, 0 missed (sequence gaps), 0 overruns' "$tmp/plain.err"
 check "SIGINT sent IMP2_CLOSE: nobody subscribed" \
-	bash -c "ip netns exec $A imp2 stats --json | grep -q '\"subscriber_portid\":0'"
+	test "$(subscriber_port $A)" -eq 0
 sent1=$(imp2_counter events_sent $A)
 ip netns exec $B ping -c 3 -i 0.2 -q 10.99.0.1 >/dev/null
 check "after CLOSE, pings produce no events" bash -c "(( \$(imp2_counter events_sent $A) == $sent1 ))"
@@ -42,7 +42,7 @@ check "after CLOSE, pings produce no events" bash -c "(( \$(imp2_counter events_
 # JSON lines, sequence numbers incrementing by one, --count stops it.
 ip netns exec $A imp2 monitor --json --count 4 >"$tmp/json" 2>"$tmp/json.err" &
 mon=$!
-busywait 5000 bash -c "ip netns exec $A imp2 stats --json | grep -q '\"subscriber_portid\":[1-9]'"
+wait_subscribed $A
 ip netns exec $B ping -c 4 -i 0.2 -q 10.99.0.1 >/dev/null
 busywait 10000 bash -c "! kill -0 $mon 2>/dev/null"
 wait $mon

@@ -58,7 +58,7 @@ echo Y >$FS/ignore-gfp-wait     # hook allocations are GFP_ATOMIC
 
 ip netns exec $A imp2 monitor >"$tmp/ev" 2>/dev/null &
 mon=$!
-busywait 5000 bash -c "ip netns exec $A imp2 stats --json | grep -q '\"subscriber_portid\":[1-9]'"
+wait_subscribed $A
 alloc0=$(imp2_counter alloc_failures $A)
 echo 100 >$FS/probability
 ip netns exec $B ping -c 5 -i 0.2 -q 10.99.0.1 >"$tmp/ping"

@@ -15,7 +15,7 @@ setup_pair $A $B || exit $KSFT_FAIL
 
 ip netns exec $A imp2 monitor >/dev/null 2>"$tmp/mon.err" &
 mon=$!
-busywait 5000 bash -c "ip netns exec $A imp2 stats --json | grep -q '\"subscriber_portid\":[1-9]'"
+wait_subscribed $A
 ip netns exec $B ping -f -q 10.99.0.1 >/dev/null 2>&1 &
 flood=$!
 rej0=$(imp2_counter rejected_msgs $A)
@@ -34,7 +34,7 @@ kill $flood $mon 2>/dev/null; wait $flood $mon 2>/dev/null
 
 ip netns exec $A imp2 monitor --count 3 >"$tmp/ev" 2>/dev/null &
 m=$!
-busywait 5000 bash -c "ip netns exec $A imp2 stats --json | grep -q '\"subscriber_portid\":[1-9]'"
+wait_subscribed $A
 ip netns exec $B ping -c 3 -i 0.2 -q 10.99.0.1 >/dev/null
 busywait 10000 bash -c "! kill -0 $m 2>/dev/null"
 check "subscribe and ping still work after fuzzing" \

@@ -54,7 +54,7 @@ send type=2 >/dev/null
 # Still working: subscribe and get events.
 ip netns exec $A imp2 monitor --count 2 >"$tmp/ev" 2>/dev/null &
 m=$!
-busywait 5000 bash -c "ip netns exec $A imp2 stats --json | grep -q '\"subscriber_portid\":[1-9]'"
+wait_subscribed $A
 ip netns exec $B ping -c 2 -i 0.2 -q 10.99.0.1 >/dev/null
 wait $m
 check "module still delivers events afterwards" test "$(grep -c 'src: 10.99.0.2' "$tmp/ev")" -eq 2

@@ -19,7 +19,7 @@ for i in $(seq 1 "$CHURN"); do
 	ip -n $b addr add 10.98.0.2/24 dev v && ip -n $b link set v up
 	ip netns exec $a imp2 monitor --count 1 --timeout 20 >"$tmp/ev" 2>/dev/null &
 	mon=$!
-	busywait 5000 bash -c "ip netns exec $a imp2 stats --json | grep -q '\"subscriber_portid\":[1-9]'"
+	wait_subscribed $a
 	# Keep pinging until the event shows up (the first one may wait for ARP).
 	busywait 10000 ip netns exec $b ping -c 1 -W 1 -q 10.98.0.1 >/dev/null
 	wait $mon

@@ -13,7 +13,7 @@ setup_pair $A $B || exit $KSFT_FAIL
 
 ip netns exec $A imp2 monitor >"$tmp/ev" 2>/dev/null &
 mon=$!
-busywait 5000 bash -c "ip netns exec $A imp2 stats --json | grep -q '\"subscriber_portid\":[1-9]'"
+wait_subscribed $A
 ip netns exec $B ping -f -q 10.99.0.1 >/dev/null 2>&1 &
 flood=$!
 busywait 5000 bash -c "(( \$(wc -l <$tmp/ev) >= 20 ))"

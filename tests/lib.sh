@@ -71,13 +71,20 @@ imp2_unload() {
 	rmmod imp2
 }
 
-# Counter NAME [NETNS]: prints one counter from `imp2 stats --json`.
+# imp2_counter NAME [NETNS [UNIT]]: one field of `imp2 stats --json`.
 imp2_counter() {
-	local name=$1 ns=${2:-}
-	local cmd=(imp2 stats --json)
+	local name=$1 ns=${2:-} unit=${3:-31}
+	local cmd=(imp2 stats --unit "$unit" --json)
 	[[ $ns ]] && cmd=(ip netns exec "$ns" "${cmd[@]}")
 	"${cmd[@]}" | sed -n "s/.*\"$name\":\([0-9]*\).*/\1/p"
 }
+
+# subscriber_port NETNS [UNIT]: the subscribed port id (0: nobody).
+subscriber_port() { imp2_counter subscriber_portid "$1" "${2:-31}"; }
+
+# wait_subscribed NETNS [UNIT] / wait_unsubscribed NETNS: up to 5 s.
+wait_subscribed() { busywait 5000 bash -c "(( \$(subscriber_port $1 ${2:-31}) != 0 ))"; }
+wait_unsubscribed() { busywait 5000 bash -c "(( \$(subscriber_port $1) == 0 ))"; }
 
 # --- topology --------------------------------------------------------------
 # setup_pair NS_A NS_B: two fresh namespaces joined by veth,
@@ -104,4 +111,4 @@ cleanup_netns() {
 count_lines() { grep -c -- "$2" "$1" 2>/dev/null || true; }
 
 # Helpers used from `bash -c` in checks.
-export -f imp2_counter imp2_loaded count_lines
+export -f imp2_counter imp2_loaded count_lines subscriber_port busywait
