@@ -74,8 +74,8 @@ while IFS= read -r line; do
 done <"$FRAGMENT"
 (( bad == 0 )) || die "final .config lacks required options (see above): fix kconfig/imp2.config dependencies"
 
-run_long "kernel build ($(nproc) jobs)" "$IMP2_CACHE/logs/kernel-build.log" kmake -j"$(nproc)" ||
-	die "kernel build failed: see $IMP2_CACHE/logs/kernel-build.log"
+run_long "kernel build ($(nproc) jobs)" "$IMP2_CACHE/logs/kernel-build-$profile.log" kmake -j"$(nproc)" ||
+	die "kernel build failed: see $IMP2_CACHE/logs/kernel-build-$profile.log"
 [[ -f $OUT/arch/x86/boot/bzImage && -f $OUT/rust/kernel.o ]] ||
 	die "kernel build produced no bzImage or rust/kernel.o"
 echo "$src_ver" >"$OUT/.imp2-built"

@@ -143,12 +143,9 @@ impl NetService for Imp2Net {
     }
 
     fn packet(&self, ctx: &PacketContext<'_>, skb: &SkBuff) -> Verdict {
-        let mut hdr = [0u8; Ipv4Addrs::MIN_HEADER_LEN];
-        // Copies only what is present: a short packet is simply skipped.
-        if skb.copy_bits(0, &mut hdr).is_err() {
-            return Verdict::Accept;
-        }
-        let Some(ip) = Ipv4Addrs::parse(&hdr) else {
+        let mut buf = [0u8; Ipv4Addrs::MIN_HEADER_LEN];
+        // Reads only what is present: a short packet is simply skipped.
+        let Some(ip) = skb.header_pointer(0, &mut buf).and_then(Ipv4Addrs::parse) else {
             return Verdict::Accept;
         };
         if ip.protocol != wire::IPPROTO_ICMP {

@@ -54,6 +54,23 @@ impl SkBuff {
         }
     }
 
+    /// `skb_header_pointer()`: the `N` bytes at `offset` (from `skb->data`),
+    /// straight from the linear area when they are there (the fast path,
+    /// no copy), else copied into `buf` from the fragments. `None` if the
+    /// packet is shorter: it never reads past its end.
+    pub(crate) fn header_pointer<'a, const N: usize>(
+        &'a self,
+        offset: usize,
+        buf: &'a mut [u8; N],
+    ) -> Option<&'a [u8; N]> {
+        let end = offset.checked_add(N)?;
+        if let Some(linear) = self.linear_data().get(offset..end) {
+            return linear.try_into().ok();
+        }
+        self.copy_bits(offset, buf).ok()?;
+        Some(buf)
+    }
+
     /// Copies `buf.len()` bytes starting at `offset` (from `skb->data`) into
     /// `buf`, whether they are linear or in fragments. Fails with `EFAULT`
     /// if the packet is too short: it never reads past its end.

@@ -15,6 +15,7 @@ if (( SMOKE )); then SECS=1 REPS=1 PKTGEN_COUNT=100000 RCVBUFS="default" SENDERS
 else SECS=${IMP2_BENCH_SECS:-5} REPS=${IMP2_BENCH_REPS:-3} PKTGEN_COUNT=${IMP2_BENCH_PKTGEN:-2000000}
 	RCVBUFS="default 8388608" SENDERS="1 $(nproc)"; fi
 A=bench-rx B=bench-tx
+DRAIN=$( ((SMOKE)) && echo 1 || echo 3 )   # seconds for consumers to drain after a flood
 LARGE=8388608
 
 emit() { echo "IMP2-BENCH: $*"; }
@@ -98,7 +99,9 @@ matching() { # matching PEER RCVBUF SENDERS
 	[[ $rcvbuf != default ]] && rb=(--rcvbuf "$rcvbuf")
 	case $peer in
 	imp2|cref)
-		ip netns exec $A imp2 monitor --unit "$(unit_of $peer)" --json --timeout $((SECS + 3)) "${rb[@]}" >/dev/null 2>"$tmp" &
+		# --quiet: count only, like the NFLOG reader, so both consumers do
+		# the same work per event.
+		ip netns exec $A imp2 monitor --unit "$(unit_of $peer)" --quiet --json "${rb[@]}" 2>"$tmp" &
 		sub=$!
 		wait_subscribed $A "$(unit_of $peer)"
 		seen0=$(hook_seen "$(unit_of $peer)") ;;
@@ -106,7 +109,7 @@ matching() { # matching PEER RCVBUF SENDERS
 		local q=()
 		[[ $peer == nflog-q64 ]] && q=(-q 64)
 		[[ $rcvbuf != default ]] && q+=(-r "$rcvbuf")
-		ip netns exec $A imp2_nflog -g 5 -t $((SECS + 3)) "${q[@]}" >"$tmp" &
+		ip netns exec $A imp2_nflog -g 5 "${q[@]}" >"$tmp" &
 		sub=$!
 		busywait 5000 grep -q bound "$tmp" ;;
 	esac
@@ -115,6 +118,9 @@ matching() { # matching PEER RCVBUF SENDERS
 	in1=$(in_receives)
 	[[ $peer == imp2 || $peer == cref ]] && seen1=$(hook_seen "$(unit_of $peer)")
 	if [[ $sub ]]; then
+		# Let the consumer drain what is queued, then stop it.
+		sleep "$DRAIN"
+		kill -INT $sub
 		wait $sub
 		case $peer in
 		imp2|cref)

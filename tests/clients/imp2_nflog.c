@@ -7,8 +7,8 @@
  *
  * Binds to log group GROUP (default 5) in meta-only copy mode.  -q sets the
  * queue threshold (packets batched per netlink message; kernel default 1)
- * with a 10 ms flush timeout.  Counts packet messages for SECS seconds and
- * prints "nflog: N events, M overruns".
+ * with a 10 ms flush timeout.  Counts packet messages for SECS seconds, or
+ * until SIGINT/SIGTERM, then prints "nflog: N events, M overruns".
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,6 +16,7 @@
 #include <linux/netfilter/nfnetlink_log.h>
 #include <linux/netlink.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,13 @@
 
 static int fd;
 static unsigned int seq;
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
 
 static void attr(unsigned char *buf, size_t *off, int type, const void *data, size_t len)
 {
@@ -77,7 +85,8 @@ static void config(int group, int attr_type, const void *data, size_t len)
 
 int main(int argc, char **argv)
 {
-	int group = 5, secs = 5, qthresh = 0, rcvbuf = 0, opt;
+	int group = 5, secs = 0, qthresh = 0, rcvbuf = 0, opt;
+	struct sigaction sa = { .sa_handler = on_signal };
 	static unsigned char buf[1 << 17];
 	long events = 0, overruns = 0;
 	struct timespec t0, t;
@@ -93,6 +102,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	fd = socket(AF_NETLINK, SOCK_RAW, NETLINK_NETFILTER);
 	if (fd < 0) {
 		perror("imp2_nflog: socket (CONFIG_NETFILTER_NETLINK?)");
@@ -116,12 +127,12 @@ int main(int argc, char **argv)
 	fflush(stdout);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
+	while (!stop) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		ssize_t n;
 
 		clock_gettime(CLOCK_MONOTONIC, &t);
-		if (t.tv_sec - t0.tv_sec >= secs)
+		if (secs && t.tv_sec - t0.tv_sec >= secs)
 			break;
 		if (poll(&pfd, 1, 100) <= 0)
 			continue;

@@ -48,6 +48,9 @@ struct MonitorArgs {
     /// Socket receive buffer size in bytes.
     #[arg(long, value_name = "BYTES")]
     rcvbuf: Option<usize>,
+    /// Print no events, only the summary (for benchmarks and scripts).
+    #[arg(long, conflicts_with = "json")]
+    quiet: bool,
 }
 
 #[derive(Args)]
@@ -253,7 +256,7 @@ fn monitor(args: &MonitorArgs) -> Result<(), Fatal> {
             match msg {
                 Ok(Message::Event(ev)) => {
                     summary.record(ev.seq);
-                    if print_event(&mut out, args.json, &ev).is_err() {
+                    if !args.quiet && print_event(&mut out, args.json, &ev).is_err() {
                         break 'receive; // stdout closed (e.g. piped to head)
                     }
                     if args.count.is_some_and(|c| summary.events >= c) {
