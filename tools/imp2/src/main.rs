@@ -48,8 +48,8 @@ struct MonitorArgs {
     /// Socket receive buffer size in bytes.
     #[arg(long, value_name = "BYTES")]
     rcvbuf: Option<usize>,
-    /// Print no events, only the summary (for benchmarks and scripts).
-    #[arg(long, conflicts_with = "json")]
+    /// Print no events, only the summary (with --json, as JSON).
+    #[arg(long)]
     quiet: bool,
 }
 
