@@ -45,12 +45,20 @@ def summarise(records):
                          "metric": "pps", "value": fast[p],
                          "vs_none": ratio(fast[p], fast.get("none")),
                          "vs_cref": ratio(fast[p], fast.get("cref"))})
-    groups = {}
+    runs = {}
     for r in records:
         if r["metric"] == "matching":
-            groups.setdefault((r["rcvbuf"], r["senders"]), {})[r["peer"]] = r
+            runs.setdefault((r["rcvbuf"], r["senders"], r["peer"]), []).append(r)
+    groups = {}
+    for (rcvbuf, senders, peer), reps in runs.items():
+        # Median of each measured field over the repetitions.
+        med = dict(reps[0])
+        for field in ("ip_in", "crossed_hook", "events", "overruns"):
+            med[field] = statistics.median(x[field] for x in reps)
+        med["reps"] = len(reps)
+        groups.setdefault((rcvbuf, senders), {})[peer] = med
     for (rcvbuf, senders), by_peer in groups.items():
-        section = f"matching path (ICMP flood, {senders} sender(s), rcvbuf {rcvbuf})"
+        section = f"matching path (ICMP flood, {senders} sender(s), rcvbuf {rcvbuf}; median of runs)"
         pps = {p: r["ip_in"] / r["secs"] for p, r in by_peer.items()}
         eps = {p: r["events"] / r["secs"] for p, r in by_peer.items()}
         for p in PEERS:
@@ -92,29 +100,41 @@ def plot(rows, png):
         print("(gnuplot not installed: no plot; apt-get install gnuplot-nox)", file=sys.stderr)
         return False
     fast = [r for r in rows if r["section"].startswith("fast") and r["metric"] == "pps"]
-    match = [r for r in rows if r["section"].startswith("matching") and r["metric"] == "events/s"
-             and "1 sender" in r["section"]]
+    # Matching path, 1 sender: one cluster per rcvbuf, one bar per peer.
+    clusters = {}
+    for r in rows:
+        if r["section"].startswith("matching") and "1 sender" in r["section"] and r["metric"] == "events/s":
+            buf = r["section"].split("rcvbuf ")[1].rstrip(")")
+            clusters.setdefault(buf, {})[r["peer"]] = r["value"]
+    peers = [p for p in PEERS if p != "none" and any(p in c for c in clusters.values())]
     with tempfile.TemporaryDirectory() as d:
+        base = next((r["value"] for r in fast if r["peer"] == "none"), None)
         with open(f"{d}/fast.dat", "w") as f:
             for r in fast:
-                f.write(f"\"{LABEL[r['peer']]}\" {r['value']}\n")
+                f.write(f"\"{LABEL[r['peer']]}\" {r['value'] / base if base else 0}\n")
         with open(f"{d}/match.dat", "w") as f:
-            for r in match:
-                buf = r["section"].split("rcvbuf ")[1].rstrip(")")
-                f.write(f"\"{LABEL[r['peer']]}\\n(rcvbuf {buf})\" {r['value']}\n")
+            f.write("rcvbuf " + " ".join(f'"{LABEL[p]}"' for p in peers) + "\n")
+            for buf, by_peer in clusters.items():
+                label = "default" if buf == "default" else f"{int(buf) // 1048576} MiB"
+                f.write(f'"rcvbuf {label}" ' + " ".join(str(by_peer.get(p, 0)) for p in peers) + "\n")
+        cols = " , ".join(f"'' using {i + 2} title columnheader" for i in range(1, len(peers)))
         script = f"""
 set terminal png size 1200,520
 set output '{png}'
-set multiplot layout 1,2 title 'imp2 benchmark (QEMU TCG VM; compare ratios only)'
-set style data histograms
-set style fill solid 0.7 border -1
-set boxwidth 0.8
+set multiplot layout 1,2 title 'imp2 benchmark, one QEMU TCG VM boot: compare ratios only'
+set style fill solid 0.8 border -1
 set grid ytics
-set xtics rotate by -30 font ',9'
-set title 'Fast path: UDP pps through PRE\\_ROUTING'
-plot '{d}/fast.dat' using 2:xtic(1) notitle lc rgb '#4477aa'
-set title 'Matching path: ICMP events delivered per second'
-plot '{d}/match.dat' using 2:xtic(1) notitle lc rgb '#cc6677'
+set yrange [0:*]
+set style data histograms
+set style histogram clustered gap 1
+set boxwidth 0.8
+set title 'Fast path (UDP): pps relative to no module'
+set key off
+set xtics font ',10'
+plot '{d}/fast.dat' using 2:xtic(1) lc rgb '#4477aa'
+set title 'Matching path (ICMP, 1 sender): events delivered per second'
+set key below horizontal autotitle columnheader font ',9'
+plot '{d}/match.dat' using 2:xtic(1) title columnheader{', ' + cols if cols else ''}
 unset multiplot
 """
         subprocess.run(["gnuplot"], input=script, text=True, check=True)

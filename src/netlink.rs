@@ -8,7 +8,7 @@ use crate::{
     nlmsg::{Message, Messages},
     skbuff::{NlMsgBuf, SkBuff},
 };
-use core::{marker::PhantomData, marker::PhantomPinned, ptr::NonNull};
+use core::{marker::PhantomPinned, ptr::NonNull};
 use kernel::{
     error::{Error, Result},
     init::PinInit,
@@ -290,7 +290,6 @@ pub(crate) struct ReleaseNotifier<H: PortReleaseHandler> {
     handler: H,
     #[pin]
     _pin: PhantomPinned,
-    _h: PhantomData<H>,
 }
 
 // SAFETY: the handler is `Sync`; the block is only touched by the notifier core.
@@ -345,7 +344,6 @@ impl<H: PortReleaseHandler> ReleaseNotifier<H> {
         try_pin_init!(Self {
             handler,
             _pin: PhantomPinned,
-            _h: PhantomData,
             // Initialised last: callbacks may run (and use `handler`) as
             // soon as the block is registered.
             //

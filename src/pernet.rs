@@ -205,11 +205,6 @@ struct ReleaseDispatch<T> {
     _t: core::marker::PhantomData<T>,
 }
 
-// SAFETY: holds no data besides the unit.
-unsafe impl<T> Sync for ReleaseDispatch<T> {}
-// SAFETY: see above.
-unsafe impl<T> Send for ReleaseDispatch<T> {}
-
 impl<T: NetService> PortReleaseHandler for ReleaseDispatch<T> {
     fn port_released(&self, net: &Net, protocol: i32, portid: u32) {
         if protocol != self.unit {

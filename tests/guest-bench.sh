@@ -91,8 +91,8 @@ for rep in $(seq 1 $REPS); do
 done
 
 # --- matching path: ICMP flood from B over veth, live subscriber in A -------
-matching() { # matching PEER RCVBUF SENDERS
-	local peer=$1 rcvbuf=$2 senders=$3 sub="" seen0=0 seen1=0 in0 in1 events=0 overruns=0 tmp
+matching() { # matching PEER RCVBUF SENDERS REP
+	local peer=$1 rcvbuf=$2 senders=$3 rep=$4 sub="" seen0=0 seen1=0 in0 in1 events=0 overruns=0 tmp
 	tmp=$(mktemp)
 	peer_up ${peer%%-*} || fail "peer $peer"
 	local rb=()
@@ -135,19 +135,23 @@ matching() { # matching PEER RCVBUF SENDERS
 	[[ $peer == imp2 || $peer == cref ]] && crossed=$((seen1 - seen0))
 	peer_down ${peer%%-*}
 	rm -f "$tmp"
-	emit "{\"metric\":\"matching\",\"peer\":\"$peer\",\"rcvbuf\":\"$rcvbuf\",\"senders\":$senders,\"secs\":$SECS,\"ip_in\":$((in1 - in0)),\"crossed_hook\":$crossed,\"events\":${events:-0},\"overruns\":${overruns:-0}}"
+	emit "{\"metric\":\"matching\",\"peer\":\"$peer\",\"rep\":$rep,\"rcvbuf\":\"$rcvbuf\",\"senders\":$senders,\"secs\":$SECS,\"ip_in\":$((in1 - in0)),\"crossed_hook\":$crossed,\"events\":${events:-0},\"overruns\":${overruns:-0}}"
 }
 
-for rcvbuf in $RCVBUFS; do
-	for peer in none imp2 cref nflog nflog-q64; do
-		matching $peer "$rcvbuf" 1
+# Peers interleaved within each repetition, so that drift hits all alike;
+# the report takes the median over repetitions.
+for rep in $(seq 1 $REPS); do
+	for rcvbuf in $RCVBUFS; do
+		for peer in none imp2 cref nflog nflog-q64; do
+			matching $peer "$rcvbuf" 1 "$rep"
+		done
 	done
-done
-(( SMOKE )) && SENDERS=""   # the smoke run only checks that every peer works
-for senders in $SENDERS; do
-	(( senders == 1 )) && continue   # measured above
-	for peer in none imp2 cref nflog-q64; do
-		matching $peer "$( ((SMOKE)) && echo default || echo $LARGE)" "$senders"
+	(( SMOKE )) && continue   # the smoke run only checks that every peer works
+	for senders in $SENDERS; do
+		(( senders == 1 )) && continue   # measured above
+		for peer in none imp2 cref nflog-q64; do
+			matching $peer "$LARGE" "$senders" "$rep"
+		done
 	done
 done
 cleanup_netns $A $B
