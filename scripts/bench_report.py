@@ -104,7 +104,7 @@ def plot(rows, png):
     clusters = {}
     for r in rows:
         if r["section"].startswith("matching") and "1 sender" in r["section"] and r["metric"] == "events/s":
-            buf = r["section"].split("rcvbuf ")[1].rstrip(")")
+            buf = r["section"].split("rcvbuf ")[1].split(";")[0]
             clusters.setdefault(buf, {})[r["peer"]] = r["value"]
     peers = [p for p in PEERS if p != "none" and any(p in c for c in clusters.values())]
     with tempfile.TemporaryDirectory() as d:
