@@ -27,8 +27,9 @@ wait_subscribed host
 ip netns exec peer ping -c 2 -i 0.2 -q 10.99.0.1 >/dev/null
 wait $mon
 
-step "imp2 stats (counters of the 'host' namespace)"
+step "imp2 stats (counters of the 'host' namespace), then as JSON"
 ip netns exec host imp2 stats
+ip netns exec host imp2 stats --json
 
 step "rmmod imp2; its dmesg lines"
 rmmod imp2
