@@ -17,7 +17,7 @@ use crate::{
     pernet::{NetId, NetService, PacketContext},
     rwlock::RwLock,
     semaphore::Semaphore,
-    skbuff::{NlMsgBuf, SkBuff},
+    skbuff::{AllocContext, NlMsgBuf, SkBuff},
     static_lock_class,
     wire::{self, errno, PacketInfo, Stats},
 };
@@ -159,7 +159,7 @@ impl NetService for Imp2Net {
         if let Some(portid) = subscriber.portid() {
             let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
             let info = PacketInfo { src: ip.src, dest: ip.dest };
-            match NlMsgBuf::new(wire::IMP2_K_MSG, 0, seq, 0, &info, true) {
+            match NlMsgBuf::new(wire::IMP2_K_MSG, 0, seq, 0, &info, AllocContext::Atomic) {
                 Ok(msg) => match ctx.socket.unicast(msg, portid) {
                     Ok(()) => self.counters.events_sent.inc(),
                     Err(e) => {
@@ -302,7 +302,7 @@ impl Imp2Net {
             subscriber_portid: self.subscriber.read_bh().0,
             unit: params::unit() as u32,
         };
-        let reply = NlMsgBuf::new(wire::IMP2_STATS, 0, msg.header.seq, 0, &stats, false)?;
+        let reply = NlMsgBuf::new(wire::IMP2_STATS, 0, msg.header.seq, 0, &stats, AllocContext::Process)?;
         request.reply(reply)
     }
 }

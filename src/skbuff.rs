@@ -86,6 +86,16 @@ impl SkBuff {
     }
 }
 
+/// The context an allocation happens in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AllocContext {
+    /// Softirq or other atomic context: `GFP_ATOMIC | __GFP_NOWARN`, since
+    /// a failure there is counted, not worth a warning.
+    Atomic,
+    /// Process context that may sleep: `GFP_KERNEL`.
+    Process,
+}
+
 /// A netlink message under construction: an owned skb holding exactly one
 /// `nlmsghdr` and its payload.
 ///
@@ -101,23 +111,21 @@ unsafe impl Send for NlMsgBuf {}
 
 impl NlMsgBuf {
     /// Allocates a message of type `msg_type` whose payload is a copy of
-    /// `payload`. Returns `ENOMEM` if allocation fails; `atomic` selects
-    /// `GFP_ATOMIC | __GFP_NOWARN` (for softirq context) over `GFP_KERNEL`.
+    /// `payload`. Returns `ENOMEM` if allocation fails.
     pub(crate) fn new<T: AsBytes>(
         msg_type: u16,
         portid: u32,
         seq: u32,
         flags: u16,
         payload: &T,
-        atomic: bool,
+        context: AllocContext,
     ) -> Result<Self> {
         let size = core::mem::size_of::<T>();
         // SAFETY: reading two `const` gfp values defined in helpers.c.
         let gfp = unsafe {
-            if atomic {
-                bindings::IMP2_GFP_ATOMIC_NOWARN
-            } else {
-                bindings::IMP2_GFP_KERNEL
+            match context {
+                AllocContext::Atomic => bindings::IMP2_GFP_ATOMIC_NOWARN,
+                AllocContext::Process => bindings::IMP2_GFP_KERNEL,
             }
         };
         // SAFETY: plain allocation; NULL on failure.
