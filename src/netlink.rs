@@ -170,13 +170,17 @@ impl Request {
     /// this request, to the sender.
     pub(crate) fn ack(&self, msg: &Message<'_>, err: Option<Error>) {
         let data = self.skb().linear_data();
-        if msg.offset + crate::nlmsg::NLMSG_HDRLEN > data.len() {
+        // `netlink_ack` copies `nlmsg_len` bytes of the request into error
+        // replies: check, in this request's own data, that the message at
+        // `msg.offset` is complete (`msg` could come from another request).
+        let Some(rest) = data.get(msg.offset..) else { return };
+        if !matches!(Messages::new(rest).next(), Some(Ok(_))) {
             return;
         }
-        let nlh = data[msg.offset..].as_ptr().cast_mut().cast::<bindings::nlmsghdr>();
-        // SAFETY: `nlh` points to a complete header of this request (checked
-        // above, and `msg` was framed from this very data, so `nlmsg_len`
-        // lies within it); the sending socket is held (type invariant).
+        let nlh = rest.as_ptr().cast_mut().cast::<bindings::nlmsghdr>();
+        // SAFETY: `nlh` points to a well-formed message lying entirely within
+        // this request's data (checked above); the sending socket is held
+        // (type invariant). `netlink_ack` only reads the request.
         unsafe {
             bindings::netlink_ack(
                 self.skb.as_ptr(),
