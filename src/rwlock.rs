@@ -8,7 +8,11 @@
 //! same lock is also taken from softirq context (a netfilter hook).
 
 use crate::bindings;
-use core::{cell::UnsafeCell, marker::PhantomPinned, ops::Deref, ops::DerefMut};
+use core::{
+    cell::UnsafeCell,
+    marker::{PhantomData, PhantomPinned},
+    ops::{Deref, DerefMut},
+};
 use kernel::{init::PinInit, pin_init, str::CStr, types::Opaque};
 
 /// A lockdep lock class.
@@ -93,7 +97,7 @@ impl<T> RwLock<T> {
         // SAFETY: by the type invariant the lock is initialised.
         unsafe { bindings::imp2_read_lock(self.lock.get()) };
         // INVARIANT: the read lock was just taken without disabling BHs.
-        ReadGuard { lock: self, bh: false }
+        ReadGuard { lock: self, bh: false, _not_send: PhantomData }
     }
 
     /// Takes the lock for reading with bottom halves disabled.
@@ -101,7 +105,7 @@ impl<T> RwLock<T> {
         // SAFETY: by the type invariant the lock is initialised.
         unsafe { bindings::imp2_read_lock_bh(self.lock.get()) };
         // INVARIANT: the read lock was just taken with BHs disabled.
-        ReadGuard { lock: self, bh: true }
+        ReadGuard { lock: self, bh: true, _not_send: PhantomData }
     }
 
     /// Takes the lock for writing with bottom halves disabled.
@@ -109,7 +113,7 @@ impl<T> RwLock<T> {
         // SAFETY: by the type invariant the lock is initialised.
         unsafe { bindings::imp2_write_lock_bh(self.lock.get()) };
         // INVARIANT: the write lock was just taken with BHs disabled.
-        WriteGuard { lock: self }
+        WriteGuard { lock: self, _not_send: PhantomData }
     }
 }
 
@@ -122,6 +126,8 @@ impl<T> RwLock<T> {
 pub(crate) struct ReadGuard<'a, T> {
     lock: &'a RwLock<T>,
     bh: bool,
+    /// A lock must be released on the CPU (and BH state) that took it.
+    _not_send: PhantomData<*mut ()>,
 }
 
 impl<T> Deref for ReadGuard<'_, T> {
@@ -156,6 +162,8 @@ impl<T> Drop for ReadGuard<'_, T> {
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub(crate) struct WriteGuard<'a, T> {
     lock: &'a RwLock<T>,
+    /// A lock must be released on the CPU (and BH state) that took it.
+    _not_send: PhantomData<*mut ()>,
 }
 
 impl<T> Deref for WriteGuard<'_, T> {
