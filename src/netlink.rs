@@ -88,14 +88,24 @@ impl KernelSocket {
     /// either way; errors are those of `netlink_unicast` (e.g. `ENOBUFS`
     /// when the receiver's buffer is full, `ECONNREFUSED` if no such port).
     pub(crate) fn unicast(&self, msg: NlMsgBuf, portid: u32) -> Result {
-        // SAFETY: `sk` is a live kernel socket (type invariant); the skb's
-        // ownership passes to `netlink_unicast`, which frees it on error.
-        let ret = unsafe { bindings::netlink_unicast(self.sk.as_ptr(), msg.into_raw(), portid, 1) };
-        if ret < 0 {
-            Err(Error::from_errno(ret))
-        } else {
-            Ok(())
-        }
+        // SAFETY: `sk` is a live kernel socket (type invariant).
+        unsafe { unicast_from(self.sk.as_ptr(), msg, portid) }
+    }
+}
+
+/// `netlink_unicast(sk, msg, portid, MSG_DONTWAIT)`, consuming `msg`.
+///
+/// # Safety
+///
+/// `sk` must be a live kernel netlink socket.
+unsafe fn unicast_from(sk: *mut bindings::sock, msg: NlMsgBuf, portid: u32) -> Result {
+    // SAFETY: `sk` is live (caller's promise); the skb's ownership passes to
+    // `netlink_unicast`, which frees it on error too.
+    let ret = unsafe { bindings::netlink_unicast(sk, msg.into_raw(), portid, 1) };
+    if ret < 0 {
+        Err(Error::from_errno(ret))
+    } else {
+        Ok(())
     }
 }
 
@@ -193,16 +203,9 @@ impl Request {
 
     /// Sends `reply` to the sender, without blocking.
     pub(crate) fn reply(&self, reply: NlMsgBuf) -> Result {
-        // SAFETY: `skb->sk` is our kernel socket, alive while requests exist.
-        let sk = unsafe { (*self.skb.as_ptr()).sk };
-        let portid = self.sender_portid();
-        // SAFETY: see above; `netlink_unicast` consumes the skb.
-        let ret = unsafe { bindings::netlink_unicast(sk, reply.into_raw(), portid, 1) };
-        if ret < 0 {
-            Err(Error::from_errno(ret))
-        } else {
-            Ok(())
-        }
+        // SAFETY: the skb is valid (type invariant); `skb->sk` is our kernel
+        // socket, which outlives every request queued on it.
+        unsafe { unicast_from((*self.skb.as_ptr()).sk, reply, self.sender_portid()) }
     }
 }
 
