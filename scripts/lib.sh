@@ -45,6 +45,17 @@ run_long() {
 	log "$what: done in $(( $(date +%s) - start ))s"
 }
 
+# copy_libs ROOT FILE: copy FILE's shared libraries (per ldd) to the same
+# paths under ROOT, for the VM's initramfs.
+copy_libs() {
+	local root=$1 file=$2 lib
+	for lib in $(ldd "$file" 2>/dev/null | grep -o '/[^ ]*'); do
+		[[ -e $root$lib ]] && continue
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done
+}
+
 kernel_make_vars() {
 	printf '%s\n' "LLVM=-$LLVM_VERSION" "RUSTC=/usr/bin/rustc" "BINDGEN=$BINDGEN"
 }

@@ -24,25 +24,13 @@ cp /bin/busybox "$stage/bin/busybox"
 ln -s busybox "$stage/bin/sh"
 install -m 0755 "$IMP2_ROOT/scripts/guest/init" "$stage/init"
 
-copy_with_libs() {
-	local f=$1 lib
-	mkdir -p "$stage$(dirname "$f")"
-	cp -L "$f" "$stage$f"
-	for lib in $(ldd "$f" 2>/dev/null | grep -o '/[^ ]*'); do
-		[[ -e $stage$lib ]] && continue
-		mkdir -p "$stage$(dirname "$lib")"
-		cp -L "$lib" "$stage$lib"
-	done
-}
 for b in "${HOST_BINS[@]}"; do
 	p=$(readlink -f "$(command -v "$b")")
-	copy_with_libs "$p"
+	mkdir -p "$stage$(dirname "$p")"
+	cp -L "$p" "$stage$p"
+	copy_libs "$stage" "$p"
 	# keep the name the tests call it by, even where it is a symlink on the host
 	[[ $p == */bin/$b || $p == */sbin/$b ]] || ln -sf "$p" "$stage/usr/bin/$b"
-done
-# libgcc_s is needed by Rust binaries that are copied in per run.
-for lib in /lib/x86_64-linux-gnu/libgcc_s.so.1 /lib/x86_64-linux-gnu/libcap.so.2; do
-	[[ -e $lib ]] && { mkdir -p "$stage$(dirname "$lib")"; cp -L "$lib" "$stage$lib"; }
 done
 ln -sf usr/lib "$stage/usr/lib64" 2>/dev/null || true
 echo "root:x:0:0:root:/root:/bin/sh" >"$stage/etc/passwd"

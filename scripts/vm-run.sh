@@ -56,11 +56,7 @@ mkdir -p "$ov/imp2/bin"
 [[ -f $IMP2_ROOT/imp2.ko ]] && cp "$IMP2_ROOT/imp2.ko" "$ov/imp2/"
 [[ -d $IMP2_ROOT/build/bin ]] && cp -a "$IMP2_ROOT/build/bin/." "$ov/imp2/bin/"
 # Dynamically linked tools need their libraries in the guest too.
-for b in "$ov"/imp2/bin/*; do
-	for lib in $(ldd "$b" 2>/dev/null | grep -o '/[^ ]*'); do
-		[[ -e $ov$lib ]] || { mkdir -p "$ov$(dirname "$lib")"; cp -L "$lib" "$ov$lib"; }
-	done
-done
+for b in "$ov"/imp2/bin/*; do copy_libs "$ov" "$b"; done
 [[ -d $IMP2_ROOT/tests/modules ]] && mkdir -p "$ov/imp2/modules" &&
 	find "$IMP2_ROOT/tests/modules" "$IMP2_ROOT/bench" -name '*.ko' -exec cp {} "$ov/imp2/modules/" \;
 cp -a "$IMP2_ROOT/tests" "$ov/imp2/tests"
