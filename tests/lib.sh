@@ -107,8 +107,5 @@ cleanup_netns() {
 	return 0
 }
 
-# Lines in FILE matching PATTERN.
-count_lines() { grep -c -- "$2" "$1" 2>/dev/null || true; }
-
 # Helpers used from `bash -c` in checks.
-export -f imp2_counter imp2_loaded count_lines subscriber_port busywait
+export -f imp2_counter imp2_loaded subscriber_port busywait
