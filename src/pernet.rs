@@ -67,10 +67,10 @@ pub(crate) trait NetService: Sized + Send + Sync + 'static {
     fn packet(&self, ctx: &PacketContext<'_>, skb: &SkBuff) -> Verdict;
 
     /// A datagram arrived on the netlink socket (sender's process context).
-    fn input(&self, net: &Net, skb: &InputSkb);
+    fn input(&self, skb: &InputSkb);
 
     /// A user socket of our unit with port `portid` was released.
-    fn port_released(&self, net: &Net, portid: u32);
+    fn port_released(&self, portid: u32);
 }
 
 /// What lives in each netns's `net_generic` slot.
@@ -118,7 +118,7 @@ impl<T: NetService> InputHandler for Input<T> {
         let net = unsafe { Net::from_raw(bindings::imp2_skb_net(skb.as_raw())) };
         // SAFETY: see above.
         let per_net = unsafe { per_net::<T>(net) };
-        per_net.data.input(net, skb);
+        per_net.data.input(skb);
     }
 }
 
@@ -214,7 +214,7 @@ impl<T: NetService> PortReleaseHandler for ReleaseDispatch<T> {
         // are, and a user socket of our unit can only exist in a netns whose
         // init has completed (netns setup finishes before any task enters
         // it) and whose exit has not started (sockets hold the netns).
-        unsafe { per_net::<T>(net) }.data.port_released(net, portid);
+        unsafe { per_net::<T>(net) }.data.port_released(portid);
     }
 }
 

@@ -178,7 +178,7 @@ impl NetService for Imp2Net {
         Verdict::Accept
     }
 
-    fn input(&self, _net: &Net, skb: &InputSkb) {
+    fn input(&self, skb: &InputSkb) {
         self.inbox.push(Request::new(skb));
         loop {
             // Somebody else is draining: they will see our request, because
@@ -198,7 +198,7 @@ impl NetService for Imp2Net {
         }
     }
 
-    fn port_released(&self, _net: &Net, portid: u32) {
+    fn port_released(&self, portid: u32) {
         let mut subscriber = self.subscriber.write_bh();
         if subscriber.portid() == Some(portid) {
             *subscriber = Subscriber::NONE;
