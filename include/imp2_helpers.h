@@ -62,6 +62,16 @@ void imp2_netlink_request_release(struct sk_buff *skb);
 void *imp2_net_generic(const struct net *net, unsigned int id);
 u64 imp2_net_cookie(const struct net *net);
 
+#ifdef IMP2_TEST_KNOBS
+/* Test-only knobs (src/helpers.c, src/test_knobs.rs). */
+void imp2_test_hook_delay(void);
+void imp2_test_send_delay(void);
+void imp2_test_drain_delay(void);
+bool imp2_test_fail_pernet_init(const struct net *net);
+u64 imp2_test_now_ns(void);
+void imp2_test_note_write_wait(u64 start_ns);
+#endif
+
 /* GFP flags for the softirq hook path; a constant so bindgen can see it. */
 extern const gfp_t IMP2_GFP_ATOMIC_NOWARN;
 extern const gfp_t IMP2_GFP_KERNEL;

@@ -138,3 +138,82 @@ u64 imp2_net_cookie(const struct net *net)
 {
 	return net->net_cookie;
 }
+
+#ifdef IMP2_TEST_KNOBS
+/*
+ * Test-only knobs: delays and a fault point that make race windows wide
+ * enough for the tests to hit every time.  Compiled only into the module
+ * that the test VM runs (IMP2_TEST_KNOBS=1); see src/test_knobs.rs.
+ */
+#include <linux/delay.h>
+#include <linux/ktime.h>
+
+static unsigned int test_hook_delay_us;
+module_param(test_hook_delay_us, uint, 0644);
+MODULE_PARM_DESC(test_hook_delay_us, "TEST ONLY: busy-wait this long in the hook, for every ICMP packet");
+
+static unsigned int test_send_delay_us;
+module_param(test_send_delay_us, uint, 0644);
+MODULE_PARM_DESC(test_send_delay_us, "TEST ONLY: busy-wait this long between the subscriber lookup and the send");
+
+static unsigned int test_drain_delay_ms;
+module_param(test_drain_delay_ms, uint, 0644);
+MODULE_PARM_DESC(test_drain_delay_ms, "TEST ONLY: sleep this long before each request drained under the semaphore");
+
+static unsigned int test_fail_init_netns;
+module_param(test_fail_init_netns, uint, 0644);
+MODULE_PARM_DESC(test_fail_init_netns, "TEST ONLY: pernet init fails with ENOMEM in the netns with this inode number (0: none)");
+
+static unsigned long test_max_write_wait_us;
+module_param(test_max_write_wait_us, ulong, 0644);
+MODULE_PARM_DESC(test_max_write_wait_us, "TEST ONLY: longest wait for the subscriber write lock so far (write 0 to reset)");
+
+static void imp2_test_busy_wait_us(unsigned int us)
+{
+	if (us >= 1000)
+		mdelay(us / 1000);
+	udelay(us % 1000);
+}
+
+void imp2_test_hook_delay(void)
+{
+	imp2_test_busy_wait_us(READ_ONCE(test_hook_delay_us));
+}
+
+void imp2_test_send_delay(void)
+{
+	imp2_test_busy_wait_us(READ_ONCE(test_send_delay_us));
+}
+
+void imp2_test_drain_delay(void)
+{
+	unsigned int ms = READ_ONCE(test_drain_delay_ms);
+
+	if (!ms)
+		return;
+	pr_info("test knob: draining a request after a %u ms delay\n", ms);
+	msleep(ms);
+}
+
+bool imp2_test_fail_pernet_init(const struct net *net)
+{
+	unsigned int inum = READ_ONCE(test_fail_init_netns);
+
+	return inum && net->ns.inum == inum;
+}
+
+u64 imp2_test_now_ns(void)
+{
+	return ktime_get_ns();
+}
+
+void imp2_test_note_write_wait(u64 start_ns)
+{
+	unsigned long us = (ktime_get_ns() - start_ns) / NSEC_PER_USEC;
+	unsigned long old = READ_ONCE(test_max_write_wait_us);
+
+	/* Racy max is fine: writers are serialised by the lock just taken. */
+	if (us > old)
+		WRITE_ONCE(test_max_write_wait_us, us);
+}
+#endif /* IMP2_TEST_KNOBS */

@@ -21,6 +21,7 @@ mod protocol;
 mod rwlock;
 mod semaphore;
 mod skbuff;
+mod test_knobs;
 mod wire;
 
 module! {

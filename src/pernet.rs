@@ -149,6 +149,9 @@ unsafe extern "C" fn pernet_init<T: NetService>(net: *mut bindings::net) -> kern
 ///
 /// `slot` must be valid for writes, pinned, and belong to `net`.
 unsafe fn init_per_net<T: NetService>(net: &Net, slot: *mut PerNet<T>) -> Result {
+    if crate::test_knobs::fail_pernet_init(net) {
+        return Err(ENOMEM);
+    }
     let unit = T::net_id().unit.load(Ordering::Relaxed);
     // SAFETY: `slot` is valid and pinned (caller's promise).
     unsafe { T::init(net).__pinned_init(&raw mut (*slot).data)? };

@@ -18,7 +18,7 @@ use crate::{
     rwlock::RwLock,
     semaphore::Semaphore,
     skbuff::{AllocContext, NlMsgBuf, SkBuff},
-    static_lock_class,
+    static_lock_class, test_knobs,
     wire::{self, errno, PacketInfo, Stats},
 };
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -151,6 +151,7 @@ impl NetService for Imp2Net {
         if ip.protocol != wire::IPPROTO_ICMP {
             return Verdict::Accept;
         }
+        test_knobs::hook_delay();
         self.counters.packets_seen.inc();
 
         // Check and send under one read-side section, so the port cannot be
@@ -158,6 +159,7 @@ impl NetService for Imp2Net {
         let subscriber = self.subscriber.read();
         if let Some(portid) = subscriber.portid() {
             let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+            test_knobs::send_delay();
             let info = PacketInfo { src: ip.src, dest: ip.dest };
             match NlMsgBuf::new(wire::IMP2_K_MSG, 0, seq, 0, &info, AllocContext::Atomic) {
                 Ok(msg) => match ctx.socket.unicast(msg, portid) {
@@ -187,6 +189,7 @@ impl NetService for Imp2Net {
                 return;
             };
             while let Some(request) = self.inbox.pop() {
+                test_knobs::drain_delay();
                 self.handle_request(&request);
             }
             drop(draining);
@@ -199,7 +202,7 @@ impl NetService for Imp2Net {
     }
 
     fn port_released(&self, portid: u32) {
-        let mut subscriber = self.subscriber.write_bh();
+        let mut subscriber = self.write_subscriber();
         if subscriber.portid() == Some(portid) {
             *subscriber = Subscriber::NONE;
             drop(subscriber);
@@ -215,6 +218,11 @@ impl NetService for Imp2Net {
 }
 
 impl Imp2Net {
+    /// Takes the subscriber's write lock (timed by the test knobs).
+    fn write_subscriber(&self) -> crate::rwlock::WriteGuard<'_, Subscriber> {
+        test_knobs::timed_write_lock(|| self.subscriber.write_bh())
+    }
+
     fn handle_request(&self, request: &Request) {
         for frame in request.messages() {
             match frame {
@@ -263,7 +271,7 @@ impl Imp2Net {
         if portid == 0 {
             return Err(EINVAL);
         }
-        let previous = core::mem::replace(&mut *self.subscriber.write_bh(), Subscriber(portid));
+        let previous = core::mem::replace(&mut *self.write_subscriber(), Subscriber(portid));
         if params::log_allowed() {
             pr_info!(
                 "netns {}: port {} subscribed{}\n",
@@ -277,7 +285,7 @@ impl Imp2Net {
 
     fn unsubscribe(&self, request: &Request) -> Result {
         let portid = request.sender_portid();
-        let mut subscriber = self.subscriber.write_bh();
+        let mut subscriber = self.write_subscriber();
         // Only the subscriber itself may close; `nlmsg_pid` is not trusted.
         if subscriber.portid() != Some(portid) {
             return Err(EPERM);

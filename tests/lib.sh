@@ -57,6 +57,40 @@ busywait() {
 fault_injection_begin() { echo "IMP2-FAULT-INJECTION-BEGIN" >/dev/kmsg; }
 fault_injection_end() { echo "IMP2-FAULT-INJECTION-END" >/dev/kmsg; }
 
+# kmsg_mark NAME: write a unique marker line to the kernel log; prints it.
+kmsg_mark() {
+	local m="IMP2-MARK-$1-$$-${EPOCHREALTIME/./}"
+	echo "$m" >/dev/kmsg
+	echo "$m"
+}
+
+# no_splat_since MARK: no KASAN report, BUG, WARNING or lockdep report in
+# the kernel log after MARK (the runner's scan catches them too, but this
+# turns them into the failing test case that caused them).
+no_splat_since() {
+	local found
+	found=$(dmesg | sed -n "/$1/,\$p" | grep -E 'BUG: KASAN|BUG:|WARNING:|possible circular locking|inconsistent lock state' | head -n3)
+	[[ -z $found ]] && return 0
+	diag "kernel log after $1:"
+	diag "$found"
+	return 1
+}
+
+# knob NAME [VALUE]: read or set a test-only module parameter (built only
+# with IMP2_TEST_KNOBS=1, see src/test_knobs.rs).
+knob() {
+	local f=/sys/module/imp2/parameters/$1
+	if (( $# > 1 )); then echo "$2" >"$f"; else cat "$f"; fi
+}
+
+# require_knobs: skip the whole script unless the loaded module has the
+# test knobs (a release build of imp2.ko has none).
+require_knobs() {
+	[[ -e /sys/module/imp2/parameters/test_hook_delay_us ]] && return 0
+	ktap_skip "imp2.ko was built without IMP2_TEST_KNOBS=1"
+	exit $KSFT_SKIP
+}
+
 # --- module helpers --------------------------------------------------------
 
 imp2_loaded() { grep -q '^imp2 ' /proc/modules; }

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Test-only knobs that widen race windows until the tests can see them.
+//!
+//! Built only with `IMP2_TEST_KNOBS=1` (the module the test VM runs, see
+//! `Kbuild`), as module parameters in `src/helpers.c`. In any other build
+//! every function here is an empty inline function, so release modules
+//! carry neither the parameters nor the calls.
+
+#[cfg(imp2_test_knobs)]
+mod imp {
+    use crate::{bindings, net::Net};
+
+    /// Busy-waits `test_hook_delay_us` in the hook (softirq): a packet
+    /// stays inside the hook while teardown runs.
+    pub(crate) fn hook_delay() {
+        // SAFETY: reads a module parameter and busy-waits; callable in any context.
+        unsafe { bindings::imp2_test_hook_delay() }
+    }
+
+    /// Busy-waits `test_send_delay_us` between the subscriber lookup and
+    /// the send, as a slow allocation or `netlink_unicast` would.
+    pub(crate) fn send_delay() {
+        // SAFETY: as above.
+        unsafe { bindings::imp2_test_send_delay() }
+    }
+
+    /// Sleeps `test_drain_delay_ms` before each request drained under the
+    /// semaphore, so that other senders' requests queue up meanwhile.
+    pub(crate) fn drain_delay() {
+        // SAFETY: called only from the input path, in process context, where
+        // `msleep` may sleep (the semaphore is not a spinlock).
+        unsafe { bindings::imp2_test_drain_delay() }
+    }
+
+    /// Whether the pernet init of `net` is to fail: `net` is the netns
+    /// whose inode number is in `test_fail_init_netns`.
+    pub(crate) fn fail_pernet_init(net: &Net) -> bool {
+        // SAFETY: `net` is alive (`Net` invariant); reads a module parameter.
+        unsafe { bindings::imp2_test_fail_pernet_init(net.as_raw()) }
+    }
+
+    /// Runs `lock`, which takes the subscriber's write lock, and records
+    /// how long it waited in `test_max_write_wait_us`.
+    pub(crate) fn timed_write_lock<G>(lock: impl FnOnce() -> G) -> G {
+        // SAFETY: reads the monotonic clock; any context.
+        let start = unsafe { bindings::imp2_test_now_ns() };
+        let guard = lock();
+        // SAFETY: updates a module parameter; any context.
+        unsafe { bindings::imp2_test_note_write_wait(start) };
+        guard
+    }
+}
+
+#[cfg(not(imp2_test_knobs))]
+mod imp {
+    #[inline(always)]
+    pub(crate) fn hook_delay() {}
+
+    #[inline(always)]
+    pub(crate) fn send_delay() {}
+
+    #[inline(always)]
+    pub(crate) fn drain_delay() {}
+
+    #[inline(always)]
+    pub(crate) fn fail_pernet_init(_net: &crate::net::Net) -> bool {
+        false
+    }
+
+    #[inline(always)]
+    pub(crate) fn timed_write_lock<G>(lock: impl FnOnce() -> G) -> G {
+        lock()
+    }
+}
+
+pub(crate) use imp::*;
