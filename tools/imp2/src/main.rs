@@ -42,8 +42,8 @@ struct MonitorArgs {
     /// Stop after this many seconds.
     #[arg(long, value_name = "SECS")]
     timeout: Option<f64>,
-    /// Netlink protocol unit (the module's `unit` parameter).
-    #[arg(long, value_name = "N", default_value_t = abi::DEFAULT_UNIT)]
+    /// Netlink protocol unit (the module's `unit` parameter), 0 to 31.
+    #[arg(long, value_name = "N", default_value_t = abi::DEFAULT_UNIT, value_parser = parse_unit)]
     unit: u32,
     /// Socket receive buffer size in bytes.
     #[arg(long, value_name = "BYTES")]
@@ -58,9 +58,21 @@ struct StatsArgs {
     /// Print a JSON object.
     #[arg(long)]
     json: bool,
-    /// Netlink protocol unit (the module's `unit` parameter).
-    #[arg(long, value_name = "N", default_value_t = abi::DEFAULT_UNIT)]
+    /// Netlink protocol unit (the module's `unit` parameter), 0 to 31.
+    #[arg(long, value_name = "N", default_value_t = abi::DEFAULT_UNIT, value_parser = parse_unit)]
     unit: u32,
+}
+
+/// Netlink has 32 protocol units (`MAX_LINKS`).
+const MAX_LINKS: u32 = 32;
+
+/// Parses `--unit`: a netlink protocol unit, 0 to 31.
+fn parse_unit(arg: &str) -> Result<u32, String> {
+    let unit: u32 = arg.parse().map_err(|_| format!("'{arg}' is not a number"))?;
+    if unit >= MAX_LINKS {
+        return Err(format!("{unit} is not a netlink protocol unit (0 to {})", MAX_LINKS - 1));
+    }
+    Ok(unit)
 }
 
 /// A fatal error: what went wrong and what to do about it.
@@ -340,22 +352,32 @@ fn print_stats(json: bool, s: &Stats) {
         return;
     }
     let subscriber = match s.subscriber_portid {
-        0 => "none".to_string(),
+        // The module shows the subscriber to CAP_NET_ADMIN requesters only.
+        0 => "none (or not shown: needs CAP_NET_ADMIN)".to_string(),
         p => format!("port {p}"),
     };
     println!("imp2 counters for this network namespace (netlink unit {}):", s.unit);
-    println!("  packets_seen     {:>12}   ICMP packets that crossed the hook", s.packets_seen);
-    println!("  events_sent      {:>12}   events queued to the subscriber", s.events_sent);
-    println!("  send_failures    {:>12}   subscriber buffer full or port gone", s.send_failures);
+    println!("  packets_seen     {:>12}   ICMP datagrams that crossed the hook", s.packets_seen);
+    println!("  events_sent      {:>12}   events the subscriber's socket took", s.events_sent);
+    println!("  send_failures    {:>12}   subscriber buffer full (EAGAIN) or port gone", s.send_failures);
     println!("    send_refused   {:>12}   of which: port already gone (ECONNREFUSED)", s.send_refused);
     println!("  alloc_failures   {:>12}   event allocation failed in the hook", s.alloc_failures);
     println!("  rejected_msgs    {:>12}   malformed, unknown or unauthorised requests", s.rejected_msgs);
-    println!("  subscriber       {subscriber:>12}");
+    println!("  subscriber       {subscriber}");
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Summary;
+    use super::{parse_unit, Summary};
+
+    #[test]
+    fn units_outside_0_to_31_are_refused() {
+        assert_eq!(parse_unit("0"), Ok(0));
+        assert_eq!(parse_unit("31"), Ok(31));
+        assert!(parse_unit("32").unwrap_err().contains("0 to 31"));
+        assert!(parse_unit("40").unwrap_err().contains("not a netlink protocol unit"));
+        assert!(parse_unit("-1").unwrap_err().contains("not a number"));
+    }
 
     #[test]
     fn gaps_are_counted_and_late_arrivals_fill_them() {
