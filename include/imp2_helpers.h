@@ -56,6 +56,7 @@ void *imp2_nlmsg_put(struct sk_buff *skb, u32 portid, u32 seq, int type,
  */
 void imp2_netlink_request_hold(struct sk_buff *skb, bool net_admin);
 bool imp2_netlink_request_net_admin(const struct sk_buff *skb);
+bool imp2_netlink_request_sender_dead(const struct sk_buff *skb);
 void imp2_netlink_request_release(struct sk_buff *skb);
 
 /* Network namespaces. */

@@ -123,6 +123,11 @@ bool imp2_netlink_request_net_admin(const struct sk_buff *skb)
 	return IMP2_REQUEST_CB(skb)->net_admin;
 }
 
+bool imp2_netlink_request_sender_dead(const struct sk_buff *skb)
+{
+	return sock_flag(NETLINK_CB(skb).sk, SOCK_DEAD);
+}
+
 void imp2_netlink_request_release(struct sk_buff *skb)
 {
 	sock_put(NETLINK_CB(skb).sk);

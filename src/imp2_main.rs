@@ -47,7 +47,12 @@ impl kernel::Module for Imp2Module {
             return Err(EINVAL);
         }
         let service = KBox::pin_init(pernet::Registration::new(unit), GFP_KERNEL).inspect_err(|e| {
-            pr_err!("cannot serve netlink unit {}: error {}\n", unit, e.to_errno());
+            if *e == EBUSY {
+                // netlink_kernel_create() failed, without saying why.
+                pr_err!("cannot open netlink unit {}: it is already served in some netns, or memory ran out\n", unit);
+            } else {
+                pr_err!("cannot serve netlink unit {}: error {}\n", unit, e.to_errno());
+            }
         })?;
         protocol::start_accepting_subscribers();
         pr_info!(

@@ -58,10 +58,13 @@ pub(crate) trait Hook {
 
 /// A netfilter hook registered in one netns; unregistered on drop.
 ///
+/// Dropping it does not wait for hooks that are already running: they may
+/// still use the data for an RCU grace period (see [`HookRegistration::new`]).
+///
 /// # Invariants
 ///
 /// `ops` is registered in `net` and pinned; `ops.priv_` points to a
-/// `H::Data` that outlives the registration.
+/// `H::Data` that stays valid until an RCU grace period after the drop.
 #[pin_data(PinnedDrop)]
 pub(crate) struct HookRegistration<H: Hook> {
     #[pin]
@@ -88,9 +91,10 @@ unsafe extern "C" fn hook_callback<H: Hook>(
     skb: *mut bindings::sk_buff,
     _state: *const bindings::nf_hook_state,
 ) -> kernel::ffi::c_uint {
-    // SAFETY: `priv_` is the `H::Data` given at registration, which outlives
-    // it (type invariant); the hook core passes a valid skb that stays valid
-    // for the call.
+    // SAFETY: `priv_` is the `H::Data` given at registration. We run inside
+    // `rcu_read_lock()` (`nf_hook()`), so it stays valid for the whole call
+    // even if the hook is unregistered meanwhile (type invariant). The hook
+    // core passes a valid skb that stays valid for the call.
     let (data, skb) = unsafe { (&*priv_.cast::<H::Data>(), SkBuff::from_raw(skb)) };
     H::hook(data, skb).to_raw()
 }
@@ -100,8 +104,12 @@ impl<H: Hook> HookRegistration<H> {
     ///
     /// # Safety
     ///
-    /// `data` must stay valid for reads until the registration is dropped,
-    /// and `net` must outlive the registration.
+    /// `data`, and the memory the registration itself is pinned in, must
+    /// stay valid until an RCU grace period has elapsed after the
+    /// registration is dropped, not merely until the drop:
+    /// `nf_unregister_net_hook()` does not wait for running hooks, and RCU
+    /// readers of the old hook array may still follow its `orig_ops`
+    /// pointer to our `nf_hook_ops`. `net` must outlive the registration.
     pub(crate) unsafe fn new(
         net: &Net,
         spec: HookSpec,
@@ -110,9 +118,8 @@ impl<H: Hook> HookRegistration<H> {
         let net_ptr = net.as_raw();
         let register = move |slot: *mut Opaque<bindings::nf_hook_ops>| -> Result {
             let ops = Opaque::raw_get(slot);
-            // SAFETY: `slot` is valid for writes and pinned until
-            // `drop` unregisters it; `net` and `data` outlive the
-            // registration (the caller's promise).
+            // SAFETY: `slot` is valid for writes and pinned; it, `net` and
+            // `data` stay valid long enough (the caller's promise).
             unsafe {
                 ops.write(bindings::nf_hook_ops {
                     hook: Some(hook_callback::<H>),
@@ -139,9 +146,11 @@ impl<H: Hook> HookRegistration<H> {
 #[pinned_drop]
 impl<H: Hook> PinnedDrop for HookRegistration<H> {
     fn drop(self: Pin<&mut Self>) {
-        // SAFETY: `ops` is registered in `net` (type invariant).
-        // `nf_unregister_net_hook` waits (synchronize_net) for running hooks,
-        // so none can use `data` once this returns.
+        // SAFETY: `ops` is registered in `net` (type invariant). This does
+        // NOT wait for hooks already running: `__nf_unregister_net_hook()`
+        // (net/netfilter/core.c) swaps in a new hook array and frees the old
+        // one with `call_rcu()`. Keeping `data` alive for a grace period is
+        // the promise made to `new`.
         unsafe { bindings::nf_unregister_net_hook(self.net, self.ops.get()) };
     }
 }

@@ -10,7 +10,7 @@ use crate::{
 };
 use core::{marker::PhantomPinned, ptr::NonNull};
 use kernel::{
-    error::{Error, Result},
+    error::{code::EBUSY, Error, Result},
     init::PinInit,
     prelude::*,
     types::Opaque,
@@ -71,7 +71,12 @@ unsafe extern "C" fn input_callback<H: InputHandler>(skb: *mut bindings::sk_buff
 
 impl KernelSocket {
     /// Opens the kernel side of netlink protocol `unit` in `net`, delivering
-    /// input to `H`. Fails if the unit is invalid or taken in this netns.
+    /// input to `H`.
+    ///
+    /// `netlink_kernel_create()` returns NULL both when the unit is already
+    /// served in this netns and when memory runs out, and does not say
+    /// which: this fails with `EBUSY` ("could not get the unit") in both
+    /// cases, and the caller's log line names both causes.
     pub(crate) fn new<H: InputHandler>(net: &Net, unit: i32) -> Result<Self> {
         // SAFETY: `net` is alive; the callback is a valid function for the
         // whole life of the socket (it is code of this module, which cannot
@@ -80,13 +85,16 @@ impl KernelSocket {
             bindings::imp2_netlink_kernel_create(net.as_raw(), unit, Some(input_callback::<H>))
         };
         // INVARIANT: on success we own a fresh kernel socket.
-        // NULL: the unit is taken in this netns (or memory ran out).
-        Ok(Self { sk: NonNull::new(sk).ok_or_else(crate::wire::errno::EADDRINUSE)? })
+        Ok(Self { sk: NonNull::new(sk).ok_or(EBUSY)? })
     }
 
     /// Sends `msg` to `portid` without blocking. The message is consumed
-    /// either way; errors are those of `netlink_unicast` (e.g. `ENOBUFS`
-    /// when the receiver's buffer is full, `ECONNREFUSED` if no such port).
+    /// either way. Errors are those of `netlink_unicast(..., MSG_DONTWAIT)`:
+    /// `EAGAIN` when the receiver's buffer is full (the receiver then reads
+    /// `ENOBUFS`, from `netlink_overrun()`), `ECONNREFUSED` if no socket has
+    /// the port. `Ok` means the receiving socket took the message: queued
+    /// it, or dropped it by its own socket filter (`sk_filter()`), which
+    /// `netlink_unicast()` reports exactly like a delivery.
     pub(crate) fn unicast(&self, msg: NlMsgBuf, portid: u32) -> Result {
         // SAFETY: `sk` is a live kernel socket (type invariant).
         unsafe { unicast_from(self.sk.as_ptr(), msg, portid) }
@@ -163,6 +171,17 @@ impl Request {
     pub(crate) fn sender_portid(&self) -> u32 {
         // SAFETY: the skb is valid (type invariant).
         unsafe { bindings::imp2_netlink_skb_portid(self.skb.as_ptr()) }
+    }
+
+    /// Whether the sending socket has been closed since it sent: it is
+    /// orphaned (`SOCK_DEAD`). `netlink_release()` sets that flag in
+    /// `sock_orphan()`, after unhashing the port and before running the
+    /// `NETLINK_URELEASE` notifiers, so a check made under the same lock
+    /// that the notifier handler takes cannot miss both.
+    pub(crate) fn sender_closed(&self) -> bool {
+        // SAFETY: the skb is valid and we hold a reference on the sending
+        // socket (type invariant).
+        unsafe { bindings::imp2_netlink_request_sender_dead(self.skb.as_ptr()) }
     }
 
     /// Whether the sender had `CAP_NET_ADMIN` over the netns when it sent.
@@ -365,7 +384,10 @@ impl<H: PortReleaseHandler> ReleaseNotifier<H> {
 impl<H: PortReleaseHandler> PinnedDrop for ReleaseNotifier<H> {
     fn drop(self: Pin<&mut Self>) {
         // SAFETY: `nb` is registered (type invariant). Unregistering waits
-        // for running callbacks, so none can use `self` afterwards.
+        // for running callbacks, so none can use `self` afterwards: the
+        // netlink chain is a blocking notifier chain, whose callers hold its
+        // rwsem for reading (`blocking_notifier_call_chain()`) and whose
+        // `blocking_notifier_chain_unregister()` takes it for writing.
         unsafe { bindings::netlink_unregister_notifier(self.nb.get()) };
     }
 }

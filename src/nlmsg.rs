@@ -45,6 +45,11 @@ pub(crate) enum FramingError {
 
 /// Iterator over the messages of one buffer. After the first error it
 /// yields nothing more: the position of any following message is unknown.
+///
+/// Stricter than the kernel's `netlink_rcv_skb()`, which silently stops at
+/// a remainder of 1 to 15 bytes: such a remainder is a `Truncated` error
+/// here, so the module counts it as a malformed request. An empty
+/// remainder after the last message is not an error.
 pub(crate) struct Messages<'a> {
     buf: &'a [u8],
     offset: usize,

@@ -4,9 +4,15 @@
 //!
 //! For every netns, [`Registration`] creates the service's per-net data, a
 //! netlink kernel socket delivering input to it and a netfilter hook
-//! feeding it packets, and tears them down in the reverse order (hook,
-//! then socket, then data) when the netns or the registration goes away.
-//! A netlink notifier reports closed user sockets of the service's unit.
+//! feeding it packets, and tears them down in the reverse order when the
+//! netns or the registration goes away. A netlink notifier reports closed
+//! user sockets of the service's unit.
+//!
+//! Teardown takes two steps because `nf_unregister_net_hook()` does not
+//! wait for hooks that are still running (`__nf_unregister_net_hook()`
+//! frees the old hook array with `call_rcu()`): `.pre_exit` unregisters the
+//! hook, the pernet core then waits for an RCU grace period, and only
+//! `.exit` releases the socket and the data the hook used.
 
 use crate::{
     bindings,
@@ -77,48 +83,81 @@ pub(crate) trait NetService: Sized + Send + Sync + 'static {
 ///
 /// # Invariants
 ///
-/// Fields are initialised in the order data, socket, hook and torn down
-/// in the reverse order; `hook`'s data pointer is this struct.
+/// - Fields are initialised in the order `shared.data`, `shared.socket`,
+///   `hook`. Until all three are, the struct is reached only through raw
+///   field pointers, never through a `&PerNet<T>` or `&Shared<T>`.
+/// - `hook`'s data pointer is `shared`. `.pre_exit` drops `hook`; `.exit`,
+///   which the pernet core runs an RCU grace period later, drops
+///   `shared.socket` and then `shared.data`. After `.pre_exit` nothing
+///   touches `hook` again.
 struct PerNet<T: NetService> {
+    shared: Shared<T>,
+    hook: HookRegistration<HookAdapter<T>>,
+}
+
+/// The part of [`PerNet`] that the hook uses.
+struct Shared<T: NetService> {
     data: T,
     socket: KernelSocket,
-    hook: HookRegistration<HookAdapter<T>>,
 }
 
 struct HookAdapter<T>(core::marker::PhantomData<T>);
 
 impl<T: NetService> netfilter::Hook for HookAdapter<T> {
-    type Data = PerNet<T>;
+    type Data = Shared<T>;
 
-    fn hook(per_net: &PerNet<T>, skb: &SkBuff) -> Verdict {
-        per_net.data.packet(&PacketContext { socket: &per_net.socket }, skb)
+    fn hook(shared: &Shared<T>, skb: &SkBuff) -> Verdict {
+        shared.data.packet(&PacketContext { socket: &shared.socket }, skb)
     }
 }
 
-/// Returns the live per-net state of `T` in `net`.
+/// Returns the `PerNet<T>` slot of `net` (possibly not yet initialised).
 ///
 /// # Safety
 ///
-/// `T`'s pernet operations must be registered and `net` must be a netns
-/// in which its init has completed and its exit not started.
-unsafe fn per_net<T: NetService>(net: &Net) -> &PerNet<T> {
+/// `T`'s pernet operations must be registered, so that the id is valid,
+/// and `net` must have a slot for it (its init has started).
+unsafe fn per_net_slot<T: NetService>(net: &Net) -> *mut PerNet<T> {
     let id = T::net_id().id.load(Ordering::Relaxed);
-    // SAFETY: by the caller's promise the slot for `id` holds an initialised
-    // `PerNet<T>` that stays alive while `net` is in use.
-    unsafe { &*bindings::imp2_net_generic(net.as_raw(), id).cast::<PerNet<T>>() }
+    // SAFETY: `net` is alive (`Net` invariant) and has a slot for our
+    // registered id (caller's promise).
+    unsafe { bindings::imp2_net_generic(net.as_raw(), id) }.cast::<PerNet<T>>()
+}
+
+/// Returns the service data of `T` in `net`.
+///
+/// # Safety
+///
+/// `T`'s pernet operations must be registered, and `net` must be a netns
+/// whose init has got past initialising the data and whose exit has not
+/// started, for as long as the returned reference lives.
+unsafe fn service_data<T: NetService>(net: &Net) -> &T {
+    // SAFETY: registered, and init has started (caller's promise).
+    let slot = unsafe { per_net_slot::<T>(net) };
+    // SAFETY: by the caller's promise `data` is initialised and stays alive.
+    // The place projection through the raw pointer forms a reference to
+    // `data` only, not to the whole struct, whose other fields may still be
+    // being written (type invariant).
+    unsafe { &(*slot).shared.data }
 }
 
 struct Input<T>(core::marker::PhantomData<T>);
 
 impl<T: NetService> InputHandler for Input<T> {
     fn input(skb: &InputSkb) {
-        // SAFETY: `skb->sk` is our kernel socket, so the skb belongs to a
-        // netns whose `PerNet<T>` holds that socket: initialised before the
-        // socket existed, torn down after it is released.
+        // SAFETY: `skb->sk` is our kernel socket, which holds no reference
+        // on its netns, but the sender's socket does (`sk_alloc()` for a
+        // user socket takes one) and the sender is inside `sendmsg`.
         let net = unsafe { Net::from_raw(bindings::imp2_skb_net(skb.as_raw())) };
-        // SAFETY: see above.
-        let per_net = unsafe { per_net::<T>(net) };
-        per_net.data.input(skb);
+        // SAFETY: the data was initialised before the socket existed. It is
+        // dropped only in `.exit`, which runs only once no user socket of our
+        // unit exists: in a netns being dismantled (every user socket holds
+        // the netns), or on module unload (every user socket of our unit
+        // holds a module reference, see `netlink_create()`). The exception,
+        // a load that fails with a client already connected, is described
+        // in the README (Limitations).
+        let data = unsafe { service_data::<T>(net) };
+        data.input(skb);
     }
 }
 
@@ -145,6 +184,9 @@ unsafe extern "C" fn pernet_init<T: NetService>(net: *mut bindings::net) -> kern
 
 /// Initialises `*slot` in the invariant's order, unwinding on failure.
 ///
+/// The hook is registered last, so a failure never leaves a hook that
+/// might still be running: the unwinding here frees nothing a hook uses.
+///
 /// # Safety
 ///
 /// `slot` must be valid for writes, pinned, and belong to `net`.
@@ -153,52 +195,79 @@ unsafe fn init_per_net<T: NetService>(net: &Net, slot: *mut PerNet<T>) -> Result
         return Err(ENOMEM);
     }
     let unit = T::net_id().unit.load(Ordering::Relaxed);
+    // SAFETY: `slot` is valid (caller's promise); no reference is formed.
+    let data = unsafe { &raw mut (*slot).shared.data };
     // SAFETY: `slot` is valid and pinned (caller's promise).
-    unsafe { T::init(net).__pinned_init(&raw mut (*slot).data)? };
+    unsafe { T::init(net).__pinned_init(data)? };
     let socket = match KernelSocket::new::<Input<T>>(net, unit) {
         Ok(socket) => socket,
         Err(e) => {
             // SAFETY: `data` was just initialised and nothing else refers to it.
-            unsafe { core::ptr::drop_in_place(&raw mut (*slot).data) };
+            unsafe { core::ptr::drop_in_place(data) };
             return Err(e);
         }
     };
-    // SAFETY: `socket` field is valid for writes. Input may arrive from now
-    // on and only uses `data`, already initialised.
-    unsafe { (&raw mut (*slot).socket).write(socket) };
-    // SAFETY: the hook reads `data` and `socket`, both initialised, through
-    // `slot`, which stays valid until exit drops the hook first. `net`
-    // outlives its own pernet state.
-    let hook = unsafe { HookRegistration::<HookAdapter<T>>::new(net, T::HOOK_SPEC, slot) };
-    // SAFETY: `hook` field is valid for writes and pinned.
+    // SAFETY: the `socket` field is valid for writes. Input may arrive from
+    // now on; it only uses `data`, through a raw field pointer.
+    unsafe { (&raw mut (*slot).shared.socket).write(socket) };
+    // SAFETY: `shared` is fully initialised. It stays valid until `.exit`,
+    // which the pernet core runs an RCU grace period after `.pre_exit` has
+    // dropped the hook (see `pernet_exit`), and `net` outlives its own
+    // pernet state.
+    let hook = unsafe {
+        HookRegistration::<HookAdapter<T>>::new(net, T::HOOK_SPEC, &raw const (*slot).shared)
+    };
+    // SAFETY: the `hook` field is valid for writes and pinned.
     if let Err(e) = unsafe { hook.__pinned_init(&raw mut (*slot).hook) } {
-        // SAFETY: both were initialised above; drop in reverse order.
+        // SAFETY: both were initialised above and no hook was registered;
+        // drop in reverse order.
         unsafe {
-            core::ptr::drop_in_place(&raw mut (*slot).socket);
-            core::ptr::drop_in_place(&raw mut (*slot).data);
+            core::ptr::drop_in_place(&raw mut (*slot).shared.socket);
+            core::ptr::drop_in_place(data);
         }
         return Err(e);
     }
     Ok(())
 }
 
-/// Pernet exit: tears down the `PerNet<T>` of a netns.
+/// Pernet pre_exit: unregisters the hook of a netns.
+///
+/// Hooks may still be running afterwards (`nf_unregister_net_hook()` does
+/// not wait for them); `pernet_exit` frees what they use.
 ///
 /// # Safety
 ///
 /// Only the pernet core may call this, once, for a netns whose init
 /// succeeded.
+unsafe extern "C" fn pernet_pre_exit<T: NetService>(net: *mut bindings::net) {
+    // SAFETY: the pernet core passes a live netns whose init succeeded.
+    let slot = unsafe { per_net_slot::<T>(Net::from_raw(net)) };
+    // SAFETY: init succeeded, so `hook` is initialised; only this function
+    // drops it, once (type invariant).
+    unsafe { core::ptr::drop_in_place(&raw mut (*slot).hook) };
+}
+
+/// Pernet exit: drops the socket and the data of a netns.
+///
+/// # Safety
+///
+/// Only the pernet core may call this, once, for a netns whose
+/// `pernet_pre_exit` has run.
 unsafe extern "C" fn pernet_exit<T: NetService>(net: *mut bindings::net) {
-    let id = T::net_id().id.load(Ordering::Relaxed);
-    // SAFETY: init succeeded for this netns, so the slot holds a `PerNet<T>`.
-    let slot = unsafe { bindings::imp2_net_generic(net, id) }.cast::<PerNet<T>>();
-    // SAFETY: nobody else can reach the state once the hook is unregistered
-    // and the socket released; drop in the order of the type invariant:
-    // the hook first (waits for running hooks), then the socket, then data.
+    // SAFETY: the pernet core passes a live netns whose init succeeded.
+    let slot = unsafe { per_net_slot::<T>(Net::from_raw(net)) };
+    // SAFETY: no hook can still be using `shared`: hooks run inside
+    // `rcu_read_lock()` (`nf_hook()`, include/linux/netfilter.h), the hook
+    // was unregistered in `.pre_exit`, and the pernet core calls
+    // `synchronize_rcu()` between every `.pre_exit` and `.exit`
+    // (`ops_undo_list()`, net/core/net_namespace.c, which netns cleanup,
+    // `unregister_pernet_subsys()` and the unwinding of a failed
+    // `register_pernet_subsys()` or netns setup all go through). No input
+    // or port-release callback can run either (see `Input::input`). Drop
+    // in the reverse order of init.
     unsafe {
-        core::ptr::drop_in_place(&raw mut (*slot).hook);
-        core::ptr::drop_in_place(&raw mut (*slot).socket);
-        core::ptr::drop_in_place(&raw mut (*slot).data);
+        core::ptr::drop_in_place(&raw mut (*slot).shared.socket);
+        core::ptr::drop_in_place(&raw mut (*slot).shared.data);
     }
 }
 
@@ -217,7 +286,7 @@ impl<T: NetService> PortReleaseHandler for ReleaseDispatch<T> {
         // are, and a user socket of our unit can only exist in a netns whose
         // init has completed (netns setup finishes before any task enters
         // it) and whose exit has not started (sockets hold the netns).
-        unsafe { per_net::<T>(net) }.data.port_released(portid);
+        unsafe { service_data::<T>(net) }.port_released(portid);
     }
 }
 
@@ -258,6 +327,7 @@ impl<T: NetService> PernetOps<T> {
             unsafe {
                 ops.write(bindings::pernet_operations {
                     init: Some(pernet_init::<T>),
+                    pre_exit: Some(pernet_pre_exit::<T>),
                     exit: Some(pernet_exit::<T>),
                     id: T::net_id().id.as_ptr(),
                     size: core::mem::size_of::<PerNet<T>>(),
@@ -279,8 +349,8 @@ impl<T: NetService> PernetOps<T> {
 #[pinned_drop]
 impl<T: NetService> PinnedDrop for PernetOps<T> {
     fn drop(self: Pin<&mut Self>) {
-        // SAFETY: `ops` is registered (type invariant). This runs the exit
-        // of every netns, which drops each `PerNet<T>`.
+        // SAFETY: `ops` is registered (type invariant). This runs the
+        // pre_exit and exit of every netns, which drop each `PerNet<T>`.
         unsafe { bindings::unregister_pernet_subsys(self.ops.get()) };
     }
 }

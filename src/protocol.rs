@@ -79,6 +79,9 @@ impl Subscriber {
 /// The fields of an IPv4 header the hook reports.
 struct Ipv4Addrs {
     protocol: u8,
+    /// Fragment offset in 8-byte units (0 for an unfragmented datagram and
+    /// for a datagram's first fragment).
+    fragment_offset: u16,
     /// Source and destination exactly as on the wire (network byte order).
     src: u32,
     dest: u32,
@@ -86,6 +89,8 @@ struct Ipv4Addrs {
 
 impl Ipv4Addrs {
     const MIN_HEADER_LEN: usize = 20;
+    /// `IP_OFFSET`: the offset bits of `frag_off`.
+    const OFFSET_MASK: u16 = 0x1fff;
 
     fn parse(hdr: &[u8; Self::MIN_HEADER_LEN]) -> Option<Self> {
         let version = hdr[0] >> 4;
@@ -95,9 +100,20 @@ impl Ipv4Addrs {
         }
         Some(Self {
             protocol: hdr[9],
+            fragment_offset: u16::from_be_bytes([hdr[6], hdr[7]]) & Self::OFFSET_MASK,
             src: u32::from_ne_bytes([hdr[12], hdr[13], hdr[14], hdr[15]]),
             dest: u32::from_ne_bytes([hdr[16], hdr[17], hdr[18], hdr[19]]),
         })
+    }
+
+    /// Whether this packet starts an ICMP datagram: one event per datagram.
+    ///
+    /// Only a datagram's first fragment (offset 0) counts; later fragments
+    /// carry no ICMP header. When IPv4 defragmentation is active
+    /// (conntrack's defrag hook runs at priority -400, before ours), the
+    /// hook sees whole datagrams, which have offset 0 as well.
+    fn starts_icmp_datagram(&self) -> bool {
+        self.protocol == wire::IPPROTO_ICMP && self.fragment_offset == 0
     }
 }
 
@@ -148,35 +164,45 @@ impl NetService for Imp2Net {
         let Some(ip) = skb.header_pointer(0, &mut buf).and_then(Ipv4Addrs::parse) else {
             return Verdict::Accept;
         };
-        if ip.protocol != wire::IPPROTO_ICMP {
+        if !ip.starts_icmp_datagram() {
             return Verdict::Accept;
         }
         test_knobs::hook_delay();
         self.counters.packets_seen.inc();
 
-        // Check and send under one read-side section, so the port cannot be
-        // cleared (and the send go to port 0, the kernel) in between.
-        let subscriber = self.subscriber.read();
-        if let Some(portid) = subscriber.portid() {
-            let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
-            test_knobs::send_delay();
-            let info = PacketInfo { src: ip.src, dest: ip.dest };
-            match NlMsgBuf::new(wire::IMP2_K_MSG, 0, seq, 0, &info, AllocContext::Atomic) {
-                Ok(msg) => match ctx.socket.unicast(msg, portid) {
-                    Ok(()) => self.counters.events_sent.inc(),
-                    Err(e) => {
-                        self.counters.send_failures.inc();
-                        // The subscriber's socket is already unhashed but its
-                        // NETLINK_URELEASE notification has not run yet.
-                        if e.to_errno() == errno::ECONNREFUSED().to_errno() {
-                            self.counters.send_refused.inc();
-                        }
+        // The read section only copies the port id: readers in softirq
+        // context may pass a waiting writer (qrwlock), so allocating and
+        // sending under the lock could starve subscribe, close and
+        // NETLINK_URELEASE. A copied id is never 0 (the kernel's own port).
+        //
+        // The copy may outlive the subscription by one event, which then
+        // goes to a closed port (ECONNREFUSED, counted) or, if the id has
+        // been reused meanwhile, to its new owner. That window exists with or
+        // without the lock: `netlink_release()` unhashes the port before the
+        // NETLINK_URELEASE notifier clears the subscriber.
+        let Some(portid) = self.subscriber.read().portid() else {
+            return Verdict::Accept;
+        };
+        // Taken before the allocation, on any CPU: events can reach the
+        // subscriber out of order, so a gap may be a late event, not a loss.
+        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        test_knobs::send_delay();
+        let info = PacketInfo { src: ip.src, dest: ip.dest };
+        match NlMsgBuf::new(wire::IMP2_K_MSG, 0, seq, 0, &info, AllocContext::Atomic) {
+            Ok(msg) => match ctx.socket.unicast(msg, portid) {
+                Ok(()) => self.counters.events_sent.inc(),
+                Err(e) => {
+                    // EAGAIN: the subscriber's receive buffer is full.
+                    self.counters.send_failures.inc();
+                    // The port is gone: closed, its NETLINK_URELEASE
+                    // notification not yet run, or the copy above is stale.
+                    if e.to_errno() == errno::ECONNREFUSED().to_errno() {
+                        self.counters.send_refused.inc();
                     }
-                },
-                Err(_) => self.counters.alloc_failures.inc(),
-            }
+                }
+            },
+            Err(_) => self.counters.alloc_failures.inc(),
         }
-        drop(subscriber);
         Verdict::Accept
     }
 
@@ -271,7 +297,17 @@ impl Imp2Net {
         if portid == 0 {
             return Err(EINVAL);
         }
-        let previous = core::mem::replace(&mut *self.write_subscriber(), Subscriber(portid));
+        let mut subscriber = self.write_subscriber();
+        // The sender may have closed its socket after sending, while this
+        // request waited in the inbox; its NETLINK_URELEASE then found
+        // nothing to clear, and its port id is free for anyone to bind.
+        // Checked under the lock the notifier handler takes: either we see
+        // the socket dead, or the handler runs after us and clears it.
+        if request.sender_closed() {
+            return Err(errno::ECONNREFUSED());
+        }
+        let previous = core::mem::replace(&mut *subscriber, Subscriber(portid));
+        drop(subscriber);
         if params::log_allowed() {
             pr_info!(
                 "netns {}: port {} subscribed{}\n",
@@ -307,7 +343,9 @@ impl Imp2Net {
             rejected_msgs: c.rejected_msgs.get(),
             packets_seen: c.packets_seen.get(),
             send_refused: c.send_refused.get(),
-            subscriber_portid: self.subscriber.read_bh().0,
+            // Who is subscribed is for CAP_NET_ADMIN only: the port id is
+            // all it takes to impersonate the subscriber once it closes.
+            subscriber_portid: if request.sender_net_admin() { self.subscriber.read_bh().0 } else { 0 },
             unit: params::unit() as u32,
         };
         let reply = NlMsgBuf::new(wire::IMP2_STATS, 0, msg.header.seq, 0, &stats, AllocContext::Process)?;

@@ -52,9 +52,4 @@ pub(crate) mod errno {
     pub(crate) fn ECONNREFUSED() -> Error {
         Error::from_errno(-(bindings::ECONNREFUSED as i32))
     }
-
-    /// `EADDRINUSE`: the netlink unit is taken in this netns.
-    pub(crate) fn EADDRINUSE() -> Error {
-        Error::from_errno(-(bindings::EADDRINUSE as i32))
-    }
 }

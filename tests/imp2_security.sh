@@ -3,7 +3,7 @@
 # (a spoofed CLOSE is ignored), subscribing needs CAP_NET_ADMIN over the
 # netns, refusals are only reported when NLM_F_ACK asks for it.
 . "$(dirname "$0")/lib.sh"
-ktap_plan 9
+ktap_plan 10
 A=imp2-sec-a B=imp2-sec-b
 tmp=$(mktemp -d)
 trap 'kill $mon 2>/dev/null; cleanup_netns $A $B; rm -rf $tmp' EXIT
@@ -42,6 +42,13 @@ check "unprivileged subscribe changed nothing" test "$(subscriber)" = "$port"
 ip netns exec $A setpriv --reuid=65534 --regid=65534 --clear-groups imp2_nlsend -w 500 "type=0" >"$tmp/unpriv-noack"
 check "unprivileged subscribe without NLM_F_ACK gets no reply (2007 clients see nothing)" \
 	bash -c "test ! -s $tmp/unpriv-noack && (( \$(subscriber_port $A) == $port ))"
+
+# Who is subscribed is not for everyone: the port id is all it takes to bind
+# that port once the subscriber closes.
+unpriv_port=$(ip netns exec $A setpriv --reuid=65534 --regid=65534 --clear-groups \
+	imp2 stats --json | sed -n 's/.*"subscriber_portid":\([0-9]*\).*/\1/p')
+check "stats show the subscriber port to CAP_NET_ADMIN only (root: $port, uid 65534: ${unpriv_port:-none})" \
+	bash -c "(( $port != 0 )) && [[ '$unpriv_port' == 0 ]]"
 
 # CAP_NET_ADMIN over the socket's own netns is what counts: root in a new
 # user namespace owning a new netns may subscribe there.

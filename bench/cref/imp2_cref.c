@@ -6,7 +6,9 @@
  * imp2.h), same locking (subscriber behind an rwlock read in the hook and
  * written with _bh; requests queued and drained under a down_trylock()
  * semaphore), same fixes (NETLINK_CB portid, CAP_NET_ADMIN, URELEASE,
- * validation, acks only on NLM_F_ACK, per-netns state, counters).
+ * validation, acks only on NLM_F_ACK, per-netns state, counters, first
+ * fragments only, a minimal read section, no late subscribe of a closed
+ * port, hook unregistered in pre_exit).
  * Default unit 30 so that it can be loaded next to imp2.ko.
  */
 #include <linux/atomic.h>
@@ -20,6 +22,7 @@
 #include <linux/semaphore.h>
 #include <linux/skbuff.h>
 #include <linux/spinlock.h>
+#include <net/ip.h>
 #include <net/net_namespace.h>
 #include <net/netlink.h>
 #include <net/netns/generic.h>
@@ -61,42 +64,44 @@ static unsigned int cref_hook(void *priv, struct sk_buff *skb,
 	struct packet_info *info;
 	struct nlmsghdr *nlh;
 	struct sk_buff *msg;
+	u32 portid, seq;
 	int err;
 
 	iph = skb_header_pointer(skb, 0, sizeof(_iph), &_iph);
-	if (!iph || iph->version != 4 || iph->ihl < 5 || iph->protocol != IPPROTO_ICMP)
+	if (!iph || iph->version != 4 || iph->ihl < 5 || iph->protocol != IPPROTO_ICMP ||
+	    (ntohs(iph->frag_off) & IP_OFFSET))
 		return NF_ACCEPT;
 	atomic64_inc(&cn->packets_seen);
 
 	read_lock(&cn->lock);
-	if (cn->subscriber) {
-		u32 seq = atomic_inc_return(&cn->next_seq) - 1;
-
-		msg = nlmsg_new(sizeof(*info), GFP_ATOMIC | __GFP_NOWARN);
-		if (!msg) {
-			atomic64_inc(&cn->alloc_failures);
-			goto out;
-		}
-		nlh = nlmsg_put(msg, 0, seq, IMP2_K_MSG, sizeof(*info), 0);
-		if (!nlh) {
-			kfree_skb(msg);
-			atomic64_inc(&cn->alloc_failures);
-			goto out;
-		}
-		info = nlmsg_data(nlh);
-		info->src = iph->saddr;
-		info->dest = iph->daddr;
-		err = netlink_unicast(cn->nlsk, msg, cn->subscriber, MSG_DONTWAIT);
-		if (err < 0) {
-			atomic64_inc(&cn->send_failures);
-			if (err == -ECONNREFUSED)
-				atomic64_inc(&cn->send_refused);
-		} else {
-			atomic64_inc(&cn->events_sent);
-		}
-	}
-out:
+	portid = cn->subscriber;
 	read_unlock(&cn->lock);
+	if (!portid)
+		return NF_ACCEPT;
+
+	seq = atomic_inc_return(&cn->next_seq) - 1;
+	msg = nlmsg_new(sizeof(*info), GFP_ATOMIC | __GFP_NOWARN);
+	if (!msg) {
+		atomic64_inc(&cn->alloc_failures);
+		return NF_ACCEPT;
+	}
+	nlh = nlmsg_put(msg, 0, seq, IMP2_K_MSG, sizeof(*info), 0);
+	if (!nlh) {
+		kfree_skb(msg);
+		atomic64_inc(&cn->alloc_failures);
+		return NF_ACCEPT;
+	}
+	info = nlmsg_data(nlh);
+	info->src = iph->saddr;
+	info->dest = iph->daddr;
+	err = netlink_unicast(cn->nlsk, msg, portid, MSG_DONTWAIT);
+	if (err < 0) {
+		atomic64_inc(&cn->send_failures);
+		if (err == -ECONNREFUSED)
+			atomic64_inc(&cn->send_refused);
+	} else {
+		atomic64_inc(&cn->events_sent);
+	}
 	return NF_ACCEPT;
 }
 
@@ -122,7 +127,7 @@ static int cref_stats(struct cref_net *cn, struct sk_buff *in, const struct nlms
 	st->packets_seen = atomic64_read(&cn->packets_seen);
 	st->send_refused = atomic64_read(&cn->send_refused);
 	read_lock_bh(&cn->lock);
-	st->subscriber_portid = cn->subscriber;
+	st->subscriber_portid = CREF_CB(in)->net_admin ? cn->subscriber : 0;
 	read_unlock_bh(&cn->lock);
 	st->unit = unit;
 	return netlink_unicast(in->sk, msg, NETLINK_CB(in).portid, MSG_DONTWAIT) < 0 ? -ENOBUFS : 0;
@@ -142,7 +147,10 @@ static int cref_message(struct cref_net *cn, struct sk_buff *skb, struct nlmsghd
 		if (!portid)
 			return -EINVAL;
 		write_lock_bh(&cn->lock);
-		cn->subscriber = portid;
+		if (sock_flag(NETLINK_CB(skb).sk, SOCK_DEAD))
+			err = -ECONNREFUSED;
+		else
+			cn->subscriber = portid;
 		write_unlock_bh(&cn->lock);
 		break;
 	case IMP2_CLOSE:
@@ -217,7 +225,7 @@ static int __net_init cref_net_init(struct net *net)
 	sema_init(&cn->drain, 1);
 	cn->nlsk = netlink_kernel_create(net, unit, &cfg);
 	if (!cn->nlsk)
-		return -EADDRINUSE;
+		return -EBUSY;
 	cn->ops = (struct nf_hook_ops) {
 		.hook = cref_hook,
 		.priv = cn,
@@ -233,12 +241,20 @@ static int __net_init cref_net_init(struct net *net)
 	return 0;
 }
 
+/* Running hooks may still use cn: the pernet core waits for them (RCU)
+ * between pre_exit and exit. */
+static void __net_exit cref_net_pre_exit(struct net *net)
+{
+	struct cref_net *cn = net_generic(net, cref_net_id);
+
+	nf_unregister_net_hook(net, &cn->ops);
+}
+
 static void __net_exit cref_net_exit(struct net *net)
 {
 	struct cref_net *cn = net_generic(net, cref_net_id);
 	struct sk_buff *req;
 
-	nf_unregister_net_hook(net, &cn->ops);
 	netlink_kernel_release(cn->nlsk);
 	while ((req = skb_dequeue(&cn->inbox))) {
 		sock_put(NETLINK_CB(req).sk);
@@ -248,6 +264,7 @@ static void __net_exit cref_net_exit(struct net *net)
 
 static struct pernet_operations cref_net_ops = {
 	.init = cref_net_init,
+	.pre_exit = cref_net_pre_exit,
 	.exit = cref_net_exit,
 	.id = &cref_net_id,
 	.size = sizeof(struct cref_net),

@@ -26,9 +26,12 @@ enum imp2_msg_type {
 };
 
 /*
- * Payload of IMP2_K_MSG.  Addresses are IPv4, network byte order.
- * nlmsg_seq of successive events in one netns increases by one per event,
- * so a gap means events were lost (e.g. receive buffer overrun).
+ * Payload of IMP2_K_MSG: one per ICMP datagram (fragmented datagrams are
+ * reported once, by their first fragment).  Addresses are IPv4, network
+ * byte order.  nlmsg_seq increases by one per event in a netns, taken on
+ * the CPU that saw the packet before the event is sent: events seen on
+ * different CPUs can arrive out of order, so a gap is an event that was
+ * lost (receive buffer overrun) or one that is still to come.
  */
 struct packet_info {
 	__u32 src;
@@ -37,13 +40,18 @@ struct packet_info {
 
 /* Payload of IMP2_STATS.  All counters are per network namespace. */
 struct imp2_stats {
-	__u64 events_sent;	/* events queued to the subscriber */
-	__u64 send_failures;	/* netlink_unicast failed (ENOBUFS, ECONNREFUSED) */
+	__u64 events_sent;	/* events the subscriber's socket took: queued, or
+				   dropped by its own socket filter (netlink_unicast
+				   reports both alike) */
+	__u64 send_failures;	/* netlink_unicast failed: EAGAIN, the receive
+				   buffer was full (the reader then gets ENOBUFS),
+				   or ECONNREFUSED */
 	__u64 alloc_failures;	/* event skb allocation failed in the hook */
 	__u64 rejected_msgs;	/* malformed, unknown or unauthorised requests */
-	__u64 packets_seen;	/* ICMP packets that crossed the hook */
+	__u64 packets_seen;	/* ICMP datagrams (first fragments) at the hook */
 	__u64 send_refused;	/* of send_failures: ECONNREFUSED, the port was gone */
-	__u32 subscriber_portid; /* 0 if nobody is subscribed */
+	__u32 subscriber_portid; /* 0 if nobody is subscribed, and always 0 for a
+				    requester without CAP_NET_ADMIN */
 	__u32 unit;		/* netlink protocol unit of this module */
 };
 
