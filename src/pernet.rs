@@ -21,7 +21,6 @@ use core::{
 };
 use kernel::{
     error::{Error, Result},
-    init::PinInit,
     prelude::*,
     types::Opaque,
 };
@@ -151,7 +150,7 @@ unsafe extern "C" fn pernet_init<T: NetService>(net: *mut bindings::net) -> kern
 unsafe fn init_per_net<T: NetService>(net: &Net, slot: *mut PerNet<T>) -> Result {
     let unit = T::net_id().unit.load(Ordering::Relaxed);
     // SAFETY: `slot` is valid and pinned (caller's promise).
-    unsafe { T::init(net).__pinned_init(&raw mut (*slot).data)? };
+    unsafe { crate::compat::pin_init_at(T::init(net), &raw mut (*slot).data)? };
     let socket = match KernelSocket::new::<Input<T>>(net, unit) {
         Ok(socket) => socket,
         Err(e) => {
@@ -168,7 +167,7 @@ unsafe fn init_per_net<T: NetService>(net: &Net, slot: *mut PerNet<T>) -> Result
     // outlives its own pernet state.
     let hook = unsafe { HookRegistration::<HookAdapter<T>>::new(net, T::HOOK_SPEC, slot) };
     // SAFETY: `hook` field is valid for writes and pinned.
-    if let Err(e) = unsafe { hook.__pinned_init(&raw mut (*slot).hook) } {
+    if let Err(e) = unsafe { crate::compat::pin_init_at(hook, &raw mut (*slot).hook) } {
         // SAFETY: both were initialised above; drop in reverse order.
         unsafe {
             core::ptr::drop_in_place(&raw mut (*slot).socket);
@@ -249,7 +248,7 @@ impl<T: NetService> PernetOps<T> {
         #[allow(clippy::let_unit_value)]
         let () = AlignCheck::<T>::OK;
         let register = |slot: *mut Opaque<bindings::pernet_operations>| -> Result {
-            let ops = Opaque::raw_get(slot);
+            let ops = crate::compat::opaque_cast_into(slot);
             // SAFETY: `slot` is valid for writes and pinned until
             // drop unregisters it; the id slot is a `'static`.
             unsafe {
@@ -268,7 +267,7 @@ impl<T: NetService> PernetOps<T> {
             _t: core::marker::PhantomData,
             // SAFETY: `register` fully initialises and registers `slot`
             // before returning `Ok`; on error nothing is registered.
-            ops <- unsafe { kernel::init::pin_init_from_closure(register) },
+            ops <- unsafe { crate::compat::pin_init_from_closure(register) },
         }? Error)
     }
 }
