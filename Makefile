@@ -1,14 +1,21 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Top-level entry points. `make` builds imp2.ko against the cached test
-# kernel (scripts/build-kernel.sh), or against KDIR=<your Rust-enabled
-# 6.12 build tree>.
+# kernel selected by IMP2_KERNEL=6.12 (default), 7.3 or debian-7.3
+# (scripts/build-kernel.sh), or against KDIR=<your Rust-enabled 6.12 or 7.3
+# build tree>.
 
 IMP2_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/imp2
-KDIR ?= $(IMP2_CACHE)/kernel-current
+IMP2_KERNEL ?= 6.12
+KDIR ?= $(IMP2_CACHE)/kernel-$(IMP2_KERNEL)-current
 BINDGEN ?= $(IMP2_CACHE)/bindgen-$(shell sed -n 's/^BINDGEN_VERSION=//p' scripts/versions.env)/bin/bindgen
 LLVM_SUFFIX := -$(shell sed -n 's/^LLVM_VERSION=//p' scripts/versions.env)
-KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM_SUFFIX) RUSTC=/usr/bin/rustc \
+# Our test kernels are built with LLVM. A tree prepared for a gcc-built
+# distro kernel (scripts/prepare-debian-kernel.sh) carries its own make
+# variables in imp2.mk (CC=gcc, the vermagic, the forced rustc version).
+-include $(KDIR)/imp2.mk
+IMP2_KMAKE_VARS ?= LLVM=$(LLVM_SUFFIX)
+KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) $(IMP2_KMAKE_VARS) RUSTC=/usr/bin/rustc \
 	BINDGEN=$(BINDGEN) CLIPPY_DRIVER=/usr/bin/clippy-driver LIBCLANG_PATH=/usr/lib/llvm$(LLVM_SUFFIX)/lib
 
 .PHONY: all modules clean rust-analyzer kernel toolchain tools test demo bench check-kdir
@@ -18,7 +25,7 @@ all: modules
 check-kdir:
 	@test -f $(KDIR)/Module.symvers || { \
 		echo "error: no built kernel at KDIR=$(KDIR)"; \
-		echo "  run 'make kernel' (builds the cached test kernel) or pass KDIR=<Rust-enabled 6.12 tree>"; \
+		echo "  run 'IMP2_KERNEL=$(IMP2_KERNEL) make kernel' (builds/prepares the cached kernel) or pass KDIR=<Rust-enabled 6.12 or 7.3 tree>"; \
 		exit 1; }
 
 modules: check-kdir

@@ -8,6 +8,7 @@
 #define _IMP2_HELPERS_H
 
 #include <linux/types.h>
+#include <linux/version.h>
 #include <linux/gfp_types.h>
 
 struct lock_class_key;
@@ -20,7 +21,9 @@ struct sk_buff_head;
 struct sock;
 
 /* Module parameters (6.12's Rust module! macro has no parameter support). */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(7, 0, 0)
 int imp2_param_unit(void);
+#endif
 bool imp2_net_ratelimit(void);
 
 /* Locks. */

@@ -56,6 +56,65 @@ copy_libs() {
 	done
 }
 
+# IMP2_KERNEL selects the kernel everything builds for and boots:
+#   6.12        our debug test kernel from Debian 12's linux-source-6.12 (default)
+#   7.3         the same config on linux-source-7.3 (Debian trixie-backports)
+#   debian-7.3  Debian's stock linux-image-<abi>-amd64 (no debug options):
+#               a tree prepared to match it (scripts/prepare-debian-kernel.sh)
+IMP2_KERNELS=(6.12 7.3 debian-7.3)
+imp2_kernel() {
+	local k=${IMP2_KERNEL:-6.12}
+	[[ " ${IMP2_KERNELS[*]} " == *" $k "* ]] ||
+		die "IMP2_KERNEL=$k is not a supported kernel: use one of ${IMP2_KERNELS[*]}"
+	echo "$k"
+}
+# Debian's kernel ABI name for the pinned version: 7.3.4-1~bpo13+1 -> 7.3.4+deb13.
+DEBIAN_KERNEL_ABI=${DEBIAN_KERNEL_VERSION%%-*}+deb13
+# The cache's "current" link of a kernel (and build profile).  6.12's debug
+# kernel also keeps its historical name, kernel-current.
+kernel_link() { # KERNEL [PROFILE]
+	local k=$1 profile=${2:-imp2}
+	if [[ $profile == imp2 ]]; then echo "$IMP2_CACHE/kernel-$k-current"
+	else echo "$IMP2_CACHE/kernel-$profile-$k-current"; fi
+}
+default_kdir() { kernel_link "$(imp2_kernel)"; }
+
+# kernel_source_version 6.12|7.3: the Debian version of its linux-source.
+kernel_source_version() {
+	case $1 in
+	6.12) dpkg-query -W -f='${Version}' "$KERNEL_SOURCE_PKG" 2>/dev/null ||
+		die "$KERNEL_SOURCE_PKG not installed: run scripts/setup-toolchain.sh" ;;
+	7.3) echo "$DEBIAN_KERNEL_VERSION" ;;
+	*) die "no kernel source for $1" ;;
+	esac
+}
+# kernel_source 6.12|7.3: the unpacked source tree (shared by every build of
+# that version, which all use O=), unpacked on first use.  6.12 comes from the
+# installed linux-source-6.12; 7.3's .deb is downloaded (fetch-debian.sh) and
+# its tarball streamed out of it, nothing installed.
+kernel_source() {
+	local k=$1 ver src
+	ver=$(kernel_source_version "$k")
+	src=$IMP2_CACHE/linux-src-$ver
+	if [[ ! -f $src/.imp2-extracted ]]; then
+		rm -rf "$src" && mkdir -p "$src"
+		if [[ $k == 6.12 ]]; then
+			local tarball; tarball=$(ls /usr/src/linux-source-6.12.tar.* 2>/dev/null | head -n1)
+			[[ -n $tarball ]] || die "kernel tarball missing in /usr/src: reinstall $KERNEL_SOURCE_PKG"
+			run_long "extract $tarball" "$IMP2_CACHE/logs/extract-$k.log" \
+				tar -xf "$tarball" -C "$src" --strip-components=1 || die "extracting $tarball failed"
+		else
+			local deb; deb=$("$IMP2_ROOT/scripts/fetch-debian.sh" linux-source-7.3) || exit 1
+			# shellcheck disable=SC2016
+			run_long "extract linux-source-7.3 $ver" "$IMP2_CACHE/logs/extract-$k.log" bash -o pipefail -c \
+				'dpkg-deb --fsys-tarfile "$1" | tar -xO ./usr/src/linux-source-7.3.tar.xz | tar -xJ -C "$2" --strip-components=1' \
+				_ "$deb" "$src" || die "extracting linux-source-7.3 from $deb failed"
+		fi
+		touch "$src/.imp2-extracted"
+	fi
+	echo "$src"
+}
+
 kernel_make_vars() {
 	printf '%s\n' "LLVM=-$LLVM_VERSION" "RUSTC=/usr/bin/rustc" "BINDGEN=$BINDGEN"
 }

@@ -1,57 +1,106 @@
 #!/usr/bin/env bash
-# The whole test suite, from nothing: toolchain, test kernel, module, tools,
-# host-side tests and lints, then every kselftest script in one VM boot,
-# then the splat-scan self-test.  Ends with "N passed, N failed".
+# The whole test suite, from nothing: toolchain, test kernels, module, tools,
+# host-side tests and lints, then the kselftest scripts in one VM boot per
+# kernel, then the splat-scan self-test.  Ends with "N passed, N failed".
+#
+#   scripts/test.sh [--quick] [TEST...]
+#
+# Kernels: IMP2_KERNEL=6.12|7.3|debian-7.3 runs on that one; unset, on all
+# three in turn (the module is rebuilt for each).  Our 6.12 and 7.3 debug
+# kernels (KASAN, lockdep, kmemleak, failslab) run every script; Debian's
+# stock 7.3 kernel runs the functional ones (no debug options there).
+# --quick: the functional scripts on one kernel (IMP2_KERNEL, default 6.12).
+# TEST...: only these scripts (e.g. imp2_events.sh), on the selected kernels.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 export PATH=$PATH:$HOME/.cargo/bin
 
-pass=0 fail=0
+quick=0
+[[ ${1:-} == --quick ]] && { quick=1; shift; }
+if [[ ${IMP2_KERNEL:-} ]]; then kernels=("$(imp2_kernel)")
+elif (( quick )); then kernels=(6.12)
+else kernels=("${IMP2_KERNELS[@]}"); fi
+
+# The hardening scripts need the debug kernels' KASAN, lockdep, kmemleak
+# and fault injection, or are heavy; the rest are the functional scripts.
+HARDENING_TESTS="imp2_fuzz.sh imp2_faults.sh imp2_concurrency.sh imp2_load_cycles.sh imp2_netns_churn.sh imp2_bench_smoke.sh"
+functional_tests() {
+	local t
+	for t in "$IMP2_ROOT"/tests/imp2_*.sh; do
+		t=$(basename "$t")
+		[[ " $HARDENING_TESTS " == *" $t "* ]] || echo "$t"
+	done
+}
+
+pass=0 fail=0 summary=()
 record() { # record NAME PASSED FAILED
 	pass=$((pass + $2)) fail=$((fail + $3))
+	summary+=("$1: $2 passed, $3 failed")
 	log "$1: $2 passed, $3 failed"
 }
 
-"$IMP2_ROOT/scripts/build-all.sh" --check
-# Host-side cargo tests (build-all ran them): count their results.
-read -r hp hf < <(awk '/^test result:/ {p+=$4; f+=$6} END {print p+0, f+0}' "$IMP2_ROOT/build/cargo-test.log")
-record "host cargo tests" "$hp" "$hf"
-
-# All VM tests in one boot.
-console=$IMP2_ROOT/build/vm/suite.log
-vm_rc=0
-"$IMP2_ROOT/scripts/vm-run.sh" --quiet --timeout "${IMP2_SUITE_TIMEOUT:-2400}" --log "$console" \
-	"$IMP2_ROOT/tests/guest-suite.sh" "$@" || vm_rc=$?
-read -r vp vf vs < <(sed -n 's/^IMP2-KTAP-TOTALS: //p' "$console" | tr -d '\r' | tail -n1; echo)
-vp=${vp:-0} vf=${vf:-0}
-if (( vm_rc != 0 && vf == 0 )); then
-	vf=1   # crashed, timed out or splatted without a failing test case
-	log "VM run failed (exit $vm_rc) outside any test case: see $console"
-fi
-record "VM tests (${vs:-0} skipped)" "$vp" "$vf"
-
-# The splat scan must catch a WARN_ON: this run has to FAIL.
-if [[ $# -eq 0 ]]; then
-	splat_log=$IMP2_ROOT/build/vm/splat-selftest.log
-	out=$("$IMP2_ROOT/scripts/vm-run.sh" --quiet --timeout 300 --log "$splat_log" \
-		"$IMP2_ROOT/tests/guest-splat-selftest.sh" 2>&1) && rc=0 || rc=$?
-	if (( rc != 0 )) && grep -q 'FAIL: kernel splat scan' <<<"$out" && grep -q 'WARNING:' <<<"$out"; then
-		record "splat-scan self-test (WARN_ON caught)" 1 0
-	else
-		printf '%s\n' "$out" | tail -n 20 >&2
-		record "splat-scan self-test: WARN_ON was NOT caught (rc=$rc)" 0 1
+mkdir -p "$IMP2_ROOT/build/vm"
+: >"$IMP2_ROOT/build/figures.txt"
+first=1
+for k in "${kernels[@]}"; do
+	export IMP2_KERNEL=$k
+	kstart=$(date +%s)
+	log "=== kernel $k"
+	# Host-side cargo tests and clippy once; the module is rebuilt per kernel.
+	if ! "$IMP2_ROOT/scripts/build-all.sh" $( ((first)) && echo --check); then
+		record "$k: toolchain/kernel/module build (see above)" 0 1
+		continue
 	fi
-fi
+	if (( first )); then
+		# Host-side cargo tests (build-all ran them): count their results.
+		read -r hp hf < <(awk '/^test result:/ {p+=$4; f+=$6} END {print p+0, f+0}' "$IMP2_ROOT/build/cargo-test.log")
+		record "host cargo tests" "$hp" "$hf"
+	fi
 
-# Reliability figures (tests/imp2_fuzz.sh, _faults, _load_cycles, ...).
-read -r splats leaks < <("$IMP2_ROOT/scripts/splat-scan.sh" --count "$console" | sed 's/[a-z]*=//g')
-{
-	echo "Reliability figures ($(date -u +%Y-%m-%d), one VM boot, TCG):"
-	grep -ao 'IMP2-FIGURE: .*' "$console" | tr -d '\r' | sed 's/^IMP2-FIGURE: /  /'
-	echo "  splats_found=$splats"
-	echo "  leaks_found=$leaks"
-} | tee "$IMP2_ROOT/build/figures.txt"
+	tests=("$@")
+	if (( ! ${#tests[@]} )) && { (( quick )) || [[ $k == debian-* ]]; }; then
+		mapfile -t tests < <(functional_tests)
+	fi
+	# All VM tests on this kernel in one boot.
+	console=$IMP2_ROOT/build/vm/suite-$k.log
+	vm_rc=0
+	"$IMP2_ROOT/scripts/vm-run.sh" --quiet --timeout "${IMP2_SUITE_TIMEOUT:-2400}" --log "$console" \
+		"$IMP2_ROOT/tests/guest-suite.sh" "${tests[@]}" || vm_rc=$?
+	read -r vp vf vs < <(sed -n 's/^IMP2-KTAP-TOTALS: //p' "$console" | tr -d '\r' | tail -n1; echo)
+	vp=${vp:-0} vf=${vf:-0}
+	if (( vm_rc != 0 && vf == 0 )); then
+		vf=1   # crashed, timed out or splatted without a failing test case
+		log "VM run on $k failed (exit $vm_rc) outside any test case: see $console"
+	fi
+	record "$k: VM tests (${vs:-0} skipped)" "$vp" "$vf"
 
+	# The splat scan must catch a WARN_ON: this run has to FAIL (once).
+	if (( first && $# == 0 && ! quick )); then
+		splat_log=$IMP2_ROOT/build/vm/splat-selftest.log
+		out=$("$IMP2_ROOT/scripts/vm-run.sh" --quiet --timeout 300 --log "$splat_log" \
+			"$IMP2_ROOT/tests/guest-splat-selftest.sh" 2>&1) && rc=0 || rc=$?
+		if (( rc != 0 )) && grep -q 'FAIL: kernel splat scan' <<<"$out" && grep -q 'WARNING:' <<<"$out"; then
+			record "$k: splat-scan self-test (WARN_ON caught)" 1 0
+		else
+			printf '%s\n' "$out" | tail -n 20 >&2
+			record "$k: splat-scan self-test: WARN_ON was NOT caught (rc=$rc)" 0 1
+		fi
+	fi
+
+	# Reliability figures (tests/imp2_fuzz.sh, _faults, _load_cycles, ...).
+	read -r splats leaks < <("$IMP2_ROOT/scripts/splat-scan.sh" --count "$console" | sed 's/[a-z]*=//g')
+	{
+		echo "Reliability figures on $k ($(date -u +%Y-%m-%d), one VM boot, TCG):"
+		grep -ao 'IMP2-FIGURE: .*' "$console" | tr -d '\r' | sed 's/^IMP2-FIGURE: /  /'
+		echo "  splats_found=$splats"
+		echo "  leaks_found=$leaks"
+	} | tee -a "$IMP2_ROOT/build/figures.txt"
+	log "kernel $k done in $(( $(date +%s) - kstart ))s"
+	first=0
+done
+
+log "summary:"
+printf '  %s\n' "${summary[@]}" >&2
 log "total time $(elapsed)"
 echo "$pass passed, $fail failed"
 (( fail == 0 ))

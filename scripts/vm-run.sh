@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Boot the imp2 test kernel in QEMU, run a shell script inside the guest and
-# return its exit status.
+# Boot the imp2 test kernel selected by IMP2_KERNEL (6.12, 7.3, debian-7.3;
+# or KDIR=) in QEMU, run a shell script inside the guest and return its exit
+# status.
 #
 #   scripts/vm-run.sh [--share HOSTDIR[:GUESTDIR]]... [--timeout SECS]
 #                     [--log FILE] [--cpus N] [--mem MB] [--quiet]
@@ -30,7 +31,7 @@ while (( $# )); do
 	--cpus) cpus=$2; shift 2 ;;
 	--mem) mem=$2; shift 2 ;;
 	--quiet) quiet=1; shift ;;
-	-h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,16p' "$0"; exit 0 ;;
 	--) shift; break ;;
 	-*) die "unknown option $1 (see --help)" ;;
 	*) break ;;
@@ -40,9 +41,17 @@ done
 script=$1; shift
 [[ -f $script ]] || die "script $script not found"
 
-KDIR=${KDIR:-$IMP2_CACHE/kernel-current}
-bzimage=$KDIR/arch/x86/boot/bzImage
-[[ -f $bzimage ]] || die "no test kernel at $KDIR: run scripts/build-kernel.sh (or make kernel)"
+KDIR=${KDIR:-$(default_kdir)}
+if [[ -f $KDIR/imp2-vm/vmlinuz ]]; then
+	# A tree prepared for a distro kernel (scripts/prepare-debian-kernel.sh):
+	# boot the distro's own kernel, with the modules the tests need.
+	bzimage=$KDIR/imp2-vm/vmlinuz
+	kernel_cpio=$KDIR/imp2-vm/modules.cpio.gz
+else
+	bzimage=$KDIR/arch/x86/boot/bzImage
+	kernel_cpio=
+fi
+[[ -f $bzimage ]] || die "no test kernel at $KDIR: run IMP2_KERNEL=$(imp2_kernel) scripts/build-kernel.sh (or make kernel)"
 base=$("$IMP2_ROOT/scripts/mkinitramfs.sh")
 
 mkdir -p "$IMP2_ROOT/build/vm"
@@ -71,7 +80,7 @@ cp -a "$IMP2_ROOT/tests" "$ov/imp2/tests"
 } >"$ov/imp2/run"
 chmod +x "$ov/imp2/run"
 (cd "$ov" && find . -print0 | cpio --null -o -H newc --quiet | gzip -1) >"$work/overlay.cpio.gz"
-cat "$base" "$work/overlay.cpio.gz" >"$work/initrd.cpio.gz"
+cat "$base" ${kernel_cpio:+"$kernel_cpio"} "$work/overlay.cpio.gz" >"$work/initrd.cpio.gz"
 
 # KVM only when the CPU really exposes virtualization: /dev/kvm alone is not
 # enough (guests hang right after "Booting from ROM" on these hosts).

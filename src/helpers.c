@@ -5,6 +5,7 @@
  */
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/version.h>
 #include <linux/net.h>
 #include <linux/netlink.h>
 #include <linux/ratelimit.h>
@@ -19,6 +20,8 @@
 #include "imp2_helpers.h"
 #include "uapi/imp2.h"
 
+#if LINUX_VERSION_CODE < KERNEL_VERSION(7, 0, 0)
+/* 6.12 only: from 7.x on, `unit` is a Rust parameter in module! (params.rs). */
 static int unit = NL_IMP2;
 module_param(unit, int, 0444);
 MODULE_PARM_DESC(unit, "netlink protocol unit (default 31, NL_IMP2)");
@@ -27,6 +30,7 @@ int imp2_param_unit(void)
 {
 	return unit;
 }
+#endif
 
 bool imp2_net_ratelimit(void)
 {

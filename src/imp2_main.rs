@@ -11,6 +11,7 @@
 use kernel::prelude::*;
 
 mod bindings;
+mod compat;
 mod net;
 mod netfilter;
 mod netlink;
@@ -24,12 +25,31 @@ mod skbuff;
 mod test_knobs;
 mod wire;
 
+// 6.12: one `author`, no parameters (`unit` is a C `module_param` in
+// helpers.c, see `params.rs`).
+#[cfg(not(imp2_v7))]
 module! {
     type: Imp2Module,
     name: "imp2",
     author: "imp2 developers",
     description: "Report ICMP packets at IPv4 PRE_ROUTING to a netlink subscriber",
     license: "GPL",
+}
+
+// 7.3: `authors`, and `unit` is a mainline Rust module parameter.
+#[cfg(imp2_v7)]
+module! {
+    type: Imp2Module,
+    name: "imp2",
+    authors: ["imp2 developers"],
+    description: "Report ICMP packets at IPv4 PRE_ROUTING to a netlink subscriber",
+    license: "GPL",
+    params: {
+        unit: i32 {
+            default: crate::bindings::NL_IMP2 as i32,
+            description: "netlink protocol unit (default 31, NL_IMP2)",
+        },
+    },
 }
 
 /// Netlink units are 0..MAX_LINKS (32).

@@ -6,7 +6,6 @@ use crate::{bindings, net::Net, skbuff::SkBuff};
 use core::marker::PhantomPinned;
 use kernel::{
     error::{Error, Result},
-    init::PinInit,
     prelude::*,
     types::Opaque,
 };
@@ -117,7 +116,7 @@ impl<H: Hook> HookRegistration<H> {
     ) -> impl PinInit<Self, Error> {
         let net_ptr = net.as_raw();
         let register = move |slot: *mut Opaque<bindings::nf_hook_ops>| -> Result {
-            let ops = Opaque::raw_get(slot);
+            let ops = crate::compat::opaque_cast_into(slot);
             // SAFETY: `slot` is valid for writes and pinned; it, `net` and
             // `data` stay valid long enough (the caller's promise).
             unsafe {
@@ -138,7 +137,7 @@ impl<H: Hook> HookRegistration<H> {
             _h: core::marker::PhantomData,
             // SAFETY: `register` fully initialises and registers `slot`
             // before returning `Ok`; on error nothing is registered.
-            ops <- unsafe { kernel::init::pin_init_from_closure(register) },
+            ops <- unsafe { crate::compat::pin_init_from_closure(register) },
         }? Error)
     }
 }

@@ -11,7 +11,6 @@ use crate::{
 use core::{marker::PhantomPinned, ptr::NonNull};
 use kernel::{
     error::{code::EBUSY, Error, Result},
-    init::PinInit,
     prelude::*,
     types::Opaque,
 };
@@ -65,7 +64,7 @@ unsafe extern "C" fn input_callback<H: InputHandler>(skb: *mut bindings::sk_buff
     // SAFETY: netlink calls us with a valid skb that it frees after we
     // return and that nobody else touches meanwhile; `InputSkb` is
     // `repr(transparent)` over `SkBuff`.
-    let skb: &InputSkb = unsafe { &*(SkBuff::from_raw(skb) as *const SkBuff).cast() };
+    let skb: &InputSkb = unsafe { &*core::ptr::from_ref(SkBuff::from_raw(skb)).cast() };
     H::input(skb);
 }
 
@@ -356,7 +355,7 @@ impl<H: PortReleaseHandler> ReleaseNotifier<H> {
     /// Registers `handler` for port-release events.
     pub(crate) fn new(handler: H) -> impl PinInit<Self, Error> {
         let register = |slot: *mut Opaque<bindings::notifier_block>| {
-            let nb = Opaque::raw_get(slot);
+            let nb = crate::compat::opaque_cast_into(slot);
             // SAFETY: `slot` is valid for writes; being pinned, it
             // stays put until `drop` unregisters it.
             unsafe {
@@ -375,7 +374,7 @@ impl<H: PortReleaseHandler> ReleaseNotifier<H> {
             //
             // SAFETY: `register` fully initialises `slot` before returning
             // `Ok`, and leaves nothing registered when returning an error.
-            nb <- unsafe { kernel::init::pin_init_from_closure(register) },
+            nb <- unsafe { crate::compat::pin_init_from_closure(register) },
         }? Error)
     }
 }

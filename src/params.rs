@@ -1,13 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Module parameters and log rate limiting, backed by `src/helpers.c`.
+//! Module parameters and log rate limiting.
 //!
-//! 6.12's `module!` macro cannot declare parameters, so `unit` is declared
-//! with `module_param()` in the C helper object.
+//! The `unit` parameter: on 7.3, mainline's `kernel::module_param`, declared
+//! in `module!` (`imp2_main.rs`); 6.12's `module!` cannot declare
+//! parameters, so there it is `module_param()` in `src/helpers.c`.
+//! Rate limiting is `__ratelimit` in `src/helpers.c` on both.
 
 use crate::bindings;
 
 /// The `unit` module parameter: the netlink protocol unit to serve.
+#[cfg(imp2_v7)]
+pub(crate) fn unit() -> i32 {
+    crate::module_parameters::unit.value()
+}
+
+/// The `unit` module parameter: the netlink protocol unit to serve.
+#[cfg(not(imp2_v7))]
 pub(crate) fn unit() -> i32 {
     // SAFETY: reads an `int` parameter that is read-only (0444) after load.
     unsafe { bindings::imp2_param_unit() }

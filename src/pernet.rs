@@ -27,7 +27,6 @@ use core::{
 };
 use kernel::{
     error::{Error, Result},
-    init::PinInit,
     prelude::*,
     types::Opaque,
 };
@@ -198,7 +197,7 @@ unsafe fn init_per_net<T: NetService>(net: &Net, slot: *mut PerNet<T>) -> Result
     // SAFETY: `slot` is valid (caller's promise); no reference is formed.
     let data = unsafe { &raw mut (*slot).shared.data };
     // SAFETY: `slot` is valid and pinned (caller's promise).
-    unsafe { T::init(net).__pinned_init(data)? };
+    unsafe { crate::compat::pin_init_at(T::init(net), data)? };
     let socket = match KernelSocket::new::<Input<T>>(net, unit) {
         Ok(socket) => socket,
         Err(e) => {
@@ -218,7 +217,7 @@ unsafe fn init_per_net<T: NetService>(net: &Net, slot: *mut PerNet<T>) -> Result
         HookRegistration::<HookAdapter<T>>::new(net, T::HOOK_SPEC, &raw const (*slot).shared)
     };
     // SAFETY: the `hook` field is valid for writes and pinned.
-    if let Err(e) = unsafe { hook.__pinned_init(&raw mut (*slot).hook) } {
+    if let Err(e) = unsafe { crate::compat::pin_init_at(hook, &raw mut (*slot).hook) } {
         // SAFETY: both were initialised above and no hook was registered;
         // drop in reverse order.
         unsafe {
@@ -321,7 +320,7 @@ impl<T: NetService> PernetOps<T> {
         #[allow(clippy::let_unit_value)]
         let () = AlignCheck::<T>::OK;
         let register = |slot: *mut Opaque<bindings::pernet_operations>| -> Result {
-            let ops = Opaque::raw_get(slot);
+            let ops = crate::compat::opaque_cast_into(slot);
             // SAFETY: `slot` is valid for writes and pinned until
             // drop unregisters it; the id slot is a `'static`.
             unsafe {
@@ -341,7 +340,7 @@ impl<T: NetService> PernetOps<T> {
             _t: core::marker::PhantomData,
             // SAFETY: `register` fully initialises and registers `slot`
             // before returning `Ok`; on error nothing is registered.
-            ops <- unsafe { kernel::init::pin_init_from_closure(register) },
+            ops <- unsafe { crate::compat::pin_init_from_closure(register) },
         }? Error)
     }
 }

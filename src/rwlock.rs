@@ -13,7 +13,7 @@ use core::{
     marker::{PhantomData, PhantomPinned},
     ops::{Deref, DerefMut},
 };
-use kernel::{init::PinInit, pin_init, str::CStr, types::Opaque};
+use kernel::{prelude::*, str::CStr, types::Opaque};
 
 /// A lockdep lock class.
 ///

@@ -4,7 +4,10 @@
 
 use crate::bindings;
 use core::marker::PhantomPinned;
-use kernel::{init::PinInit, pin_init, types::Opaque};
+use kernel::{
+    prelude::{pin_init, PinInit},
+    types::Opaque,
+};
 
 /// A binary semaphore that is only ever try-locked.
 ///

@@ -2,11 +2,11 @@
 
 //! Read-only views of socket buffers and an owned netlink message builder.
 
-use crate::bindings;
+use crate::{bindings, compat::AsBytes};
 use core::ptr::NonNull;
 use kernel::{
     error::{code::*, Result},
-    types::{AsBytes, Opaque},
+    types::Opaque,
 };
 
 /// A borrowed `struct sk_buff`.
@@ -151,7 +151,7 @@ impl NlMsgBuf {
         // SAFETY: `data` has room for `size` bytes (see above), `payload` is
         // `size` initialised bytes (`AsBytes`), and they cannot overlap.
         unsafe {
-            core::ptr::copy_nonoverlapping((payload as *const T).cast::<u8>(), data.cast(), size)
+            core::ptr::copy_nonoverlapping(core::ptr::from_ref(payload).cast::<u8>(), data.cast(), size)
         };
         Ok(msg)
     }
