@@ -103,7 +103,8 @@ for s in "${shares[@]}"; do
 	i=$((i + 1))
 done
 
-cmdline="console=ttyS0 panic=-1 printk.devkmsg=on kasan.fault=report"
+# kasan_multi_shot: report every bad access, not only the first of the boot.
+cmdline="console=ttyS0 panic=-1 printk.devkmsg=on kasan.fault=report kasan_multi_shot"
 [[ $share_arg ]] && cmdline+=" imp2.share=$share_arg"
 
 log "VM: $accel, $cpus cpus, ${mem}M, timeout ${timeout_s}s, console log $logfile"
