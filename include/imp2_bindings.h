@@ -10,10 +10,13 @@
 #include <linux/in.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6.h>
 #include <linux/netlink.h>
 #include <linux/notifier.h>
+#include <linux/rcupdate.h>
 #include <linux/semaphore.h>
 #include <linux/skbuff.h>
+#include <linux/socket.h>
 #include <linux/spinlock.h>
 #include <net/net_namespace.h>
 #include <net/netlink.h>

@@ -10,6 +10,7 @@
 #include <linux/types.h>
 #include <linux/version.h>
 #include <linux/gfp_types.h>
+#include <linux/bitops.h>
 
 struct lock_class_key;
 struct net;
@@ -21,8 +22,10 @@ struct sk_buff_head;
 struct sock;
 
 /* Module parameters (6.12's Rust module! macro has no parameter support). */
+#define IMP2_DEFAULT_MAX_LISTENERS 16
 #if LINUX_VERSION_CODE < KERNEL_VERSION(7, 0, 0)
 int imp2_param_unit(void);
+unsigned int imp2_param_max_listeners(void);
 #endif
 bool imp2_net_ratelimit(void);
 
@@ -61,6 +64,36 @@ void imp2_netlink_request_hold(struct sk_buff *skb, bool net_admin);
 bool imp2_netlink_request_net_admin(const struct sk_buff *skb);
 bool imp2_netlink_request_sender_dead(const struct sk_buff *skb);
 void imp2_netlink_request_release(struct sk_buff *skb);
+
+/* RCU, time, netfilter state, IPv6. */
+void imp2_rcu_read_lock(void);
+void imp2_rcu_read_unlock(void);
+u64 imp2_ktime_get_real_ns(void);
+struct nf_hook_state;
+u32 imp2_nf_state_in_ifindex(const struct nf_hook_state *state);
+/*
+ * ipv6_skip_exthdr() from the end of the fixed header: *nexthdr goes in as
+ * the header's next-header field and comes out as the upper-layer protocol;
+ * returns that header's offset, or -1 if the chain cannot be walked.
+ */
+int imp2_ipv6_upper_layer(const struct sk_buff *skb, u8 *nexthdr, bool *first_fragment);
+/* A new skb holding a copy of len bytes (ready-made netlink messages). */
+struct sk_buff *imp2_skb_from_bytes(const void *data, unsigned int len, gfp_t flags);
+
+/*
+ * Protocol v2 request validation (src/policy.c): the kernel's nla_policy
+ * machinery, strict parsing, an extack message naming the attribute.
+ */
+#define IMP2_NUM_PROTOS 256
+struct imp2_v2_filter {
+	u32 families;		/* IMP2_FAMILY_* bits, never 0 */
+	bool default_protos;	/* no IMP2_A_PROTOS: ICMP for IPv4, ICMPv6 for IPv6 */
+	unsigned long protos[BITS_TO_LONGS(IMP2_NUM_PROTOS)];
+};
+struct netlink_ext_ack;
+int imp2_v2_parse_subscribe(const struct nlmsghdr *nlh, struct imp2_v2_filter *filter,
+			    struct netlink_ext_ack *extack);
+int imp2_v2_parse_empty(const struct nlmsghdr *nlh, struct netlink_ext_ack *extack);
 
 /* Network namespaces. */
 void *imp2_net_generic(const struct net *net, unsigned int id);

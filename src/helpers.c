@@ -15,7 +15,12 @@
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
 #include <net/netlink.h>
+#include <net/ipv6.h>
 #include <net/sock.h>
+#include <linux/netdevice.h>
+#include <linux/netfilter.h>
+#include <linux/rcupdate.h>
+#include <linux/timekeeping.h>
 
 #include "imp2_helpers.h"
 #include "uapi/imp2.h"
@@ -29,6 +34,15 @@ MODULE_PARM_DESC(unit, "netlink protocol unit (default 31, NL_IMP2)");
 int imp2_param_unit(void)
 {
 	return unit;
+}
+
+static unsigned int max_listeners = IMP2_DEFAULT_MAX_LISTENERS;
+module_param(max_listeners, uint, 0644);
+MODULE_PARM_DESC(max_listeners, "most v2 listeners per netns (default 16)");
+
+unsigned int imp2_param_max_listeners(void)
+{
+	return READ_ONCE(max_listeners);
 }
 #endif
 
@@ -146,6 +160,37 @@ void *imp2_net_generic(const struct net *net, unsigned int id)
 u64 imp2_net_cookie(const struct net *net)
 {
 	return net->net_cookie;
+}
+
+void imp2_rcu_read_lock(void) { rcu_read_lock(); }
+void imp2_rcu_read_unlock(void) { rcu_read_unlock(); }
+
+u64 imp2_ktime_get_real_ns(void)
+{
+	return ktime_get_real_ns();
+}
+
+u32 imp2_nf_state_in_ifindex(const struct nf_hook_state *state)
+{
+	return state->in ? state->in->ifindex : 0;
+}
+
+int imp2_ipv6_upper_layer(const struct sk_buff *skb, u8 *nexthdr, bool *first_fragment)
+{
+	__be16 frag_off = 0;
+	int offset = ipv6_skip_exthdr(skb, sizeof(struct ipv6hdr), nexthdr, &frag_off);
+
+	*first_fragment = !(frag_off & htons(IP6_OFFSET));
+	return offset;
+}
+
+struct sk_buff *imp2_skb_from_bytes(const void *data, unsigned int len, gfp_t flags)
+{
+	struct sk_buff *skb = alloc_skb(len, flags);
+
+	if (skb)
+		skb_put_data(skb, data, len);
+	return skb;
 }
 
 #ifdef IMP2_TEST_KNOBS

@@ -4,24 +4,24 @@
 //! subscriber over a custom netlink protocol (unit 31 by default).
 //!
 //! A Rust port of the 2007 "imp2" netlink tutorial module, wire-compatible
-//! with its user program, per network namespace. The protocol logic is in
-//! [`protocol`]; the other modules are small safe abstractions over the
-//! kernel APIs it needs.
+//! with its user program, per network namespace.
+//!
+//! - [`imp2`]: the protocol logic, safe Rust only.
+//! - [`abstractions`]: small safe abstractions over the kernel APIs it
+//!   needs, of the kind that could go upstream into `rust/kernel/`.
+//! - [`wire`]: the ABI of `include/uapi/imp2.h` and pure, host-tested
+//!   netlink framing.
+//! - [`compat`], [`params`], [`test_knobs`]: kernel-version differences,
+//!   module parameters and test-only knobs.
 
 use kernel::prelude::*;
 
+mod abstractions;
 mod bindings;
 mod compat;
-mod net;
-mod netfilter;
-mod netlink;
-mod nlmsg;
+mod imp2;
 mod params;
-mod pernet;
-mod protocol;
-mod rwlock;
-mod semaphore;
-mod skbuff;
+mod policy;
 mod test_knobs;
 mod wire;
 
@@ -32,7 +32,7 @@ module! {
     type: Imp2Module,
     name: "imp2",
     author: "imp2 developers",
-    description: "Report ICMP packets at IPv4 PRE_ROUTING to a netlink subscriber",
+    description: "Report ICMP and other packets at IPv4/IPv6 PRE_ROUTING to netlink listeners",
     license: "GPL",
 }
 
@@ -42,12 +42,16 @@ module! {
     type: Imp2Module,
     name: "imp2",
     authors: ["imp2 developers"],
-    description: "Report ICMP packets at IPv4 PRE_ROUTING to a netlink subscriber",
+    description: "Report ICMP and other packets at IPv4/IPv6 PRE_ROUTING to netlink listeners",
     license: "GPL",
     params: {
         unit: i32 {
             default: crate::bindings::NL_IMP2 as i32,
             description: "netlink protocol unit (default 31, NL_IMP2)",
+        },
+        max_listeners: u32 {
+            default: crate::bindings::IMP2_DEFAULT_MAX_LISTENERS,
+            description: "most v2 listeners per netns (default 16)",
         },
     },
 }
@@ -56,7 +60,7 @@ module! {
 const MAX_LINKS: i32 = 32;
 
 struct Imp2Module {
-    service: Option<Pin<KBox<pernet::Registration<protocol::Imp2Net>>>>,
+    service: Option<Pin<KBox<abstractions::pernet::Registration<imp2::Imp2Net>>>>,
 }
 
 impl kernel::Module for Imp2Module {
@@ -66,7 +70,7 @@ impl kernel::Module for Imp2Module {
             pr_err!("unit={} is not a netlink unit (0..{})\n", unit, MAX_LINKS - 1);
             return Err(EINVAL);
         }
-        let service = KBox::pin_init(pernet::Registration::new(unit), GFP_KERNEL).inspect_err(|e| {
+        let service = KBox::pin_init(abstractions::pernet::Registration::new(unit), GFP_KERNEL).inspect_err(|e| {
             if *e == EBUSY {
                 // netlink_kernel_create() failed, without saying why.
                 pr_err!("cannot open netlink unit {}: it is already served in some netns, or memory ran out\n", unit);
@@ -74,7 +78,7 @@ impl kernel::Module for Imp2Module {
                 pr_err!("cannot serve netlink unit {}: error {}\n", unit, e.to_errno());
             }
         })?;
-        protocol::start_accepting_subscribers();
+        imp2::start_accepting_subscribers();
         pr_info!(
             "loaded: netlink unit {}, IPv4 PRE_ROUTING hook at priority {} (NF_IP_PRI_FILTER - 1), in every netns\n",
             unit,
@@ -86,7 +90,7 @@ impl kernel::Module for Imp2Module {
 
 impl Drop for Imp2Module {
     fn drop(&mut self) {
-        protocol::stop_accepting_subscribers();
+        imp2::stop_accepting_subscribers();
         // Tear down (hooks, then sockets, in every netns) before saying so.
         drop(self.service.take());
         pr_info!("unloaded\n");

@@ -28,3 +28,16 @@ pub(crate) fn log_allowed() -> bool {
     // SAFETY: `__ratelimit` on a static state is safe from any context.
     unsafe { bindings::imp2_net_ratelimit() }
 }
+
+/// The `max_listeners` module parameter: the most v2 listeners per netns.
+#[cfg(imp2_v7)]
+pub(crate) fn max_listeners() -> usize {
+    crate::module_parameters::max_listeners.value() as usize
+}
+
+/// The `max_listeners` module parameter: the most v2 listeners per netns.
+#[cfg(not(imp2_v7))]
+pub(crate) fn max_listeners() -> usize {
+    // SAFETY: reads an `unsigned int` parameter (`READ_ONCE`).
+    unsafe { bindings::imp2_param_max_listeners() as usize }
+}

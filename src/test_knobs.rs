@@ -9,7 +9,7 @@
 
 #[cfg(imp2_test_knobs)]
 mod imp {
-    use crate::{bindings, net::Net};
+    use crate::{abstractions::net::Net, bindings};
 
     /// Busy-waits `test_hook_delay_us` in the hook (softirq): a packet
     /// stays inside the hook while teardown runs.
@@ -64,7 +64,7 @@ mod imp {
     pub(crate) fn drain_delay() {}
 
     #[inline(always)]
-    pub(crate) fn fail_pernet_init(_net: &crate::net::Net) -> bool {
+    pub(crate) fn fail_pernet_init(_net: &crate::abstractions::net::Net) -> bool {
         false
     }
 

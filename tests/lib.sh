@@ -120,6 +120,11 @@ subscriber_port() { imp2_counter subscriber_portid "$1" "${2:-31}"; }
 wait_subscribed() { busywait 5000 bash -c "(( \$(subscriber_port $1 ${2:-31}) != 0 ))"; }
 wait_unsubscribed() { busywait 5000 bash -c "(( \$(subscriber_port $1) == 0 ))"; }
 
+# listener_count NETNS: the protocol v2 listeners of NETNS.
+listener_count() { ip netns exec "$1" imp2 stats --json | grep -o '"port":[0-9]*' | wc -l; }
+# wait_listeners NETNS N: up to 5 s until NETNS has N v2 listeners.
+wait_listeners() { busywait 5000 bash -c "(( \$(listener_count $1) == $2 ))"; }
+
 # --- topology --------------------------------------------------------------
 # setup_pair NS_A NS_B: two fresh namespaces joined by veth,
 # NS_A=10.99.0.1/24 and NS_B=10.99.0.2/24.
@@ -135,6 +140,15 @@ setup_pair() {
 	busywait 5000 ip netns exec "$b" ping -c1 -W1 -q 10.99.0.1 >/dev/null
 }
 
+# setup_pair6 NS_A NS_B: after setup_pair, IPv6 too: NS_A=fd00:99::1/64,
+# NS_B=fd00:99::2/64 (no duplicate address detection), neighbours primed.
+setup_pair6() {
+	local a=$1 b=$2
+	ip -n "$a" addr add fd00:99::1/64 dev veth-imp2 nodad || return 1
+	ip -n "$b" addr add fd00:99::2/64 dev veth-imp2 nodad || return 1
+	busywait 5000 ip netns exec "$b" ping -6 -c1 -W1 -q fd00:99::1 >/dev/null
+}
+
 cleanup_netns() {
 	local ns
 	for ns in "$@"; do ip netns del "$ns" 2>/dev/null; done
@@ -142,4 +156,4 @@ cleanup_netns() {
 }
 
 # Helpers used from `bash -c` in checks.
-export -f imp2_counter imp2_loaded subscriber_port busywait
+export -f imp2_counter imp2_loaded subscriber_port busywait listener_count

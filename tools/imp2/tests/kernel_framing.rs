@@ -2,7 +2,7 @@
 //! (`src/nlmsg.rs`), which is plain `core` Rust and compiles here as is.
 
 #[allow(dead_code, unreachable_pub)]
-#[path = "../../../src/nlmsg.rs"]
+#[path = "../../../src/wire/nlmsg.rs"]
 mod nlmsg;
 
 use nlmsg::{FramingError, Messages};

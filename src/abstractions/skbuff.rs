@@ -86,6 +86,29 @@ impl SkBuff {
     }
 }
 
+impl SkBuff {
+    /// The packet's length from `skb->data` on (`skb->len`).
+    pub(crate) fn len(&self) -> u32 {
+        // SAFETY: the skb is valid (type invariant).
+        unsafe { (*self.as_raw()).len }
+    }
+
+    /// For an IPv6 packet whose `skb->data` is the IPv6 header: walks the
+    /// extension headers with `ipv6_skip_exthdr()`, starting from the
+    /// header's next-header field `nexthdr`. Returns the upper-layer
+    /// protocol, the offset of its header, and whether this is a first
+    /// fragment (or no fragment); `None` if the chain cannot be walked.
+    pub(crate) fn ipv6_upper_layer(&self, nexthdr: u8) -> Option<(u8, usize, bool)> {
+        let (mut proto, mut first_fragment) = (nexthdr, false);
+        // SAFETY: the skb is valid (type invariant); `ipv6_skip_exthdr()`
+        // reads it with `skb_header_pointer()`, never past its end.
+        let offset = unsafe {
+            bindings::imp2_ipv6_upper_layer(self.as_raw(), &mut proto, &mut first_fragment)
+        };
+        Some((proto, usize::try_from(offset).ok()?, first_fragment))
+    }
+}
+
 /// The context an allocation happens in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum AllocContext {
@@ -96,8 +119,20 @@ pub(crate) enum AllocContext {
     Process,
 }
 
-/// A netlink message under construction: an owned skb holding exactly one
-/// `nlmsghdr` and its payload.
+impl AllocContext {
+    fn gfp(self) -> bindings::gfp_t {
+        // SAFETY: reading two `const` gfp values defined in helpers.c.
+        unsafe {
+            match self {
+                AllocContext::Atomic => bindings::IMP2_GFP_ATOMIC_NOWARN,
+                AllocContext::Process => bindings::IMP2_GFP_KERNEL,
+            }
+        }
+    }
+}
+
+/// An outgoing netlink message: an owned skb holding one `nlmsghdr` and its
+/// payload, or several ready-made messages.
 ///
 /// # Invariants
 ///
@@ -121,13 +156,7 @@ impl NlMsgBuf {
         context: AllocContext,
     ) -> Result<Self> {
         let size = core::mem::size_of::<T>();
-        // SAFETY: reading two `const` gfp values defined in helpers.c.
-        let gfp = unsafe {
-            match context {
-                AllocContext::Atomic => bindings::IMP2_GFP_ATOMIC_NOWARN,
-                AllocContext::Process => bindings::IMP2_GFP_KERNEL,
-            }
-        };
+        let gfp = context.gfp();
         // SAFETY: plain allocation; NULL on failure.
         let skb = NonNull::new(unsafe { bindings::imp2_nlmsg_new(size, gfp) }).ok_or(ENOMEM)?;
         // INVARIANT: we own the freshly allocated skb.
@@ -154,6 +183,17 @@ impl NlMsgBuf {
             core::ptr::copy_nonoverlapping(core::ptr::from_ref(payload).cast::<u8>(), data.cast(), size)
         };
         Ok(msg)
+    }
+
+    /// Allocates an skb holding a copy of `messages`: one or more complete
+    /// netlink messages, already encoded (see `wire::nlattr`).
+    pub(crate) fn from_bytes(messages: &[u8], context: AllocContext) -> Result<Self> {
+        let len = u32::try_from(messages.len()).map_err(|_| crate::wire::errno::EMSGSIZE())?;
+        // SAFETY: `messages` is valid for reads of `len` bytes; the helper
+        // copies them into a fresh skb, or returns NULL.
+        let skb = unsafe { bindings::imp2_skb_from_bytes(messages.as_ptr().cast(), len, context.gfp()) };
+        // INVARIANT: we own the freshly allocated skb.
+        Ok(Self { skb: NonNull::new(skb).ok_or(ENOMEM)? })
     }
 
     /// Gives up ownership of the skb (the caller must free or send it).

@@ -14,13 +14,13 @@
 //! hook, the pernet core then waits for an RCU grace period, and only
 //! `.exit` releases the socket and the data the hook used.
 
-use crate::{
-    bindings,
+use super::{
     net::Net,
-    netfilter::{self, HookRegistration, HookSpec, Verdict},
+    netfilter::{self, Family, HookRegistration, HookSpec, HookState, Verdict},
     netlink::{InputHandler, InputSkb, KernelSocket, PortReleaseHandler, ReleaseNotifier},
     skbuff::SkBuff,
 };
+use crate::bindings;
 use core::{
     marker::PhantomPinned,
     sync::atomic::{AtomicI32, AtomicU32, Ordering},
@@ -55,6 +55,10 @@ impl Default for NetId {
 pub(crate) struct PacketContext<'a> {
     /// The netns's kernel socket, to send events from.
     pub(crate) socket: &'a KernelSocket,
+    /// Which of the two hooks the packet crossed.
+    pub(crate) family: Family,
+    /// What netfilter says about the packet.
+    pub(crate) state: &'a HookState,
 }
 
 /// A service instantiated once per network namespace.
@@ -62,13 +66,14 @@ pub(crate) trait NetService: Sized + Send + Sync + 'static {
     /// Where the pernet id lives.
     fn net_id() -> &'static NetId;
 
-    /// Where the netfilter hook attaches.
-    const HOOK_SPEC: HookSpec;
+    /// Where the IPv4 and the IPv6 netfilter hooks attach.
+    const IPV4_HOOK: HookSpec;
+    const IPV6_HOOK: HookSpec;
 
     /// Initialises the per-net data.
     fn init(net: &Net) -> impl PinInit<Self, Error>;
 
-    /// A packet crossed the hook (softirq context).
+    /// A packet crossed one of the hooks (softirq context).
     fn packet(&self, ctx: &PacketContext<'_>, skb: &SkBuff) -> Verdict;
 
     /// A datagram arrived on the netlink socket (sender's process context).
@@ -83,15 +88,16 @@ pub(crate) trait NetService: Sized + Send + Sync + 'static {
 /// # Invariants
 ///
 /// - Fields are initialised in the order `shared.data`, `shared.socket`,
-///   `hook`. Until all three are, the struct is reached only through raw
-///   field pointers, never through a `&PerNet<T>` or `&Shared<T>`.
-/// - `hook`'s data pointer is `shared`. `.pre_exit` drops `hook`; `.exit`,
-///   which the pernet core runs an RCU grace period later, drops
+///   `ipv4_hook`, `ipv6_hook`. Until all are, the struct is reached only
+///   through raw field pointers, never through a `&PerNet<T>`.
+/// - The hooks' data pointer is `shared`. `.pre_exit` drops the hooks;
+///   `.exit`, which the pernet core runs an RCU grace period later, drops
 ///   `shared.socket` and then `shared.data`. After `.pre_exit` nothing
-///   touches `hook` again.
+///   touches the hooks again.
 struct PerNet<T: NetService> {
     shared: Shared<T>,
-    hook: HookRegistration<HookAdapter<T>>,
+    ipv4_hook: HookRegistration<HookAdapter<T, IPV4>>,
+    ipv6_hook: HookRegistration<HookAdapter<T, IPV6>>,
 }
 
 /// The part of [`PerNet`] that the hook uses.
@@ -100,13 +106,18 @@ struct Shared<T: NetService> {
     socket: KernelSocket,
 }
 
-struct HookAdapter<T>(core::marker::PhantomData<T>);
+const IPV4: bool = false;
+const IPV6: bool = true;
 
-impl<T: NetService> netfilter::Hook for HookAdapter<T> {
+/// Passes the packets of one family's hook to the service.
+struct HookAdapter<T, const V6: bool>(core::marker::PhantomData<T>);
+
+impl<T: NetService, const V6: bool> netfilter::Hook for HookAdapter<T, V6> {
     type Data = Shared<T>;
 
-    fn hook(shared: &Shared<T>, skb: &SkBuff) -> Verdict {
-        shared.data.packet(&PacketContext { socket: &shared.socket }, skb)
+    fn hook(shared: &Shared<T>, skb: &SkBuff, state: &HookState) -> Verdict {
+        let family = if V6 { Family::Ipv6 } else { Family::Ipv4 };
+        shared.data.packet(&PacketContext { socket: &shared.socket, family, state }, skb)
     }
 }
 
@@ -183,8 +194,8 @@ unsafe extern "C" fn pernet_init<T: NetService>(net: *mut bindings::net) -> kern
 
 /// Initialises `*slot` in the invariant's order, unwinding on failure.
 ///
-/// The hook is registered last, so a failure never leaves a hook that
-/// might still be running: the unwinding here frees nothing a hook uses.
+/// The hooks are registered last, and the unwinding unregisters the first
+/// one again with a grace period before freeing anything it uses.
 ///
 /// # Safety
 ///
@@ -211,15 +222,30 @@ unsafe fn init_per_net<T: NetService>(net: &Net, slot: *mut PerNet<T>) -> Result
     unsafe { (&raw mut (*slot).shared.socket).write(socket) };
     // SAFETY: `shared` is fully initialised. It stays valid until `.exit`,
     // which the pernet core runs an RCU grace period after `.pre_exit` has
-    // dropped the hook (see `pernet_exit`), and `net` outlives its own
+    // dropped the hooks (see `pernet_exit`), and `net` outlives its own
     // pernet state.
-    let hook = unsafe {
-        HookRegistration::<HookAdapter<T>>::new(net, T::HOOK_SPEC, &raw const (*slot).shared)
+    let (ipv4_hook, ipv6_hook) = unsafe {
+        let shared = &raw const (*slot).shared;
+        (
+            HookRegistration::<HookAdapter<T, IPV4>>::new(net, T::IPV4_HOOK, shared),
+            HookRegistration::<HookAdapter<T, IPV6>>::new(net, T::IPV6_HOOK, shared),
+        )
     };
-    // SAFETY: the `hook` field is valid for writes and pinned.
-    if let Err(e) = unsafe { crate::compat::pin_init_at(hook, &raw mut (*slot).hook) } {
-        // SAFETY: both were initialised above and no hook was registered;
-        // drop in reverse order.
+    // SAFETY: the hook fields are valid for writes and pinned.
+    let result = unsafe { crate::compat::pin_init_at(ipv4_hook, &raw mut (*slot).ipv4_hook) }.and_then(|()| {
+        // SAFETY: as above.
+        let r = unsafe { crate::compat::pin_init_at(ipv6_hook, &raw mut (*slot).ipv6_hook) };
+        if r.is_err() {
+            // SAFETY: the IPv4 hook was registered just above. Packets may
+            // be inside it: wait for them before the data goes.
+            unsafe { core::ptr::drop_in_place(&raw mut (*slot).ipv4_hook) };
+            crate::abstractions::rcu::synchronize();
+        }
+        r
+    });
+    if let Err(e) = result {
+        // SAFETY: both were initialised above and no hook is registered or
+        // running any more; drop in reverse order.
         unsafe {
             core::ptr::drop_in_place(&raw mut (*slot).shared.socket);
             core::ptr::drop_in_place(data);
@@ -229,7 +255,7 @@ unsafe fn init_per_net<T: NetService>(net: &Net, slot: *mut PerNet<T>) -> Result
     Ok(())
 }
 
-/// Pernet pre_exit: unregisters the hook of a netns.
+/// Pernet pre_exit: unregisters the hooks of a netns.
 ///
 /// Hooks may still be running afterwards (`nf_unregister_net_hook()` does
 /// not wait for them); `pernet_exit` frees what they use.
@@ -241,9 +267,12 @@ unsafe fn init_per_net<T: NetService>(net: &Net, slot: *mut PerNet<T>) -> Result
 unsafe extern "C" fn pernet_pre_exit<T: NetService>(net: *mut bindings::net) {
     // SAFETY: the pernet core passes a live netns whose init succeeded.
     let slot = unsafe { per_net_slot::<T>(Net::from_raw(net)) };
-    // SAFETY: init succeeded, so `hook` is initialised; only this function
-    // drops it, once (type invariant).
-    unsafe { core::ptr::drop_in_place(&raw mut (*slot).hook) };
+    // SAFETY: init succeeded, so the hooks are initialised; only this
+    // function drops them, once (type invariant).
+    unsafe {
+        core::ptr::drop_in_place(&raw mut (*slot).ipv4_hook);
+        core::ptr::drop_in_place(&raw mut (*slot).ipv6_hook);
+    }
 }
 
 /// Pernet exit: drops the socket and the data of a netns.
@@ -256,8 +285,8 @@ unsafe extern "C" fn pernet_exit<T: NetService>(net: *mut bindings::net) {
     // SAFETY: the pernet core passes a live netns whose init succeeded.
     let slot = unsafe { per_net_slot::<T>(Net::from_raw(net)) };
     // SAFETY: no hook can still be using `shared`: hooks run inside
-    // `rcu_read_lock()` (`nf_hook()`, include/linux/netfilter.h), the hook
-    // was unregistered in `.pre_exit`, and the pernet core calls
+    // `rcu_read_lock()` (`nf_hook()`, include/linux/netfilter.h), the hooks
+    // were unregistered in `.pre_exit`, and the pernet core calls
     // `synchronize_rcu()` between every `.pre_exit` and `.exit`
     // (`ops_undo_list()`, net/core/net_namespace.c, which netns cleanup,
     // `unregister_pernet_subsys()` and the unwinding of a failed

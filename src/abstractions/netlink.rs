@@ -2,13 +2,18 @@
 
 //! Netlink kernel sockets, deferred requests and the port-release notifier.
 
-use crate::{
-    bindings,
+use super::{
     net::Net,
-    nlmsg::{Message, Messages},
     skbuff::{NlMsgBuf, SkBuff},
 };
-use core::{marker::PhantomPinned, ptr::NonNull};
+use crate::{
+    bindings,
+    wire::nlmsg::{Message, Messages},
+};
+use core::{
+    marker::{PhantomData, PhantomPinned},
+    ptr::NonNull,
+};
 use kernel::{
     error::{code::EBUSY, Error, Result},
     prelude::*,
@@ -194,27 +199,34 @@ impl Request {
         Messages::new(self.skb().linear_data())
     }
 
-    /// Sends an ack (`err == None`) or error message for `msg`, a message of
-    /// this request, to the sender.
-    pub(crate) fn ack(&self, msg: &Message<'_>, err: Option<Error>) {
-        let data = self.skb().linear_data();
-        // `netlink_ack` copies `nlmsg_len` bytes of the request into error
-        // replies: check, in this request's own data, that the message at
-        // `msg.offset` is complete (`msg` could come from another request).
-        let Some(rest) = data.get(msg.offset..) else { return };
+    /// The message at `msg.offset` of this request, checked to be complete
+    /// in this request's own data (`msg` could come from another request).
+    pub(crate) fn message(&self, msg: &Message<'_>) -> Option<RequestMessage<'_>> {
+        let rest = self.skb().linear_data().get(msg.offset..)?;
         if !matches!(Messages::new(rest).next(), Some(Ok(_))) {
-            return;
+            return None;
         }
-        let nlh = rest.as_ptr().cast_mut().cast::<bindings::nlmsghdr>();
-        // SAFETY: `nlh` points to a well-formed message lying entirely within
-        // this request's data (checked above); the sending socket is held
-        // (type invariant). `netlink_ack` only reads the request.
+        // INVARIANT: a complete message inside data we hold a reference to.
+        Some(RequestMessage { nlh: NonNull::from(rest).cast(), _data: PhantomData })
+    }
+
+    /// Sends an ack (`err == None`) or error message for `msg`, a message of
+    /// this request, to the sender, with `extack`'s message and attribute
+    /// if there is one and the sender asked for extended acks.
+    pub(crate) fn ack(&self, msg: &Message<'_>, err: Option<Error>, extack: Option<Pin<&mut ExtAck>>) {
+        let Some(message) = self.message(msg) else { return };
+        let extack = extack.map_or(core::ptr::null(), |e| e.as_raw().cast_const());
+        // SAFETY: `message` is a complete message within this request's data
+        // (type invariant), which `netlink_ack` copies from; the sending
+        // socket is held (type invariant). `extack` is NULL or a valid,
+        // pinned `netlink_ext_ack` whose attribute pointer, if any, points
+        // into this message (it was filled in from it).
         unsafe {
             bindings::netlink_ack(
                 self.skb.as_ptr(),
-                nlh,
+                message.as_raw().cast_mut(),
                 err.map_or(0, |e| e.to_errno()),
-                core::ptr::null(),
+                extack,
             )
         };
     }
@@ -224,6 +236,52 @@ impl Request {
         // SAFETY: the skb is valid (type invariant); `skb->sk` is our kernel
         // socket, which outlives every request queued on it.
         unsafe { unicast_from((*self.skb.as_ptr()).sk, reply, self.sender_portid()) }
+    }
+}
+
+/// One complete netlink message inside a [`Request`]'s data.
+///
+/// # Invariants
+///
+/// `nlh` points to a well-formed message (`nlmsg_len` checked) lying
+/// entirely within the data of a request that outlives `'a`.
+#[derive(Clone, Copy)]
+pub(crate) struct RequestMessage<'a> {
+    nlh: NonNull<bindings::nlmsghdr>,
+    _data: PhantomData<&'a [u8]>,
+}
+
+impl RequestMessage<'_> {
+    /// The message, for C code that reads it (never writes).
+    pub(crate) fn as_raw(&self) -> *const bindings::nlmsghdr {
+        self.nlh.as_ptr()
+    }
+}
+
+/// An extended ack (`struct netlink_ext_ack`): the message and offending
+/// attribute that validation reports along with an error.
+///
+/// # Invariants
+///
+/// `inner` is a valid `netlink_ext_ack`, zeroed when created. The kernel
+/// may point its `_msg` into its own `_msg_buf`, so it never moves once
+/// used: it is only handed out pinned.
+pub(crate) struct ExtAck {
+    inner: Opaque<bindings::netlink_ext_ack>,
+    _pin: PhantomPinned,
+}
+
+impl ExtAck {
+    /// An empty extended ack. Pin it (`core::pin::pin!`) before use.
+    pub(crate) fn new() -> Self {
+        // INVARIANT: all-zero is the empty `netlink_ext_ack`
+        // (`struct netlink_ext_ack extack = {};` in C).
+        Self { inner: Opaque::new(bindings::netlink_ext_ack::default()), _pin: PhantomPinned }
+    }
+
+    /// For C code that fills it in.
+    pub(crate) fn as_raw(self: Pin<&mut Self>) -> *mut bindings::netlink_ext_ack {
+        self.inner.get()
     }
 }
 

@@ -47,9 +47,9 @@ impl LockClassKey {
 macro_rules! static_lock_class {
     () => {{
         #[allow(unsafe_code)]
-        static CLASS: $crate::rwlock::LockClassKey =
+        static CLASS: $crate::abstractions::rwlock::LockClassKey =
             // SAFETY: the key is a `static` and is never moved.
-            unsafe { $crate::rwlock::LockClassKey::new_static() };
+            unsafe { $crate::abstractions::rwlock::LockClassKey::new_static() };
         &CLASS
     }};
 }

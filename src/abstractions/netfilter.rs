@@ -2,7 +2,8 @@
 
 //! Netfilter hook registration (`nf_register_net_hook`).
 
-use crate::{bindings, net::Net, skbuff::SkBuff};
+use super::{net::Net, skbuff::SkBuff};
+use crate::bindings;
 use core::marker::PhantomPinned;
 use kernel::{
     error::{Error, Result},
@@ -25,11 +26,29 @@ impl Verdict {
     }
 }
 
+/// The protocol family of a hook.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Family {
+    /// `NFPROTO_IPV4`.
+    Ipv4,
+    /// `NFPROTO_IPV6`.
+    Ipv6,
+}
+
+impl Family {
+    const fn pf(self) -> u8 {
+        match self {
+            Family::Ipv4 => bindings::NFPROTO_IPV4 as u8,
+            Family::Ipv6 => bindings::NFPROTO_IPV6 as u8,
+        }
+    }
+}
+
 /// Where a hook attaches.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct HookSpec {
-    /// Protocol family, e.g. `NFPROTO_IPV4`.
-    pub(crate) pf: u8,
+    /// Protocol family.
+    pub(crate) family: Family,
     /// Hook point, e.g. `NF_INET_PRE_ROUTING`.
     pub(crate) hooknum: u32,
     /// Priority; lower runs first.
@@ -40,10 +59,35 @@ impl HookSpec {
     /// IPv4 `PRE_ROUTING` at priority `NF_IP_PRI_FILTER - 1`: just before
     /// the filter table, as in the 2007 module.
     pub(crate) const IPV4_PRE_ROUTING_BEFORE_FILTER: HookSpec = HookSpec {
-        pf: bindings::NFPROTO_IPV4 as u8,
+        family: Family::Ipv4,
         hooknum: bindings::NF_INET_PRE_ROUTING,
         priority: bindings::NF_IP_PRI_FILTER - 1,
     };
+
+    /// IPv6 `PRE_ROUTING` at priority `NF_IP6_PRI_FILTER - 1`, the same
+    /// place in the IPv6 stack.
+    pub(crate) const IPV6_PRE_ROUTING_BEFORE_FILTER: HookSpec = HookSpec {
+        family: Family::Ipv6,
+        hooknum: bindings::NF_INET_PRE_ROUTING,
+        priority: bindings::NF_IP6_PRI_FILTER - 1,
+    };
+}
+
+/// The state netfilter passes with each packet (`struct nf_hook_state`).
+///
+/// # Invariants
+///
+/// Wraps a valid `nf_hook_state`, for the duration of one hook call.
+#[repr(transparent)]
+pub(crate) struct HookState(Opaque<bindings::nf_hook_state>);
+
+impl HookState {
+    /// The index of the interface the packet came in on, 0 if none.
+    pub(crate) fn in_ifindex(&self) -> u32 {
+        // SAFETY: the state is valid for the call (type invariant); the
+        // helper reads `state->in`, which may be NULL, and its ifindex.
+        unsafe { bindings::imp2_nf_state_in_ifindex(self.0.get()) }
+    }
 }
 
 /// Handles packets seen by a [`HookRegistration`].
@@ -52,7 +96,7 @@ pub(crate) trait Hook {
     type Data: Sync;
 
     /// Called for each packet, in softirq context (or with BHs disabled).
-    fn hook(data: &Self::Data, skb: &SkBuff) -> Verdict;
+    fn hook(data: &Self::Data, skb: &SkBuff, state: &HookState) -> Verdict;
 }
 
 /// A netfilter hook registered in one netns; unregistered on drop.
@@ -88,14 +132,17 @@ unsafe impl<H: Hook> Sync for HookRegistration<H> {}
 unsafe extern "C" fn hook_callback<H: Hook>(
     priv_: *mut kernel::ffi::c_void,
     skb: *mut bindings::sk_buff,
-    _state: *const bindings::nf_hook_state,
+    state: *const bindings::nf_hook_state,
 ) -> kernel::ffi::c_uint {
     // SAFETY: `priv_` is the `H::Data` given at registration. We run inside
     // `rcu_read_lock()` (`nf_hook()`), so it stays valid for the whole call
     // even if the hook is unregistered meanwhile (type invariant). The hook
     // core passes a valid skb that stays valid for the call.
     let (data, skb) = unsafe { (&*priv_.cast::<H::Data>(), SkBuff::from_raw(skb)) };
-    H::hook(data, skb).to_raw()
+    // SAFETY: the hook core passes a state valid for the call; `HookState`
+    // is `repr(transparent)` over it.
+    let state = unsafe { &*state.cast::<HookState>() };
+    H::hook(data, skb, state).to_raw()
 }
 
 impl<H: Hook> HookRegistration<H> {
@@ -123,7 +170,7 @@ impl<H: Hook> HookRegistration<H> {
                 ops.write(bindings::nf_hook_ops {
                     hook: Some(hook_callback::<H>),
                     priv_: data.cast_mut().cast(),
-                    pf: spec.pf,
+                    pf: spec.family.pf(),
                     hooknum: spec.hooknum,
                     priority: spec.priority,
                     ..Default::default()

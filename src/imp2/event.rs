@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Encoding of protocol v2 messages: events, listener reports and the end
+//! of a report. Pure `core` code over a caller's buffer, host-tested
+//! against the tool's decoder.
+
+use super::{
+    filter::Filter,
+    packet::{IpHeader, IpVersion},
+};
+use crate::wire::{
+    self,
+    nlattr::{BufferFull, MsgWriter},
+};
+
+/// What an event reports besides the IP header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct EventFacts {
+    /// ICMP or ICMPv6 type and code, if the packet has them.
+    pub(crate) icmp: Option<(u8, u8)>,
+    /// Input interface index.
+    pub(crate) ifindex: u32,
+    /// Packet length from the IP header on.
+    pub(crate) len: u32,
+    /// When the hook saw it, `CLOCK_REALTIME` ns.
+    pub(crate) tstamp_ns: u64,
+}
+
+/// Room for the largest event: header; family; two IPv6 addresses;
+/// protocol, ICMP type and code; ifindex, length, timestamp, sequence.
+pub(crate) const EVENT_MAX: usize = 16 + 8 + 2 * 20 + 3 * 8 + 8 + 8 + 12 + 8;
+
+/// Room for one listener report: header, port, families, two counters and
+/// a nest with up to 256 one-byte protocol entries (8 bytes each).
+pub(crate) const LISTENER_MAX: usize = 16 + 8 + 8 + 2 * 12 + 4 + 256 * 8;
+
+/// Room for the `NLMSG_DONE` that ends a report.
+pub(crate) const DONE_MAX: usize = 16 + 4;
+
+fn finish(mut w: MsgWriter<'_>) -> usize {
+    w.end();
+    w.bytes().len()
+}
+
+/// Encodes the `IMP2_V2_EVENT` with sequence number `seq`; returns its
+/// bytes at the start of `buf`.
+pub(crate) fn encode_event<'b>(
+    buf: &'b mut [u8],
+    seq: u32,
+    ip: &IpHeader,
+    facts: &EventFacts,
+) -> Result<&'b [u8], BufferFull> {
+    let mut w = MsgWriter::new(buf);
+    w.begin(wire::IMP2_V2_EVENT, 0, seq, 0)?;
+    let family = match ip.version {
+        IpVersion::V4 => wire::AF_INET,
+        IpVersion::V6 => wire::AF_INET6,
+    };
+    w.put_u8(wire::IMP2_A_FAMILY, family)?;
+    w.put(wire::IMP2_A_SRC, ip.src.octets())?;
+    w.put(wire::IMP2_A_DST, ip.dst.octets())?;
+    w.put_u8(wire::IMP2_A_PROTO, ip.protocol)?;
+    if let Some((icmp_type, code)) = facts.icmp {
+        w.put_u8(wire::IMP2_A_ICMP_TYPE, icmp_type)?;
+        w.put_u8(wire::IMP2_A_ICMP_CODE, code)?;
+    }
+    w.put_u32(wire::IMP2_A_IFINDEX, facts.ifindex)?;
+    w.put_u32(wire::IMP2_A_LEN, facts.len)?;
+    w.put_u64(wire::IMP2_A_TSTAMP_NS, facts.tstamp_ns)?;
+    w.put_u32(wire::IMP2_A_SEQ, seq)?;
+    let len = finish(w);
+    Ok(&buf[..len])
+}
+
+/// A listener as reported by `IMP2_LISTENERS_GET`.
+pub(crate) struct ListenerReport<'a> {
+    pub(crate) portid: u32,
+    pub(crate) filter: &'a Filter,
+    pub(crate) events_sent: u64,
+    pub(crate) send_failures: u64,
+}
+
+/// Encodes one `IMP2_LISTENER` message of the reply to request `seq`.
+/// `IMP2_A_PROTOS` is left out exactly when the filter uses the default.
+pub(crate) fn encode_listener<'b>(
+    buf: &'b mut [u8],
+    seq: u32,
+    l: &ListenerReport<'_>,
+) -> Result<&'b [u8], BufferFull> {
+    let mut w = MsgWriter::new(buf);
+    w.begin(wire::IMP2_LISTENER, wire::NLM_F_MULTI, seq, 0)?;
+    w.put_u32(wire::IMP2_A_PORTID, l.portid)?;
+    w.put_u32(wire::IMP2_A_FAMILIES, l.filter.families)?;
+    if l.filter.protos.is_some() {
+        let nest = w.nest_start(wire::IMP2_A_PROTOS)?;
+        for p in l.filter.protocols() {
+            w.put_u8(wire::IMP2_A_PROTO, p)?;
+        }
+        w.nest_end(nest)?;
+    }
+    w.put_u64(wire::IMP2_A_EVENTS_SENT, l.events_sent)?;
+    w.put_u64(wire::IMP2_A_SEND_FAILURES, l.send_failures)?;
+    let len = finish(w);
+    Ok(&buf[..len])
+}
+
+/// Encodes the `NLMSG_DONE` (error 0) that ends the reply to request `seq`.
+pub(crate) fn encode_done(buf: &mut [u8], seq: u32) -> Result<&[u8], BufferFull> {
+    let mut w = MsgWriter::new(buf);
+    w.begin(wire::NLMSG_DONE, wire::NLM_F_MULTI, seq, 0)?;
+    w.put_raw(&0i32.to_ne_bytes())?;
+    let len = finish(w);
+    Ok(&buf[..len])
+}

@@ -1,0 +1,370 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The imp2 protocol logic, per network namespace, in safe Rust:
+//!
+//! - [`v1`]: the 2007 protocol, one subscriber, IPv4 ICMP, `packet_info`;
+//! - [`v2`]: protocol v2, many listeners with filters, IPv4 and IPv6;
+//! - [`packet`]: what the hooks read from a packet;
+//! - [`filter`], [`event`]: v2 filters and message encoding (pure, host-tested);
+//! - here: the per-netns state, the hooks' dispatch, requests (queued and
+//!   drained under a `down_trylock` semaphore) and the counters.
+
+#![deny(unsafe_code)]
+
+pub(crate) mod event;
+pub(crate) mod filter;
+pub(crate) mod packet;
+mod v1;
+mod v2;
+
+use crate::{
+    abstractions::{
+        net::Net,
+        netfilter::{Family, HookSpec, Verdict},
+        netlink::{ExtAck, InputSkb, Request, RequestQueue},
+        pernet::{NetId, NetService, PacketContext},
+        semaphore::Semaphore,
+        skbuff::{AllocContext, NlMsgBuf, SkBuff},
+    },
+    params, policy, test_knobs,
+    wire::{self, errno, nlmsg::Message, Stats},
+};
+use core::{
+    pin::pin,
+    sync::atomic::{AtomicBool, AtomicU64, Ordering},
+};
+use event::EventFacts;
+use kernel::{error::code::*, prelude::*};
+use packet::{IpHeader, Ipv6UpperLayer, PacketBytes};
+
+static NET_ID: NetId = NetId::new();
+
+/// Subscriptions are refused until the module is fully set up (the port
+/// release notifier registered), so that none can go stale unnoticed.
+static ACCEPTING_SUBSCRIBERS: AtomicBool = AtomicBool::new(false);
+
+/// Allows subscriptions; called once module init has completed.
+pub(crate) fn start_accepting_subscribers() {
+    ACCEPTING_SUBSCRIBERS.store(true, Ordering::Release);
+}
+
+/// Refuses new subscriptions; called first thing on module exit.
+pub(crate) fn stop_accepting_subscribers() {
+    ACCEPTING_SUBSCRIBERS.store(false, Ordering::Release);
+}
+
+/// A monotonically increasing event counter.
+#[derive(Default)]
+struct Counter(AtomicU64);
+
+impl Counter {
+    fn inc(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// The netns counters of `IMP2_STATS`. The event counters are v1's; v2
+/// listeners have their own (`IMP2_LISTENERS_GET`).
+#[derive(Default)]
+struct Counters {
+    events_sent: Counter,
+    send_failures: Counter,
+    /// Event allocations that failed in the hooks, v1 and v2.
+    alloc_failures: Counter,
+    /// Malformed, unknown or refused requests, v1 and v2.
+    rejected_msgs: Counter,
+    /// ICMP datagrams (first fragments) at the IPv4 hook.
+    packets_seen: Counter,
+    send_refused: Counter,
+}
+
+/// A packet as the hooks see it: the skb from its network header on.
+struct SkbPacket<'a>(&'a SkBuff);
+
+impl PacketBytes for SkbPacket<'_> {
+    fn read<const N: usize>(&self, offset: usize) -> Option<[u8; N]> {
+        let mut buf = [0u8; N];
+        self.0.header_pointer(offset, &mut buf).copied()
+    }
+
+    fn len(&self) -> u32 {
+        self.0.len()
+    }
+
+    fn ipv6_upper_layer(&self, nexthdr: u8) -> Option<Ipv6UpperLayer> {
+        let (protocol, offset, first_fragment) = self.0.ipv6_upper_layer(nexthdr)?;
+        Some(Ipv6UpperLayer { protocol, offset, first_fragment })
+    }
+}
+
+/// Per-netns imp2 state.
+#[pin_data]
+pub(crate) struct Imp2Net {
+    #[pin]
+    v1: v1::V1,
+    #[pin]
+    v2: v2::Listeners,
+    /// Received requests awaiting processing.
+    #[pin]
+    inbox: RequestQueue,
+    /// Whoever holds it drains `inbox`.
+    #[pin]
+    drain_lock: Semaphore,
+    counters: Counters,
+    /// Identifies the netns in log lines.
+    net_cookie: u64,
+}
+
+impl NetService for Imp2Net {
+    const IPV4_HOOK: HookSpec = HookSpec::IPV4_PRE_ROUTING_BEFORE_FILTER;
+    const IPV6_HOOK: HookSpec = HookSpec::IPV6_PRE_ROUTING_BEFORE_FILTER;
+
+    fn net_id() -> &'static NetId {
+        &NET_ID
+    }
+
+    fn init(net: &Net) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            v1 <- v1::V1::new(),
+            v2 <- v2::Listeners::new(),
+            inbox <- RequestQueue::new(),
+            drain_lock <- Semaphore::new(),
+            counters: Counters::default(),
+            net_cookie: net.cookie(),
+        }? Error)
+    }
+
+    fn packet(&self, ctx: &PacketContext<'_>, skb: &SkBuff) -> Verdict {
+        let packet = SkbPacket(skb);
+        match ctx.family {
+            Family::Ipv4 => {
+                // Reads only what is present: a short packet is simply skipped.
+                let Some(ip) = IpHeader::ipv4(&packet) else {
+                    return Verdict::Accept;
+                };
+                if ip.is_icmp() && ip.starts_datagram {
+                    test_knobs::hook_delay();
+                    self.counters.packets_seen.inc();
+                    self.v1.packet(ctx.socket, &ip, &self.counters);
+                }
+                self.v2_packet(ctx, &packet, Some(ip));
+            }
+            Family::Ipv6 => self.v2_packet(ctx, &packet, None),
+        }
+        Verdict::Accept
+    }
+
+    fn input(&self, skb: &InputSkb) {
+        self.inbox.push(Request::new(skb));
+        loop {
+            // Somebody else is draining: they will see our request, because
+            // they check the queue again after releasing the semaphore.
+            let Some(draining) = self.drain_lock.try_down() else {
+                return;
+            };
+            while let Some(request) = self.inbox.pop() {
+                test_knobs::drain_delay();
+                self.handle_request(&request);
+            }
+            drop(draining);
+            // A request queued after our last pop whose sender failed the
+            // try-lock (we still held it) would be stranded: look again.
+            if self.inbox.is_empty() {
+                return;
+            }
+        }
+    }
+
+    fn port_released(&self, portid: u32) {
+        if self.v1.port_released(portid) {
+            self.log_change(portid, "subscriber closed without IMP2_CLOSE, unsubscribed");
+        }
+        // A failure leaves the listener in place: its sends then fail with
+        // ECONNREFUSED and are counted, until the port is reused.
+        if let Ok(true) = self.v2.remove(portid) {
+            self.log_change(portid, "v2 listener closed, removed");
+        }
+    }
+}
+
+impl Imp2Net {
+    fn log_change(&self, portid: u32, what: &str) {
+        if params::log_allowed() {
+            pr_info!("netns {}: port {}: {}\n", self.net_cookie, portid, what);
+        }
+    }
+
+    /// Reports a packet to the v2 listeners that want it. `ipv4` is the
+    /// header the IPv4 hook has already read; the IPv6 hook reads its own,
+    /// and only if some listener wants IPv6.
+    fn v2_packet(&self, ctx: &PacketContext<'_>, packet: &SkbPacket<'_>, ipv4: Option<IpHeader>) {
+        self.v2.with_set(|set| {
+            let version = if ipv4.is_some() { packet::IpVersion::V4 } else { packet::IpVersion::V6 };
+            if !set.wants(version) {
+                return;
+            }
+            let Some(ip) = ipv4.or_else(|| IpHeader::ipv6(packet)) else {
+                return;
+            };
+            if !ip.starts_datagram {
+                return;
+            }
+            let mut facts: Option<EventFacts> = None;
+            for listener in set.matching(&ip) {
+                // Gathered once, for the first listener that matches.
+                let facts = *facts.get_or_insert_with(|| EventFacts {
+                    icmp: ip.icmp_type_code(packet),
+                    ifindex: ctx.state.in_ifindex(),
+                    len: packet.len(),
+                    tstamp_ns: crate::abstractions::time::realtime_ns(),
+                });
+                let seq = listener.next_seq();
+                let mut buf = [0u8; event::EVENT_MAX];
+                let Ok(bytes) = event::encode_event(&mut buf, seq, &ip, &facts) else {
+                    continue;
+                };
+                match NlMsgBuf::from_bytes(bytes, AllocContext::Atomic) {
+                    Ok(msg) => listener.count_send(ctx.socket.unicast(msg, listener.portid).is_ok()),
+                    Err(_) => self.counters.alloc_failures.inc(),
+                }
+            }
+        });
+    }
+
+    fn handle_request(&self, request: &Request) {
+        for frame in request.messages() {
+            match frame {
+                Ok(msg) => self.handle_message(request, &msg),
+                Err(err) => {
+                    // The rest of the datagram cannot be framed: drop it.
+                    self.counters.rejected_msgs.inc();
+                    if params::log_allowed() {
+                        pr_info!(
+                            "netns {}: malformed request from port {}: {:?}\n",
+                            self.net_cookie,
+                            request.sender_portid(),
+                            err
+                        );
+                    }
+                    break;
+                }
+            }
+        }
+    }
+
+    fn handle_message(&self, request: &Request, msg: &Message<'_>) {
+        let mut extack = pin!(ExtAck::new());
+        let result = match msg.header.msg_type {
+            wire::IMP2_U_PID => self.v1_subscribe(request),
+            wire::IMP2_CLOSE => self.v1_unsubscribe(request),
+            wire::IMP2_STATS_GET => self.send_stats(request, msg),
+            wire::IMP2_LISTENERS_GET => self.send_listeners(request, msg, extack.as_mut()),
+            wire::IMP2_V2_SUBSCRIBE => self.v2_subscribe(request, msg, extack.as_mut()),
+            wire::IMP2_V2_UNSUBSCRIBE => self.v2_unsubscribe(request, msg, extack.as_mut()),
+            _ => Err(errno::EOPNOTSUPP()),
+        };
+        if result.is_err() {
+            self.counters.rejected_msgs.inc();
+        }
+        // The 2007 client never reads acks: send one only when asked to.
+        if msg.header.flags & wire::NLM_F_ACK != 0 {
+            request.ack(msg, result.err(), Some(extack));
+        }
+    }
+
+    /// The common checks of every subscribe, v1 and v2.
+    fn may_subscribe(request: &Request) -> Result {
+        if !ACCEPTING_SUBSCRIBERS.load(Ordering::Acquire) {
+            return Err(EAGAIN);
+        }
+        if !request.sender_net_admin() {
+            return Err(EPERM);
+        }
+        Ok(())
+    }
+
+    fn v1_subscribe(&self, request: &Request) -> Result {
+        Self::may_subscribe(request)?;
+        let v1::Change::Subscribed { replaced } = self.v1.subscribe(request)? else {
+            return Ok(());
+        };
+        let what = if replaced { "subscribed (replacing previous subscriber)" } else { "subscribed" };
+        self.log_change(request.sender_portid(), what);
+        Ok(())
+    }
+
+    fn v1_unsubscribe(&self, request: &Request) -> Result {
+        self.v1.unsubscribe(request)?;
+        self.log_change(request.sender_portid(), "unsubscribed");
+        Ok(())
+    }
+
+    fn v2_subscribe(&self, request: &Request, msg: &Message<'_>, extack: Pin<&mut ExtAck>) -> Result {
+        let message = request.message(msg).ok_or(EINVAL)?;
+        let filter = policy::parse_subscribe(message, extack)?;
+        Self::may_subscribe(request)?;
+        let portid = request.sender_portid();
+        if portid == 0 {
+            return Err(EINVAL);
+        }
+        self.v2
+            .subscribe(portid, filter, params::max_listeners(), || request.sender_closed())
+            .map_err(|e| match e {
+                v2::SubscribeError::Full => ENOSPC,
+                v2::SubscribeError::SenderClosed => errno::ECONNREFUSED(),
+                v2::SubscribeError::NoMemory => ENOMEM,
+            })?;
+        self.log_change(portid, "v2 listener subscribed");
+        Ok(())
+    }
+
+    fn v2_unsubscribe(&self, request: &Request, msg: &Message<'_>, extack: Pin<&mut ExtAck>) -> Result {
+        policy::parse_empty(request.message(msg).ok_or(EINVAL)?, extack)?;
+        let portid = request.sender_portid();
+        // Only the listener itself: the sender's own port, never a claim.
+        match self.v2.remove(portid) {
+            Ok(true) => {
+                self.log_change(portid, "v2 listener unsubscribed");
+                Ok(())
+            }
+            Ok(false) => Err(EPERM),
+            Err(_) => Err(ENOMEM),
+        }
+    }
+
+    fn send_stats(&self, request: &Request, msg: &Message<'_>) -> Result {
+        let c = &self.counters;
+        let stats = Stats {
+            events_sent: c.events_sent.get(),
+            send_failures: c.send_failures.get(),
+            alloc_failures: c.alloc_failures.get(),
+            rejected_msgs: c.rejected_msgs.get(),
+            packets_seen: c.packets_seen.get(),
+            send_refused: c.send_refused.get(),
+            // Who is subscribed is for CAP_NET_ADMIN only: the port id is
+            // all it takes to impersonate the subscriber once it closes.
+            subscriber_portid: if request.sender_net_admin() { self.v1.subscriber().unwrap_or(0) } else { 0 },
+            unit: params::unit() as u32,
+        };
+        let reply = NlMsgBuf::new(wire::IMP2_STATS, 0, msg.header.seq, 0, &stats, AllocContext::Process)?;
+        request.reply(reply)
+    }
+
+    /// `IMP2_LISTENERS_GET`: one `IMP2_LISTENER` per listener, then
+    /// `NLMSG_DONE`, each in its own skb. For CAP_NET_ADMIN only.
+    fn send_listeners(&self, request: &Request, msg: &Message<'_>, extack: Pin<&mut ExtAck>) -> Result {
+        policy::parse_empty(request.message(msg).ok_or(EINVAL)?, extack)?;
+        if !request.sender_net_admin() {
+            return Err(EPERM);
+        }
+        let seq = msg.header.seq;
+        let send = |bytes: &[u8]| request.reply(NlMsgBuf::from_bytes(bytes, AllocContext::Process)?);
+        self.v2.report(seq, send)?;
+        let mut buf = [0u8; event::DONE_MAX];
+        send(event::encode_done(&mut buf, seq).map_err(|_| errno::EMSGSIZE())?)
+    }
+}

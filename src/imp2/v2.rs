@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Protocol v2 listeners: up to `max_listeners` per netns, each with its
+//! own filter and counters, reported to with one `IMP2_V2_EVENT` per
+//! matching packet.
+//!
+//! The hooks read the listener set under RCU and never take a lock that
+//! subscribers write: subscribe, unsubscribe and `NETLINK_URELEASE` publish
+//! a new copy of the set under the set's update mutex and free the old one
+//! after a grace period.
+
+use super::{
+    event::{self, ListenerReport},
+    filter::Filter,
+    packet::{IpHeader, IpVersion},
+};
+use crate::abstractions::rcu::{self, RcuBox, Updater};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use kernel::{prelude::*, sync::Arc};
+
+/// A listener's sequence number and counters. Shared by every published
+/// copy of the listener, so that replacing the filter keeps them.
+#[derive(Default)]
+struct ListenerState {
+    /// `nlmsg_seq` and `IMP2_A_SEQ` of the next event.
+    next_seq: AtomicU32,
+    events_sent: AtomicU64,
+    send_failures: AtomicU64,
+}
+
+/// One listener, as published in a [`ListenerSet`].
+pub(super) struct Listener {
+    pub(super) portid: u32,
+    filter: Filter,
+    state: Arc<ListenerState>,
+}
+
+impl Listener {
+    /// Takes the sequence number of this listener's next event.
+    pub(super) fn next_seq(&self) -> u32 {
+        self.state.next_seq.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Records whether an event reached the listener's socket.
+    pub(super) fn count_send(&self, sent: bool) {
+        let counter = if sent { &self.state.events_sent } else { &self.state.send_failures };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn duplicate(&self) -> Self {
+        Self { portid: self.portid, filter: self.filter, state: self.state.clone() }
+    }
+}
+
+/// The listeners of a netns at one point in time. Never modified once
+/// published: every change publishes a new set.
+pub(super) struct ListenerSet {
+    listeners: KVec<Listener>,
+    wants_v4: bool,
+    wants_v6: bool,
+}
+
+impl ListenerSet {
+    fn new(listeners: KVec<Listener>) -> Self {
+        let wants = |v| listeners.iter().any(|l| l.filter.wants(v));
+        let (wants_v4, wants_v6) = (wants(IpVersion::V4), wants(IpVersion::V6));
+        Self { listeners, wants_v4, wants_v6 }
+    }
+
+    /// Whether any listener wants packets of IP version `version`: the
+    /// hook of a family nobody wants returns before parsing.
+    pub(super) fn wants(&self, version: IpVersion) -> bool {
+        match version {
+            IpVersion::V4 => self.wants_v4,
+            IpVersion::V6 => self.wants_v6,
+        }
+    }
+
+    /// The listeners whose filter matches `ip`.
+    pub(super) fn matching<'a>(&'a self, ip: &'a IpHeader) -> impl Iterator<Item = &'a Listener> + 'a {
+        self.listeners.iter().filter(move |l| l.filter.matches(ip))
+    }
+}
+
+/// Why a v2 subscribe was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum SubscribeError {
+    /// `max_listeners` listeners exist already.
+    Full,
+    /// The sending socket closed before the request was processed.
+    SenderClosed,
+    /// No memory for the new set.
+    NoMemory,
+}
+
+/// The v2 listeners of one netns.
+#[pin_data]
+pub(super) struct Listeners {
+    #[pin]
+    set: RcuBox<ListenerSet>,
+}
+
+impl Listeners {
+    pub(super) fn new() -> impl PinInit<Self> {
+        pin_init!(Self { set <- RcuBox::new() })
+    }
+
+    /// Runs `f` on the current set, if anybody listens, in an RCU read-side
+    /// section (so `f` must not sleep).
+    pub(super) fn with_set<R>(&self, f: impl FnOnce(&ListenerSet) -> R) -> Option<R> {
+        let guard = rcu::read_lock();
+        self.set.get(&guard).map(f)
+    }
+
+    /// Publishes the listeners that `edit` makes of the current ones.
+    fn republish(
+        updater: &mut Updater<'_, ListenerSet>,
+        edit: impl FnOnce(&[Listener], &mut KVec<Listener>) -> Result<(), SubscribeError>,
+    ) -> Result<(), SubscribeError> {
+        let current = updater.current().map_or(&[][..], |s| &s.listeners[..]);
+        let mut next =
+            KVec::with_capacity(current.len() + 1, GFP_KERNEL).map_err(|_| SubscribeError::NoMemory)?;
+        edit(current, &mut next)?;
+        let next = if next.is_empty() {
+            None
+        } else {
+            Some(KBox::new(ListenerSet::new(next), GFP_KERNEL).map_err(|_| SubscribeError::NoMemory)?)
+        };
+        updater.replace(next);
+        Ok(())
+    }
+
+    /// Makes port `portid` a listener with `filter`, or replaces its filter
+    /// if it is one already. `sender_closed` is checked under the update
+    /// lock, which [`Listeners::remove`] (the `NETLINK_URELEASE` path) takes
+    /// too: either the closed sender is seen here, or its release runs
+    /// after and removes it.
+    pub(super) fn subscribe(
+        &self,
+        portid: u32,
+        filter: Filter,
+        max_listeners: usize,
+        sender_closed: impl FnOnce() -> bool,
+    ) -> Result<(), SubscribeError> {
+        let mut updater = self.set.lock();
+        if sender_closed() {
+            return Err(SubscribeError::SenderClosed);
+        }
+        Self::republish(&mut updater, |current, next| {
+            let mut replaced = false;
+            for l in current {
+                let mut copy = l.duplicate();
+                if l.portid == portid {
+                    copy.filter = filter;
+                    replaced = true;
+                }
+                next.push(copy, GFP_KERNEL).map_err(|_| SubscribeError::NoMemory)?;
+            }
+            if !replaced {
+                if current.len() >= max_listeners {
+                    return Err(SubscribeError::Full);
+                }
+                let state =
+                    Arc::new(ListenerState::default(), GFP_KERNEL).map_err(|_| SubscribeError::NoMemory)?;
+                next.push(Listener { portid, filter, state }, GFP_KERNEL)
+                    .map_err(|_| SubscribeError::NoMemory)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Removes listener `portid`; `Ok(false)` if it was not one.
+    pub(super) fn remove(&self, portid: u32) -> Result<bool, SubscribeError> {
+        let mut updater = self.set.lock();
+        if !updater.current().is_some_and(|s| s.listeners.iter().any(|l| l.portid == portid)) {
+            return Ok(false);
+        }
+        Self::republish(&mut updater, |current, next| {
+            for l in current.iter().filter(|l| l.portid != portid) {
+                next.push(l.duplicate(), GFP_KERNEL).map_err(|_| SubscribeError::NoMemory)?;
+            }
+            Ok(())
+        })?;
+        Ok(true)
+    }
+
+    /// Calls `send` with one encoded `IMP2_LISTENER` message per listener,
+    /// for the reply to request `seq`.
+    pub(super) fn report(&self, seq: u32, mut send: impl FnMut(&[u8]) -> Result) -> Result {
+        // Under the update lock rather than RCU: `send` allocates and sleeps.
+        let updater = self.set.lock();
+        let Some(set) = updater.current() else {
+            return Ok(());
+        };
+        // On the heap: a report listing 256 protocols is too big for the stack.
+        let mut buf = KVec::from_elem(0u8, event::LISTENER_MAX, GFP_KERNEL)?;
+        for l in set.listeners.iter() {
+            let report = ListenerReport {
+                portid: l.portid,
+                filter: &l.filter,
+                events_sent: l.state.events_sent.load(Ordering::Relaxed),
+                send_failures: l.state.send_failures.load(Ordering::Relaxed),
+            };
+            let msg = event::encode_listener(&mut buf, seq, &report)
+                .map_err(|_| crate::wire::errno::EMSGSIZE())?;
+            send(msg)?;
+        }
+        Ok(())
+    }
+}
