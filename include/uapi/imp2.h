@@ -23,12 +23,70 @@ enum imp2_msg_type {
 
 	IMP2_STATS_GET	= 0x10,	/* user -> kernel: request the netns counters */
 	IMP2_STATS	= 0x11,	/* kernel -> requester: payload imp2_stats */
+
+	/*
+	 * Protocol v2 (opt-in).  Attributes (struct nlattr, IMP2_A_*) follow
+	 * the nlmsghdr directly, with no family header.  Requests are acked
+	 * (or refused) only when they set NLM_F_ACK, as in v1; refusals of
+	 * malformed attributes carry an extended-ack message (NETLINK_EXT_ACK).
+	 */
+	IMP2_LISTENERS_GET	= 0x12,	/* user -> kernel: list the v2 listeners of
+					   this netns; needs CAP_NET_ADMIN (EPERM) */
+	IMP2_LISTENER		= 0x13,	/* kernel -> requester: one listener per
+					   message, NLM_F_MULTI, then NLMSG_DONE */
+	IMP2_V2_SUBSCRIBE	= 0x20,	/* user -> kernel: the sending port becomes a
+					   listener, or replaces its own filter;
+					   IMP2_A_FAMILIES, IMP2_A_PROTOS; needs
+					   CAP_NET_ADMIN (EPERM); ENOSPC beyond the
+					   module's max_listeners */
+	IMP2_V2_UNSUBSCRIBE	= 0x21,	/* user -> kernel: the sending port stops
+					   listening; EPERM if it is not a listener */
+	IMP2_V2_EVENT		= 0x22,	/* kernel -> listener: one packet, IMP2_A_*;
+					   nlmsg_seq == IMP2_A_SEQ */
 };
 
+/* Bits of IMP2_A_FAMILIES. */
+#define IMP2_FAMILY_IPV4	(1U << 0)
+#define IMP2_FAMILY_IPV6	(1U << 1)
+#define IMP2_FAMILY_ALL		(IMP2_FAMILY_IPV4 | IMP2_FAMILY_IPV6)
+
 /*
- * Payload of IMP2_K_MSG.  Addresses are IPv4, network byte order.
- * nlmsg_seq of successive events in one netns increases by one per event,
- * so a gap means events were lost (e.g. receive buffer overrun).
+ * v2 attributes.  Requests are validated strictly (unknown, duplicate or
+ * malformed attributes: EINVAL with an extended-ack message naming the
+ * attribute).  Where an attribute may appear is noted as S (subscribe),
+ * L (IMP2_LISTENER) and E (IMP2_V2_EVENT).
+ */
+enum imp2_attr {
+	IMP2_A_UNSPEC,
+	IMP2_A_FAMILIES,	/* S L  u32: IMP2_FAMILY_* bits; default both */
+	IMP2_A_PROTOS,		/* S L  nested: IMP2_A_PROTO entries; default ICMP
+				   for IPv4 and ICMPv6 for IPv6 */
+	IMP2_A_PROTO,		/* (in IMP2_A_PROTOS) u8: an L4 protocol number;
+				   E: the packet's L4 protocol */
+	IMP2_A_FAMILY,		/* E    u8: AF_INET (2) or AF_INET6 (10) */
+	IMP2_A_SRC,		/* E    4 or 16 bytes, network byte order */
+	IMP2_A_DST,		/* E    4 or 16 bytes, network byte order */
+	IMP2_A_ICMP_TYPE,	/* E    u8: ICMP or ICMPv6 type, if the packet has one */
+	IMP2_A_ICMP_CODE,	/* E    u8: ICMP or ICMPv6 code, likewise */
+	IMP2_A_IFINDEX,		/* E    u32: input interface index */
+	IMP2_A_LEN,		/* E    u32: packet length from the IP header on */
+	IMP2_A_TSTAMP_NS,	/* E    u64: when the hook saw it, CLOCK_REALTIME ns */
+	IMP2_A_SEQ,		/* E    u32: per-listener sequence number, +1 per event */
+	IMP2_A_PORTID,		/* L    u32: the listener's netlink port id */
+	IMP2_A_EVENTS_SENT,	/* L    u64: events its socket took */
+	IMP2_A_SEND_FAILURES,	/* L    u64: events lost: buffer full, port gone */
+	IMP2_A_PAD,		/* padding for 64-bit attributes */
+	__IMP2_A_MAX
+};
+#define IMP2_A_MAX (__IMP2_A_MAX - 1)
+
+/*
+ * Payload of IMP2_K_MSG: one per ICMP datagram (fragmented datagrams are
+ * reported once, by their first fragment).  Addresses are IPv4, network
+ * byte order.  nlmsg_seq increases by one per event in a netns, taken on
+ * the CPU that saw the packet before the event is sent: events seen on
+ * different CPUs can arrive out of order, so a gap is an event that was
+ * lost (receive buffer overrun) or one that is still to come.
  */
 struct packet_info {
 	__u32 src;
@@ -37,13 +95,18 @@ struct packet_info {
 
 /* Payload of IMP2_STATS.  All counters are per network namespace. */
 struct imp2_stats {
-	__u64 events_sent;	/* events queued to the subscriber */
-	__u64 send_failures;	/* netlink_unicast failed (ENOBUFS, ECONNREFUSED) */
+	__u64 events_sent;	/* events the subscriber's socket took: queued, or
+				   dropped by its own socket filter (netlink_unicast
+				   reports both alike) */
+	__u64 send_failures;	/* netlink_unicast failed: EAGAIN, the receive
+				   buffer was full (the reader then gets ENOBUFS),
+				   or ECONNREFUSED */
 	__u64 alloc_failures;	/* event skb allocation failed in the hook */
 	__u64 rejected_msgs;	/* malformed, unknown or unauthorised requests */
-	__u64 packets_seen;	/* ICMP packets that crossed the hook */
+	__u64 packets_seen;	/* ICMP datagrams (first fragments) at the hook */
 	__u64 send_refused;	/* of send_failures: ECONNREFUSED, the port was gone */
-	__u32 subscriber_portid; /* 0 if nobody is subscribed */
+	__u32 subscriber_portid; /* 0 if nobody is subscribed, and always 0 for a
+				    requester without CAP_NET_ADMIN */
 	__u32 unit;		/* netlink protocol unit of this module */
 };
 
