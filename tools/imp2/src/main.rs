@@ -472,7 +472,10 @@ fn note_unknown_attrs(summary: &mut Summary, count: u32) {
 }
 
 /// Sends `request` (sequence `seq`, NLM_F_ACK set) and collects what the
-/// module answers with that sequence, up to and including the ack.
+/// module answers with that sequence, up to the ack, or up to the
+/// `NLMSG_DONE` of a multipart reply: a dump run by the kernel's netlink
+/// dump machinery ends there and is never acked, so the tool does not
+/// wait for an ack after it (one that follows is left unread).
 /// Malformed replies are reported and skipped.
 fn transact(socket: &Socket, request: &[u8], seq: u32) -> Result<(Vec<Message>, Ack), Fatal> {
     send(socket, request)?;
@@ -490,9 +493,10 @@ fn transact(socket: &Socket, request: &[u8], seq: u32) -> Result<(Vec<Message>, 
         for msg in proto::decode(&buf[..n]) {
             match msg {
                 Ok(Message::Ack(ack)) if ack.seq == seq => return Ok((replies, ack)),
-                Ok(msg @ (Message::Stats { .. } | Message::Listener { .. } | Message::Done { .. })) => {
-                    replies.push(msg)
+                Ok(Message::Done { seq: done_seq, errno }) if done_seq == seq => {
+                    return Ok((replies, Ack { seq, errno, ..Ack::default() }))
                 }
+                Ok(msg @ (Message::Stats { .. } | Message::Listener { .. })) => replies.push(msg),
                 Ok(_) => {}
                 Err(e) => eprintln!("imp2: skipping malformed message from the kernel: {e}"),
             }

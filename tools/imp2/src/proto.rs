@@ -144,8 +144,9 @@ pub enum Message {
     V2Event(Decoded<v2::Event>),
     /// One v2 listener of a listener list (`IMP2_LISTENER`).
     Listener { seq: u32, listener: Decoded<Listener> },
-    /// The end of a multipart reply.
-    Done { seq: u32 },
+    /// The end of a multipart reply; `errno` is the error the dump ended
+    /// with (the `int` payload, negated), 0 if none.
+    Done { seq: u32, errno: i32 },
     /// A well-framed message of a type we do not know; skipped.
     Unknown { msg_type: u16 },
 }
@@ -244,7 +245,10 @@ fn decode_one(msg_type: u16, flags: u16, seq: u32, payload: &[u8]) -> Result<Mes
             need(4 + NLMSG_HDRLEN)?;
             Ok(Message::Ack(decode_ack(flags, payload)))
         }
-        NLMSG_DONE => Ok(Message::Done { seq }),
+        NLMSG_DONE => {
+            let errno = if payload.len() >= 4 { -(u32_at(payload, 0) as i32) } else { 0 };
+            Ok(Message::Done { seq, errno })
+        }
         abi::V2_EVENT => v2::decode_event(seq, payload)
             .map(Message::V2Event)
             .map_err(|error| DecodeError::Attributes { msg_type, error }),

@@ -113,7 +113,7 @@ fn listener_list_then_done_then_ack() {
         Listener { portid: 100, families: Some(3), protos: Some(vec![1, 58]), events_sent: 5, send_failures: 1 }
     );
     assert!(matches!(&got[1], Message::Listener { listener, .. } if listener.value.protos == Some(vec![17])));
-    assert_eq!(got[2], Message::Done { seq: 2 });
+    assert_eq!(got[2], Message::Done { seq: 2, errno: 0 });
     assert_eq!(got[3], Message::Ack(Ack { seq: 2, errno: 0, ..Ack::default() }));
 }
 
@@ -123,7 +123,7 @@ fn empty_listener_list_is_done_and_ack() {
     let mut datagram = message(NLMSG_DONE, NLM_F_MULTIPART, 2, &0i32.to_ne_bytes());
     datagram.extend(error_reply(0, &request, true, &[]));
     let got: Vec<_> = proto::decode(&datagram).into_iter().map(Result::unwrap).collect();
-    assert_eq!(got, vec![Message::Done { seq: 2 }, Message::Ack(Ack { seq: 2, ..Ack::default() })]);
+    assert_eq!(got, vec![Message::Done { seq: 2, errno: 0 }, Message::Ack(Ack { seq: 2, ..Ack::default() })]);
 }
 
 #[test]
@@ -140,7 +140,15 @@ fn malformed_listener_is_skipped_and_the_rest_survives() {
         other => panic!("{other:?}"),
     }
     assert!(matches!(&got[1], Ok(Message::Listener { listener, .. }) if listener.value.portid == 101));
-    assert_eq!(got[2], Ok(Message::Done { seq: 2 }));
+    assert_eq!(got[2], Ok(Message::Done { seq: 2, errno: 0 }));
+}
+
+#[test]
+fn done_carries_the_error_a_dump_ended_with() {
+    let done = message(NLMSG_DONE, NLM_F_MULTIPART, 2, &(-libc::EPERM).to_ne_bytes());
+    assert_eq!(proto::decode(&done), vec![Ok(Message::Done { seq: 2, errno: libc::EPERM })]);
+    let bare = message(NLMSG_DONE, NLM_F_MULTIPART, 2, &[]);
+    assert_eq!(proto::decode(&bare), vec![Ok(Message::Done { seq: 2, errno: 0 })]);
 }
 
 #[test]
