@@ -10,6 +10,32 @@ pub const K_MSG: u16 = IMP2_K_MSG as u16;
 pub const CLOSE: u16 = IMP2_CLOSE as u16;
 pub const STATS_GET: u16 = IMP2_STATS_GET as u16;
 pub const STATS: u16 = IMP2_STATS as u16;
+pub const LISTENERS_GET: u16 = IMP2_LISTENERS_GET as u16;
+pub const LISTENER: u16 = IMP2_LISTENER as u16;
+pub const V2_SUBSCRIBE: u16 = IMP2_V2_SUBSCRIBE as u16;
+pub const V2_UNSUBSCRIBE: u16 = IMP2_V2_UNSUBSCRIBE as u16;
+pub const V2_EVENT: u16 = IMP2_V2_EVENT as u16;
+
+/// v2 attribute types as `u16`, the width of `nla_type`.
+pub mod attr {
+    use super::*;
+    pub const FAMILIES: u16 = IMP2_A_FAMILIES as u16;
+    pub const PROTOS: u16 = IMP2_A_PROTOS as u16;
+    pub const PROTO: u16 = IMP2_A_PROTO as u16;
+    pub const FAMILY: u16 = IMP2_A_FAMILY as u16;
+    pub const SRC: u16 = IMP2_A_SRC as u16;
+    pub const DST: u16 = IMP2_A_DST as u16;
+    pub const ICMP_TYPE: u16 = IMP2_A_ICMP_TYPE as u16;
+    pub const ICMP_CODE: u16 = IMP2_A_ICMP_CODE as u16;
+    pub const IFINDEX: u16 = IMP2_A_IFINDEX as u16;
+    pub const LEN: u16 = IMP2_A_LEN as u16;
+    pub const TSTAMP_NS: u16 = IMP2_A_TSTAMP_NS as u16;
+    pub const SEQ: u16 = IMP2_A_SEQ as u16;
+    pub const PORTID: u16 = IMP2_A_PORTID as u16;
+    pub const EVENTS_SENT: u16 = IMP2_A_EVENTS_SENT as u16;
+    pub const SEND_FAILURES: u16 = IMP2_A_SEND_FAILURES as u16;
+    pub const PAD: u16 = IMP2_A_PAD as u16;
+}
 
 /// Default netlink unit.
 pub const DEFAULT_UNIT: u32 = NL_IMP2;

@@ -2,4 +2,6 @@
 //! decoding. Socket handling lives in the binary.
 
 pub mod abi;
+pub mod output;
 pub mod proto;
+pub mod v2;

@@ -1,10 +1,13 @@
-//! `imp2`: subscribe to the imp2 kernel module and print the ICMP packets it
-//! reports, or print its counters.
+//! `imp2`: subscribe to the imp2 kernel module and print the packets it
+//! reports (protocol v2, or the 2007 protocol with `--v1`), or print its
+//! counters and v2 listeners.
 
-use clap::{Args, Parser, Subcommand};
-use imp2::abi;
-use imp2::proto::{self, Event, Message, Stats};
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use imp2::proto::{self, Ack, Event, Message, Stats};
+use imp2::v2::{self, Filter, Listener};
+use imp2::{abi, output};
 use netlink_sys::{Socket, SocketAddr};
+use std::ffi::CStr;
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
 use std::process::ExitCode;
@@ -13,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
-#[command(name = "imp2", version, about = "Monitor ICMP packets reported by the imp2 kernel module")]
+#[command(name = "imp2", version, about = "Monitor packets reported by the imp2 kernel module")]
 #[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
@@ -25,17 +28,27 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Subscribe and print one line per ICMP packet (the default).
+    /// Subscribe and print one line per reported packet (the default).
     Monitor(MonitorArgs),
-    /// Print the module's counters for this network namespace.
+    /// Print the module's counters and v2 listeners for this network namespace.
     Stats(StatsArgs),
 }
 
 #[derive(Args, Clone)]
 struct MonitorArgs {
-    /// Print JSON lines (seq, src, dest) instead of "src: A, dest: B".
+    /// Print JSON lines (every field; with --v1: seq, src, dest) instead of text.
     #[arg(long)]
     json: bool,
+    /// Use the 2007 protocol: the one subscriber slot, IPv4 ICMP, addresses only.
+    #[arg(long)]
+    v1: bool,
+    /// Address families to report: ipv4, ipv6 or ipv4,ipv6 (default both).
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = v2::parse_family)]
+    family: Vec<u32>,
+    /// L4 protocols to report: icmp, icmpv6, udp, tcp or numbers 0-255, comma
+    /// separated (default: ICMP over IPv4, ICMPv6 over IPv6).
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = v2::parse_proto)]
+    proto: Vec<u8>,
     /// Stop after this many events.
     #[arg(long, value_name = "N")]
     count: Option<u64>,
@@ -101,7 +114,7 @@ fn main() -> ExitCode {
 }
 
 /// Opens and binds a socket on `unit`, with a clear error if the module
-/// is not there.
+/// is not there. Refusals come with their extended-ack text.
 fn open(unit: u32) -> Result<(Socket, u32), Fatal> {
     let mut socket = Socket::new(unit as isize).map_err(|e| {
         if e.raw_os_error() == Some(libc::EPROTONOSUPPORT) {
@@ -111,6 +124,11 @@ fn open(unit: u32) -> Result<(Socket, u32), Fatal> {
         }
     })?;
     let addr = socket.bind_auto()?;
+    // Extended acks carry the module's explanation of an EINVAL; capped
+    // acks do not echo our request back. Both only shape the kernel's
+    // replies, so a kernel without them is no reason to stop.
+    let _ = socket.set_ext_ack(true);
+    let _ = socket.set_cap_ack(true);
     Ok((socket, addr.port_number()))
 }
 
@@ -150,25 +168,59 @@ fn recv(socket: &Socket, buf: &mut Vec<u8>) -> io::Result<Option<usize>> {
     }
 }
 
-fn errno_advice(errno: i32) -> String {
-    match errno {
-        libc::EPERM => "permission denied: subscribing needs CAP_NET_ADMIN in this network \
-                        namespace (run as root)"
+/// `strerror(errno)`, without Rust's " (os error N)" suffix.
+fn strerror(errno: i32) -> String {
+    let text = io::Error::from_raw_os_error(errno).to_string();
+    match text.rfind(" (os error ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
+/// `Invalid argument: <extended-ack text> (at IMP2_A_PROTOS)`: the error,
+/// the module's explanation, and which attribute of `request` it blames.
+fn refusal_reason(ack: &Ack, request: &[u8]) -> String {
+    let mut reason = strerror(ack.errno);
+    if let Some(text) = &ack.ext_msg {
+        reason += &format!(": {text}");
+    }
+    if let Some(kind) = ack.bad_attr_offset.and_then(|offset| proto::attr_type_at(request, offset)) {
+        reason += &format!(" (at {})", v2::attr_name(kind));
+    }
+    reason
+}
+
+/// What to tell the user when the module refuses a subscription.
+fn subscribe_advice(protocol: &Protocol, ack: &Ack, request: &[u8]) -> String {
+    match (ack.errno, protocol) {
+        (libc::EPERM, _) => "permission denied: subscribing needs CAP_NET_ADMIN in this network \
+                             namespace (run as root)"
             .into(),
-        libc::EAGAIN => "the module is still loading: retry".into(),
-        e => format!("subscription refused: {}", io::Error::from_raw_os_error(e)),
+        (libc::EAGAIN, _) => "the module is still loading: retry".into(),
+        (libc::ENOSPC, Protocol::V2(_)) => "subscribe refused: the module's v2 listener limit is \
+                                            reached (ENOSPC): stop a listener, or load imp2.ko \
+                                            with a larger max_listeners=N"
+            .into(),
+        (libc::EOPNOTSUPP, Protocol::V2(_)) => "subscribe refused: the loaded imp2 module does not \
+                                                speak protocol v2 (EOPNOTSUPP): load a current \
+                                                imp2.ko, or use --v1"
+            .into(),
+        _ => format!("subscribe refused: {}", refusal_reason(ack, request)),
     }
 }
 
 /// Counts events and sequence gaps. Events from different CPUs can arrive
 /// slightly out of order, so a late sequence number fills a gap instead of
-/// being counted twice.
+/// being counted twice. The tool is one listener, so one sequence.
 #[derive(Default, serde::Serialize)]
 struct Summary {
     events: u64,
     missed: u64,
     overruns: u64,
     malformed: u64,
+    /// v2 only (`None` keeps the v1 summary as it was).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unknown_attrs: Option<u64>,
     #[serde(skip)]
     highest_seq: Option<u32>,
 }
@@ -190,6 +242,17 @@ impl Summary {
             }
         }
     }
+
+    fn text(&self) -> String {
+        let mut text = format!(
+            "imp2: {} events received, {} missed (sequence gaps), {} overruns (ENOBUFS), {} malformed",
+            self.events, self.missed, self.overruns, self.malformed
+        );
+        if let Some(unknown) = self.unknown_attrs {
+            text += &format!(", {unknown} unknown attributes skipped");
+        }
+        text
+    }
 }
 
 fn print_event(out: &mut impl Write, json: bool, ev: &Event) -> io::Result<()> {
@@ -206,6 +269,28 @@ fn print_event(out: &mut impl Write, json: bool, ev: &Event) -> io::Result<()> {
     } else {
         writeln!(out, "src: {}, dest: {}", ev.src, ev.dest)?;
     }
+    out.flush()
+}
+
+/// The name of interface `ifindex` in the tool's network namespace.
+fn interface_name(ifindex: u32) -> Option<String> {
+    let mut name = [0 as libc::c_char; libc::IF_NAMESIZE];
+    // SAFETY: `name` has IF_NAMESIZE bytes, the most if_indextoname writes
+    // (NUL included); it does not keep the pointer.
+    let found = unsafe { libc::if_indextoname(ifindex, name.as_mut_ptr()) };
+    if found.is_null() {
+        return None;
+    }
+    let bytes: Vec<u8> = name.iter().map(|&c| c as u8).collect();
+    let name = CStr::from_bytes_until_nul(&bytes).ok()?;
+    Some(name.to_string_lossy().into_owned())
+}
+
+fn print_v2_event(out: &mut impl Write, json: bool, ev: &v2::Event) -> io::Result<()> {
+    let ifname = ev.ifindex.and_then(interface_name);
+    let line =
+        if json { output::event_json(ev, ifname.as_deref()) } else { output::event_line(ev, ifname.as_deref()) };
+    writeln!(out, "{line}")?;
     out.flush()
 }
 
@@ -228,7 +313,63 @@ fn set_rcvbuf(socket: &Socket, bytes: usize) -> Result<(), Fatal> {
     Ok(())
 }
 
+/// Which protocol `imp2 monitor` speaks.
+enum Protocol {
+    /// The 2007 protocol: `IMP2_U_PID` / `IMP2_K_MSG` / `IMP2_CLOSE`.
+    V1,
+    /// `IMP2_V2_SUBSCRIBE` with this filter.
+    V2(Filter),
+}
+
+impl Protocol {
+    /// From the command line; `--family`/`--proto` with `--v1` is a usage error.
+    fn from_args(args: &MonitorArgs) -> Result<Protocol, String> {
+        if args.v1 {
+            if !args.family.is_empty() || !args.proto.is_empty() {
+                return Err("--family and --proto need protocol v2: the 2007 protocol (--v1) \
+                            reports IPv4 ICMP only; drop --v1 or the filter"
+                    .into());
+            }
+            return Ok(Protocol::V1);
+        }
+        Ok(Protocol::V2(filter_from_args(&args.family, &args.proto)))
+    }
+
+    fn subscribe_request(&self, seq: u32, portid: u32) -> Vec<u8> {
+        match self {
+            Protocol::V1 => proto::subscribe_request(seq, portid),
+            Protocol::V2(filter) => proto::v2_subscribe_request(seq, portid, filter),
+        }
+    }
+
+    fn unsubscribe_request(&self, seq: u32, portid: u32) -> Vec<u8> {
+        match self {
+            Protocol::V1 => proto::close_request(seq, portid),
+            Protocol::V2(_) => proto::v2_unsubscribe_request(seq, portid),
+        }
+    }
+}
+
+/// The v2 filter for `--family` and `--proto`: what was not given is left
+/// to the module's default; repeated values are sent once.
+fn filter_from_args(families: &[u32], protos: &[u8]) -> Filter {
+    let mut unique_protos: Vec<u8> = Vec::new();
+    for &proto in protos {
+        if !unique_protos.contains(&proto) {
+            unique_protos.push(proto);
+        }
+    }
+    Filter {
+        families: (!families.is_empty()).then(|| families.iter().fold(0, |bits, bit| bits | bit)),
+        protos: (!unique_protos.is_empty()).then_some(unique_protos),
+    }
+}
+
 fn monitor(args: &MonitorArgs) -> Result<(), Fatal> {
+    let protocol = match Protocol::from_args(args) {
+        Ok(protocol) => protocol,
+        Err(msg) => Cli::command().error(clap::error::ErrorKind::ArgumentConflict, msg).exit(),
+    };
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
@@ -238,10 +379,14 @@ fn monitor(args: &MonitorArgs) -> Result<(), Fatal> {
         set_rcvbuf(&socket, bytes)?;
     }
     const SUBSCRIBE_SEQ: u32 = 1;
-    send(&socket, &proto::subscribe_request(SUBSCRIBE_SEQ, portid))?;
+    let subscribe = protocol.subscribe_request(SUBSCRIBE_SEQ, portid);
+    send(&socket, &subscribe)?;
 
     let deadline = args.timeout.map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0)));
     let mut summary = Summary::default();
+    if let Protocol::V2(_) = protocol {
+        summary.unknown_attrs = Some(0);
+    }
     let mut buf = Vec::with_capacity(64 * 1024);
     let stdout = io::stdout();
     let mut out = stdout.lock();
@@ -265,34 +410,44 @@ fn monitor(args: &MonitorArgs) -> Result<(), Fatal> {
             continue;
         };
         for msg in proto::decode(&buf[..n]) {
-            match msg {
+            let printed = match msg {
                 Ok(Message::Event(ev)) => {
                     summary.record(ev.seq);
-                    if !args.quiet && print_event(&mut out, args.json, &ev).is_err() {
-                        break 'receive; // stdout closed (e.g. piped to head)
-                    }
-                    if args.count.is_some_and(|c| summary.events >= c) {
-                        break 'receive;
-                    }
+                    args.quiet || print_event(&mut out, args.json, &ev).is_ok()
                 }
-                Ok(Message::Ack { seq: SUBSCRIBE_SEQ, errno }) if errno != 0 => {
-                    return Err(Fatal(errno_advice(errno)));
+                Ok(Message::V2Event(decoded)) => {
+                    summary.record(decoded.value.seq);
+                    if decoded.unknown_attrs > 0 {
+                        note_unknown_attrs(&mut summary, decoded.unknown_attrs);
+                    }
+                    args.quiet || print_v2_event(&mut out, args.json, &decoded.value).is_ok()
                 }
-                Ok(Message::Ack { .. } | Message::Stats { .. }) => {}
+                Ok(Message::Ack(ack)) if ack.seq == SUBSCRIBE_SEQ && ack.errno != 0 => {
+                    return Err(Fatal(subscribe_advice(&protocol, &ack, &subscribe)));
+                }
+                Ok(Message::Ack(_) | Message::Stats { .. } | Message::Listener { .. } | Message::Done { .. }) => true,
                 Ok(Message::Unknown { msg_type }) => {
                     summary.malformed += 1;
                     eprintln!("imp2: skipping message of unknown type {msg_type:#x}");
+                    true
                 }
                 Err(e) => {
                     summary.malformed += 1;
                     eprintln!("imp2: skipping malformed message from the kernel: {e}");
+                    true
                 }
+            };
+            if !printed {
+                break 'receive; // stdout closed (e.g. piped to head)
+            }
+            if args.count.is_some_and(|c| summary.events >= c) {
+                break 'receive;
             }
         }
     }
     drop(out);
     // Unsubscribe, then close: the order the 2007 client used.
-    let close_result = send(&socket, &proto::close_request(SUBSCRIBE_SEQ + 1, portid));
+    let close_result = send(&socket, &protocol.unsubscribe_request(SUBSCRIBE_SEQ + 1, portid));
     drop(socket);
     if args.json {
         #[derive(serde::Serialize)]
@@ -302,43 +457,46 @@ fn monitor(args: &MonitorArgs) -> Result<(), Fatal> {
         let line = serde_json::to_string(&Wrapped { summary: &summary });
         eprintln!("{}", line.map_err(|e| Fatal(format!("cannot encode summary: {e}")))?);
     } else {
-        eprintln!(
-            "imp2: {} events received, {} missed (sequence gaps), {} overruns (ENOBUFS), {} malformed",
-            summary.events, summary.missed, summary.overruns, summary.malformed
-        );
+        eprintln!("{}", summary.text());
     }
     close_result
 }
 
-fn stats(args: &StatsArgs) -> Result<(), Fatal> {
-    let (socket, portid) = open(args.unit)?;
-    const STATS_SEQ: u32 = 1;
-    send(&socket, &proto::stats_request(STATS_SEQ, portid))?;
+/// Counts unknown attributes; says so the first time (a newer module).
+fn note_unknown_attrs(summary: &mut Summary, count: u32) {
+    let seen = summary.unknown_attrs.get_or_insert(0);
+    if *seen == 0 {
+        eprintln!("imp2: skipping unknown attributes in events (a newer module?); counted in the summary");
+    }
+    *seen += u64::from(count);
+}
+
+/// Sends `request` (sequence `seq`, NLM_F_ACK set) and collects what the
+/// module answers with that sequence, up to the ack, or up to the
+/// `NLMSG_DONE` of a multipart reply: a dump run by the kernel's netlink
+/// dump machinery ends there and is never acked, so the tool does not
+/// wait for an ack after it (one that follows is left unread).
+/// Malformed replies are reported and skipped.
+fn transact(socket: &Socket, request: &[u8], seq: u32) -> Result<(Vec<Message>, Ack), Fatal> {
+    send(socket, request)?;
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut buf = Vec::with_capacity(64 * 1024);
-    let mut got: Option<Stats> = None;
-    // The reply comes first, then the ack we asked for.
+    let mut replies = Vec::new();
     loop {
         let Some(left) = deadline.checked_duration_since(Instant::now()) else {
             return Err(Fatal("no reply from the imp2 module within 5 s".into()));
         };
-        if !wait_readable(&socket, left)? {
+        if !wait_readable(socket, left)? {
             continue;
         }
-        let Some(n) = recv(&socket, &mut buf)? else { continue };
+        let Some(n) = recv(socket, &mut buf)? else { continue };
         for msg in proto::decode(&buf[..n]) {
             match msg {
-                Ok(Message::Stats { seq: STATS_SEQ, stats }) => got = Some(stats),
-                Ok(Message::Ack { seq: STATS_SEQ, errno: 0 }) if got.is_some() => {
-                    print_stats(args.json, &got.unwrap());
-                    return Ok(());
+                Ok(Message::Ack(ack)) if ack.seq == seq => return Ok((replies, ack)),
+                Ok(Message::Done { seq: done_seq, errno }) if done_seq == seq => {
+                    return Ok((replies, Ack { seq, errno, ..Ack::default() }))
                 }
-                Ok(Message::Ack { seq: STATS_SEQ, errno }) if errno != 0 => {
-                    return Err(Fatal(format!(
-                        "stats request refused: {} (is the loaded module older than this tool?)",
-                        io::Error::from_raw_os_error(errno)
-                    )));
-                }
+                Ok(msg @ (Message::Stats { .. } | Message::Listener { .. })) => replies.push(msg),
                 Ok(_) => {}
                 Err(e) => eprintln!("imp2: skipping malformed message from the kernel: {e}"),
             }
@@ -346,11 +504,90 @@ fn stats(args: &StatsArgs) -> Result<(), Fatal> {
     }
 }
 
-fn print_stats(json: bool, s: &Stats) {
-    if json {
-        println!("{}", serde_json::to_string(s).expect("stats serialise"));
-        return;
+/// What `IMP2_LISTENERS_GET` gave.
+enum ListenerList {
+    Listed(Vec<Listener>),
+    /// EPERM: the requester lacks CAP_NET_ADMIN.
+    Refused,
+    /// EOPNOTSUPP: a module without protocol v2.
+    Unsupported,
+    Failed(String),
+}
+
+fn list_listeners(socket: &Socket, portid: u32) -> Result<ListenerList, Fatal> {
+    const LISTENERS_SEQ: u32 = 2;
+    let request = proto::listeners_request(LISTENERS_SEQ, portid);
+    let (replies, ack) = transact(socket, &request, LISTENERS_SEQ)?;
+    Ok(match ack.errno {
+        0 => ListenerList::Listed(listeners_of(replies, LISTENERS_SEQ)),
+        libc::EPERM => ListenerList::Refused,
+        libc::EOPNOTSUPP => ListenerList::Unsupported,
+        _ => ListenerList::Failed(refusal_reason(&ack, &request)),
+    })
+}
+
+/// The listeners of a reply to the request with sequence `seq`.
+fn listeners_of(replies: Vec<Message>, seq: u32) -> Vec<Listener> {
+    let mut listeners = Vec::new();
+    let mut unknown_attrs = 0;
+    for msg in replies {
+        if let Message::Listener { seq: s, listener } = msg {
+            if s == seq {
+                unknown_attrs += listener.unknown_attrs;
+                listeners.push(listener.value);
+            }
+        }
     }
+    if unknown_attrs > 0 {
+        eprintln!("imp2: skipped {unknown_attrs} unknown attributes in the listener list (a newer module?)");
+    }
+    listeners
+}
+
+fn stats(args: &StatsArgs) -> Result<(), Fatal> {
+    let (socket, portid) = open(args.unit)?;
+    const STATS_SEQ: u32 = 1;
+    let (replies, ack) = transact(&socket, &proto::stats_request(STATS_SEQ, portid), STATS_SEQ)?;
+    if ack.errno != 0 {
+        return Err(Fatal(format!(
+            "stats request refused: {} (is the loaded module older than this tool?)",
+            strerror(ack.errno)
+        )));
+    }
+    let stats = replies.iter().find_map(|msg| match msg {
+        Message::Stats { seq: STATS_SEQ, stats } => Some(*stats),
+        _ => None,
+    });
+    let stats = stats.ok_or_else(|| Fatal("the module acked the stats request without counters".into()))?;
+    let listeners = list_listeners(&socket, portid)?;
+    if args.json {
+        println!("{}", stats_json(&stats, &listeners));
+    } else {
+        print_stats(&stats, &listeners);
+    }
+    Ok(())
+}
+
+/// `imp2 stats --json`: the counters, after a `listeners` array when the
+/// module listed them. The array comes first because tests/lib.sh reads a
+/// counter with a greedy sed (the last `"events_sent":` on the line), and
+/// listeners have their own `events_sent`.
+fn stats_json(stats: &Stats, listeners: &ListenerList) -> String {
+    #[derive(serde::Serialize)]
+    struct StatsJson<'a> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        listeners: Option<Vec<output::ListenerJson>>,
+        #[serde(flatten)]
+        counters: &'a Stats,
+    }
+    let listeners = match listeners {
+        ListenerList::Listed(list) => Some(list.iter().map(output::ListenerJson::from).collect()),
+        _ => None,
+    };
+    serde_json::to_string(&StatsJson { listeners, counters: stats }).expect("stats serialise")
+}
+
+fn print_stats(s: &Stats, listeners: &ListenerList) {
     let subscriber = match s.subscriber_portid {
         // The module shows the subscriber to CAP_NET_ADMIN requesters only.
         0 => "none (or not shown: needs CAP_NET_ADMIN)".to_string(),
@@ -364,11 +601,136 @@ fn print_stats(json: bool, s: &Stats) {
     println!("  alloc_failures   {:>12}   event allocation failed in the hook", s.alloc_failures);
     println!("  rejected_msgs    {:>12}   malformed, unknown or unauthorised requests", s.rejected_msgs);
     println!("  subscriber       {subscriber}");
+    match listeners {
+        ListenerList::Listed(list) => {
+            println!("  v2 listeners     {:>12}", list.len());
+            for listener in list {
+                println!("    {}", output::listener_line(listener));
+            }
+        }
+        ListenerList::Refused => println!("  v2 listeners     not shown: listing them needs CAP_NET_ADMIN"),
+        // A module without protocol v2 has no listeners to speak of.
+        ListenerList::Unsupported => {}
+        ListenerList::Failed(reason) => println!("  v2 listeners     not available: {reason}"),
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_unit, Summary};
+    use super::*;
+
+    fn monitor_args(argv: &[&str]) -> Result<MonitorArgs, clap::Error> {
+        let cli = Cli::try_parse_from([&["imp2", "monitor"], argv].concat())?;
+        match cli.command {
+            Some(Command::Monitor(args)) => Ok(args),
+            _ => unreachable!(),
+        }
+    }
+
+    fn filter_of(argv: &[&str]) -> Filter {
+        match Protocol::from_args(&monitor_args(argv).unwrap()).unwrap() {
+            Protocol::V2(filter) => filter,
+            Protocol::V1 => panic!("v1"),
+        }
+    }
+
+    #[test]
+    fn v2_is_the_default_and_sends_the_module_defaults() {
+        assert_eq!(filter_of(&[]), Filter::default());
+        let bare = Cli::try_parse_from(["imp2", "--json"]).unwrap();
+        assert!(matches!(Protocol::from_args(&bare.monitor), Ok(Protocol::V2(f)) if f == Filter::default()));
+    }
+
+    #[test]
+    fn family_and_proto_lists() {
+        let filter = filter_of(&["--family", "ipv4", "--proto", "icmp,udp,tcp,132,udp"]);
+        assert_eq!(filter, Filter { families: Some(1), protos: Some(vec![1, 17, 6, 132]) });
+        let filter = filter_of(&["--family", "ipv4,ipv6", "--proto", "icmpv6", "--proto", "0"]);
+        assert_eq!(filter, Filter { families: Some(3), protos: Some(vec![58, 0]) });
+    }
+
+    #[test]
+    fn bad_family_and_proto_values_are_refused() {
+        let err = monitor_args(&["--family", "ipv5"]).err().unwrap().to_string();
+        assert!(err.contains("'ipv5' is not a family"), "{err}");
+        let err = monitor_args(&["--proto", "icmp,300"]).err().unwrap().to_string();
+        assert!(err.contains("'300' is not a protocol"), "{err}");
+        assert!(monitor_args(&["--proto", ""]).is_err());
+    }
+
+    #[test]
+    fn v1_refuses_filters() {
+        assert!(matches!(Protocol::from_args(&monitor_args(&["--v1"]).unwrap()), Ok(Protocol::V1)));
+        for argv in [&["--v1", "--family", "ipv4"][..], &["--v1", "--proto", "icmp"]] {
+            let err = Protocol::from_args(&monitor_args(argv).unwrap()).err().unwrap();
+            assert!(err.contains("--family and --proto need protocol v2"), "{err}");
+        }
+    }
+
+    #[test]
+    fn v1_requests_and_summary_are_unchanged() {
+        let v1 = Protocol::V1;
+        assert_eq!(v1.subscribe_request(1, 5), proto::subscribe_request(1, 5));
+        assert_eq!(v1.unsubscribe_request(2, 5), proto::close_request(2, 5));
+        let summary = Summary { events: 2, ..Summary::default() };
+        assert_eq!(
+            serde_json::to_string(&summary).unwrap(),
+            r#"{"events":2,"missed":0,"overruns":0,"malformed":0}"#
+        );
+        assert_eq!(summary.text(), "imp2: 2 events received, 0 missed (sequence gaps), 0 overruns (ENOBUFS), 0 malformed");
+    }
+
+    #[test]
+    fn v2_summary_counts_unknown_attributes() {
+        let mut summary = Summary { unknown_attrs: Some(0), ..Summary::default() };
+        note_unknown_attrs(&mut summary, 2);
+        note_unknown_attrs(&mut summary, 1);
+        summary.malformed = 1;
+        assert_eq!(
+            summary.text(),
+            "imp2: 0 events received, 0 missed (sequence gaps), 0 overruns (ENOBUFS), 1 malformed, \
+             3 unknown attributes skipped"
+        );
+        assert!(serde_json::to_string(&summary).unwrap().ends_with(r#""malformed":1,"unknown_attrs":3}"#));
+    }
+
+    #[test]
+    fn refusals_say_what_to_do() {
+        let v2 = Protocol::V2(Filter::default());
+        let request = proto::v2_subscribe_request(1, 0, &Filter { families: Some(8), protos: None });
+        let ack = |errno| Ack { seq: 1, errno, ..Ack::default() };
+        assert!(subscribe_advice(&v2, &ack(libc::EPERM), &request).contains("CAP_NET_ADMIN"));
+        assert!(subscribe_advice(&v2, &ack(libc::ENOSPC), &request).contains("max_listeners"));
+        assert!(subscribe_advice(&v2, &ack(libc::EOPNOTSUPP), &request).contains("--v1"));
+        let einval = Ack {
+            ext_msg: Some("unknown family bits".into()),
+            bad_attr_offset: Some(16),
+            ..ack(libc::EINVAL)
+        };
+        assert_eq!(
+            subscribe_advice(&v2, &einval, &request),
+            "subscribe refused: Invalid argument: unknown family bits (at IMP2_A_FAMILIES)"
+        );
+    }
+
+    #[test]
+    fn stats_json_puts_listeners_before_the_counters() {
+        let stats = Stats { events_sent: 11, unit: 31, ..Stats::default() };
+        let listed = ListenerList::Listed(vec![Listener { portid: 5, events_sent: 99, ..Listener::default() }]);
+        let line = stats_json(&stats, &listed);
+        assert!(line.starts_with(r#"{"listeners":[{"port":5,"#), "{line}");
+        // tests/lib.sh's imp2_counter: the last "events_sent" is the netns counter.
+        let last = line.rfind(r#""events_sent":"#).unwrap();
+        assert!(line[last..].starts_with(r#""events_sent":11,"#), "{line}");
+        let refused = stats_json(&stats, &ListenerList::Refused);
+        assert!(refused.starts_with(r#"{"events_sent":11,"#), "{refused}");
+        assert!(!refused.contains("listeners"));
+    }
+
+    #[test]
+    fn strerror_drops_the_os_error_suffix() {
+        assert_eq!(strerror(libc::EINVAL), "Invalid argument");
+    }
 
     #[test]
     fn units_outside_0_to_31_are_refused() {

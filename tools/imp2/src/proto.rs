@@ -6,10 +6,12 @@
 //! control types: `IMP2_K_MSG` (1) is `NLMSG_NOOP` and `IMP2_CLOSE` (2) is
 //! `NLMSG_ERROR`, so a generic parser would swallow every event as a no-op.
 //! From the kernel, type 2 can only be an ack/error (the module never sends
-//! `IMP2_CLOSE`), so we decode it as `NLMSG_ERROR` explicitly here.
+//! `IMP2_CLOSE`), so we decode it as `NLMSG_ERROR` explicitly here; type 3
+//! from the kernel is `NLMSG_DONE`, the end of the v2 listener list.
 
 use crate::abi;
-use netlink_packet_core::{NetlinkBuffer, NetlinkHeader, NLM_F_ACK, NLM_F_REQUEST};
+use crate::v2::{self, AttrError, Decoded, Listener};
+use netlink_packet_core::{NetlinkBuffer, NetlinkHeader, NlaBuffer, NlasIterator, NLM_F_ACK, NLM_F_REQUEST};
 use netlink_packet_core::Emitable;
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -18,6 +20,17 @@ use std::net::Ipv4Addr;
 pub const NLMSG_HDRLEN: usize = 16;
 /// `NLMSG_ERROR`: the kernel's ack/error message (same number as `IMP2_CLOSE`).
 pub const NLMSG_ERROR: u16 = 2;
+/// `NLMSG_DONE`: ends a multipart reply (the v2 listener list).
+pub const NLMSG_DONE: u16 = 3;
+/// Flags of an `NLMSG_ERROR` (linux/netlink.h): the echoed request was
+/// cut to its header (`NETLINK_CAP_ACK`, or any ack), and extended-ack
+/// TLVs follow it.
+pub const NLM_F_CAPPED: u16 = 0x100;
+pub const NLM_F_ACK_TLVS: u16 = 0x200;
+/// `enum nlmsgerr_attrs`: the extended-ack text, and the offset of the
+/// offending attribute in the request.
+const NLMSGERR_ATTR_MSG: u16 = 1;
+const NLMSGERR_ATTR_OFFS: u16 = 2;
 
 const PACKET_INFO_LEN: usize = std::mem::size_of::<abi::packet_info>();
 const STATS_LEN: usize = std::mem::size_of::<abi::imp2_stats>();
@@ -29,14 +42,20 @@ fn nlmsg_align(len: usize) -> usize {
 
 /// A request to send to the module: a bare `nlmsghdr`, as in 2007.
 pub fn encode_request(msg_type: u16, flags: u16, seq: u32, portid: u32) -> Vec<u8> {
+    encode_request_with_attrs(msg_type, flags, seq, portid, &[])
+}
+
+/// A v2 request: the `nlmsghdr`, then the (already aligned) attributes.
+pub fn encode_request_with_attrs(msg_type: u16, flags: u16, seq: u32, portid: u32, attrs: &[u8]) -> Vec<u8> {
     let mut header = NetlinkHeader::default();
-    header.length = NLMSG_HDRLEN as u32;
+    header.length = (NLMSG_HDRLEN + attrs.len()) as u32;
     header.message_type = msg_type;
     header.flags = flags;
     header.sequence_number = seq;
     header.port_number = portid;
     let mut buf = vec![0u8; header.buffer_len()];
     header.emit(&mut buf);
+    buf.extend_from_slice(attrs);
     buf
 }
 
@@ -53,6 +72,30 @@ pub fn close_request(seq: u32, portid: u32) -> Vec<u8> {
 /// Ask for the netns counters.
 pub fn stats_request(seq: u32, portid: u32) -> Vec<u8> {
     encode_request(abi::STATS_GET, NLM_F_REQUEST | NLM_F_ACK, seq, portid)
+}
+
+/// Become a v2 listener for `filter` (or replace our own filter), acked.
+pub fn v2_subscribe_request(seq: u32, portid: u32, filter: &v2::Filter) -> Vec<u8> {
+    let attrs = v2::subscribe_attrs(filter);
+    encode_request_with_attrs(abi::V2_SUBSCRIBE, NLM_F_REQUEST | NLM_F_ACK, seq, portid, &attrs)
+}
+
+/// Stop listening. No ack: like `IMP2_CLOSE`, sent right before closing.
+pub fn v2_unsubscribe_request(seq: u32, portid: u32) -> Vec<u8> {
+    encode_request(abi::V2_UNSUBSCRIBE, NLM_F_REQUEST, seq, portid)
+}
+
+/// Ask for the v2 listener list: `IMP2_LISTENER`s, `NLMSG_DONE`, the ack.
+pub fn listeners_request(seq: u32, portid: u32) -> Vec<u8> {
+    encode_request(abi::LISTENERS_GET, NLM_F_REQUEST | NLM_F_ACK, seq, portid)
+}
+
+/// The type of the attribute that starts at byte `offset` of `request`,
+/// as an extended ack points at it (`NLMSGERR_ATTR_OFFS`).
+pub fn attr_type_at(request: &[u8], offset: u32) -> Option<u16> {
+    let offset = usize::try_from(offset).ok().filter(|&offset| offset >= NLMSG_HDRLEN)?;
+    let nla = NlaBuffer::new_checked(request.get(offset..)?).ok()?;
+    Some(nla.kind())
 }
 
 /// One event: an ICMP packet seen by the hook.
@@ -78,13 +121,32 @@ pub struct Stats {
     pub unit: u32,
 }
 
+/// The kernel's answer to a request: an ack (`errno == 0`) or an error.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ack {
+    /// The request's `nlmsg_seq`.
+    pub seq: u32,
+    pub errno: i32,
+    /// The extended-ack text (`NLMSGERR_ATTR_MSG`), if any.
+    pub ext_msg: Option<String>,
+    /// Where in the request the offending attribute starts
+    /// (`NLMSGERR_ATTR_OFFS`, from the start of its `nlmsghdr`).
+    pub bad_attr_offset: Option<u32>,
+}
+
 /// A decoded message from the module.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Message {
     Event(Event),
     Stats { seq: u32, stats: Stats },
-    /// An ack (`errno == 0`) or error for the request with sequence `seq`.
-    Ack { seq: u32, errno: i32 },
+    Ack(Ack),
+    /// One v2 event (`IMP2_V2_EVENT`).
+    V2Event(Decoded<v2::Event>),
+    /// One v2 listener of a listener list (`IMP2_LISTENER`).
+    Listener { seq: u32, listener: Decoded<Listener> },
+    /// The end of a multipart reply; `errno` is the error the dump ended
+    /// with (the `int` payload, negated), 0 if none.
+    Done { seq: u32, errno: i32 },
     /// A well-framed message of a type we do not know; skipped.
     Unknown { msg_type: u16 },
 }
@@ -96,6 +158,8 @@ pub enum DecodeError {
     Framing(String),
     /// A known type whose payload is too short.
     ShortPayload { msg_type: u16, len: usize, need: usize },
+    /// A v2 message with malformed attributes.
+    Attributes { msg_type: u16, error: AttrError },
 }
 
 impl fmt::Display for DecodeError {
@@ -105,6 +169,7 @@ impl fmt::Display for DecodeError {
             DecodeError::ShortPayload { msg_type, len, need } => {
                 write!(f, "message type {msg_type} has a {len}-byte payload, need {need}")
             }
+            DecodeError::Attributes { msg_type, error } => write!(f, "message type {msg_type:#x}: {error}"),
         }
     }
 }
@@ -117,7 +182,36 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_ne_bytes(b[at..at + 8].try_into().unwrap())
 }
 
-fn decode_one(msg_type: u16, seq: u32, payload: &[u8]) -> Result<Message, DecodeError> {
+/// Decodes an `NLMSG_ERROR` payload: `struct nlmsgerr` (the error, then
+/// the request's header, and its payload unless `NLM_F_CAPPED`), then
+/// extended-ack TLVs if `NLM_F_ACK_TLVS`. Broken TLVs lose only the text.
+fn decode_ack(flags: u16, payload: &[u8]) -> Ack {
+    let errno = -(u32_at(payload, 0) as i32);
+    let request = &payload[4..];
+    let mut ack = Ack { seq: u32_at(request, 8), errno, ..Ack::default() };
+    if flags & NLM_F_ACK_TLVS == 0 {
+        return ack;
+    }
+    let echoed = if flags & NLM_F_CAPPED != 0 {
+        NLMSG_HDRLEN
+    } else {
+        nlmsg_align(u32_at(request, 0) as usize)
+    };
+    let Some(tlvs) = request.get(echoed..) else { return ack };
+    for nla in NlasIterator::new(tlvs).map_while(Result::ok) {
+        match nla.kind() {
+            NLMSGERR_ATTR_MSG => {
+                let text = nla.value().split(|&b| b == 0).next().unwrap_or_default();
+                ack.ext_msg = Some(String::from_utf8_lossy(text).into_owned());
+            }
+            NLMSGERR_ATTR_OFFS if nla.value().len() == 4 => ack.bad_attr_offset = Some(u32_at(nla.value(), 0)),
+            _ => {}
+        }
+    }
+    ack
+}
+
+fn decode_one(msg_type: u16, flags: u16, seq: u32, payload: &[u8]) -> Result<Message, DecodeError> {
     let need = |need: usize| {
         if payload.len() < need {
             Err(DecodeError::ShortPayload { msg_type, len: payload.len(), need })
@@ -149,10 +243,18 @@ fn decode_one(msg_type: u16, seq: u32, payload: &[u8]) -> Result<Message, Decode
         NLMSG_ERROR => {
             // struct nlmsgerr { int error; struct nlmsghdr msg; ... }
             need(4 + NLMSG_HDRLEN)?;
-            let errno = -(u32_at(payload, 0) as i32);
-            let orig_seq = u32_at(payload, 4 + 8);
-            Ok(Message::Ack { seq: orig_seq, errno })
+            Ok(Message::Ack(decode_ack(flags, payload)))
         }
+        NLMSG_DONE => {
+            let errno = if payload.len() >= 4 { -(u32_at(payload, 0) as i32) } else { 0 };
+            Ok(Message::Done { seq, errno })
+        }
+        abi::V2_EVENT => v2::decode_event(seq, payload)
+            .map(Message::V2Event)
+            .map_err(|error| DecodeError::Attributes { msg_type, error }),
+        abi::LISTENER => v2::decode_listener(payload)
+            .map(|listener| Message::Listener { seq, listener })
+            .map_err(|error| DecodeError::Attributes { msg_type, error }),
         other => Ok(Message::Unknown { msg_type: other }),
     }
 }
@@ -171,7 +273,7 @@ pub fn decode(buf: &[u8]) -> Vec<Result<Message, DecodeError>> {
             }
         };
         let len = frame.length() as usize;
-        out.push(decode_one(frame.message_type(), frame.sequence_number(), frame.payload()));
+        out.push(decode_one(frame.message_type(), frame.flags(), frame.sequence_number(), frame.payload()));
         offset += nlmsg_align(len);
     }
     out
@@ -235,10 +337,12 @@ mod tests {
     fn ack_and_error_decode_errno_and_request_seq() {
         let mut payload = (-1i32).to_ne_bytes().to_vec(); // -EPERM
         payload.extend_from_slice(&subscribe_request(42, 9));
-        assert_eq!(decode(&message(NLMSG_ERROR, 42, &payload)), vec![Ok(Message::Ack { seq: 42, errno: 1 })]);
+        let want = Ack { seq: 42, errno: 1, ..Ack::default() };
+        assert_eq!(decode(&message(NLMSG_ERROR, 42, &payload)), vec![Ok(Message::Ack(want))]);
         let mut ok = 0i32.to_ne_bytes().to_vec();
         ok.extend_from_slice(&subscribe_request(43, 9));
-        assert_eq!(decode(&message(NLMSG_ERROR, 43, &ok)), vec![Ok(Message::Ack { seq: 43, errno: 0 })]);
+        let want = Ack { seq: 43, errno: 0, ..Ack::default() };
+        assert_eq!(decode(&message(NLMSG_ERROR, 43, &ok)), vec![Ok(Message::Ack(want))]);
     }
 
     #[test]

@@ -1,0 +1,201 @@
+//! How v2 events and listeners are shown: plain text and JSON. Pure, so
+//! the formats are host-tested; the interface name is looked up by the
+//! caller (it depends on the netns the tool runs in).
+
+use crate::v2::{self, Event, Listener};
+use serde::Serialize;
+
+/// `src: A, dest: B, proto icmpv6, type 128 (echo-request) code 0, in veth0
+/// (ifindex 5), len 104`. The v1 prefix comes first so that v1 consumers
+/// of the plain output keep working; parts the kernel left out are left
+/// out.
+pub fn event_line(ev: &Event, ifname: Option<&str>) -> String {
+    let mut line = format!("src: {}, dest: {}", ev.src, ev.dest);
+    if let Some(proto) = ev.proto {
+        line += &format!(", proto {}", v2::proto_text(proto));
+    }
+    if let Some(icmp_type) = ev.icmp_type {
+        line += &format!(", type {icmp_type}");
+        if let Some(name) = ev.proto.and_then(|proto| v2::icmp_type_name(proto, icmp_type)) {
+            line += &format!(" ({name})");
+        }
+    }
+    if let Some(code) = ev.icmp_code {
+        line += &format!("{}code {code}", if ev.icmp_type.is_some() { " " } else { ", " });
+    }
+    match (ev.ifindex, ifname) {
+        (Some(index), Some(name)) => line += &format!(", in {name} (ifindex {index})"),
+        (Some(index), None) => line += &format!(", in ifindex {index}"),
+        (None, _) => {}
+    }
+    if let Some(len) = ev.len {
+        line += &format!(", len {len}");
+    }
+    line
+}
+
+/// One JSON line per event; every field is always there, `null` when the
+/// kernel did not send it. A struct keeps the documented key order.
+#[derive(Serialize)]
+struct EventJson<'a> {
+    seq: u32,
+    family: &'static str,
+    src: String,
+    dest: String,
+    proto: Option<u8>,
+    icmp_type: Option<u8>,
+    icmp_code: Option<u8>,
+    ifindex: Option<u32>,
+    ifname: Option<&'a str>,
+    len: Option<u32>,
+    tstamp_ns: Option<u64>,
+}
+
+pub fn event_json(ev: &Event, ifname: Option<&str>) -> String {
+    let line = EventJson {
+        seq: ev.seq,
+        family: if ev.family() == v2::AF_INET { "ipv4" } else { "ipv6" },
+        src: ev.src.to_string(),
+        dest: ev.dest.to_string(),
+        proto: ev.proto,
+        icmp_type: ev.icmp_type,
+        icmp_code: ev.icmp_code,
+        ifindex: ev.ifindex,
+        ifname,
+        len: ev.len,
+        tstamp_ns: ev.tstamp_ns,
+    };
+    serde_json::to_string(&line).expect("an event serialises")
+}
+
+/// What a listener's omitted `IMP2_A_PROTOS` means.
+const DEFAULT_PROTOS: &str = "default (icmp over ipv4, icmpv6 over ipv6)";
+
+fn protos_text(protos: &[u8]) -> String {
+    protos.iter().map(|&proto| v2::proto_text(proto)).collect::<Vec<_>>().join(",")
+}
+
+/// `port 1234  families ipv4,ipv6  protos icmp,icmpv6  events_sent 5  send_failures 0`
+pub fn listener_line(l: &Listener) -> String {
+    let families = l.families.map_or_else(|| "default (ipv4,ipv6)".to_string(), v2::families_text);
+    let protos = l.protos.as_deref().map_or_else(|| DEFAULT_PROTOS.to_string(), protos_text);
+    format!(
+        "port {}  families {families}  protos {protos}  events_sent {}  send_failures {}",
+        l.portid, l.events_sent, l.send_failures
+    )
+}
+
+/// A listener in `imp2 stats --json`: families as names, protocols as
+/// numbers; `null` where the kernel reported the default.
+#[derive(Serialize)]
+pub struct ListenerJson {
+    port: u32,
+    families: Option<Vec<&'static str>>,
+    protos: Option<Vec<u8>>,
+    events_sent: u64,
+    send_failures: u64,
+}
+
+impl From<&Listener> for ListenerJson {
+    fn from(l: &Listener) -> Self {
+        ListenerJson {
+            port: l.portid,
+            families: l.families.map(v2::family_names),
+            protos: l.protos.clone(),
+            events_sent: l.events_sent,
+            send_failures: l.send_failures,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::IpAddr;
+
+    fn echo_request_v6() -> Event {
+        Event {
+            seq: 9,
+            src: "fd00::2".parse().unwrap(),
+            dest: "fd00::1".parse().unwrap(),
+            proto: Some(58),
+            icmp_type: Some(128),
+            icmp_code: Some(0),
+            ifindex: Some(5),
+            len: Some(104),
+            tstamp_ns: Some(1_700_000_000_000_000_001),
+        }
+    }
+
+    #[test]
+    fn plain_line_starts_like_v1_and_adds_the_details() {
+        assert_eq!(
+            event_line(&echo_request_v6(), Some("veth0")),
+            "src: fd00::2, dest: fd00::1, proto icmpv6, type 128 (echo-request) code 0, in veth0 (ifindex 5), len 104"
+        );
+        assert_eq!(
+            event_line(&echo_request_v6(), None),
+            "src: fd00::2, dest: fd00::1, proto icmpv6, type 128 (echo-request) code 0, in ifindex 5, len 104"
+        );
+    }
+
+    #[test]
+    fn plain_line_leaves_out_what_the_kernel_left_out() {
+        let udp = Event {
+            src: IpAddr::from([10, 99, 0, 2]),
+            dest: IpAddr::from([10, 99, 0, 1]),
+            proto: Some(17),
+            icmp_type: None,
+            icmp_code: None,
+            ifindex: None,
+            ..echo_request_v6()
+        };
+        assert_eq!(event_line(&udp, None), "src: 10.99.0.2, dest: 10.99.0.1, proto udp, len 104");
+        let odd_type = Event { proto: Some(1), icmp_type: Some(42), icmp_code: Some(3), ..udp.clone() };
+        assert_eq!(event_line(&odd_type, None), "src: 10.99.0.2, dest: 10.99.0.1, proto icmp, type 42 code 3, len 104");
+        let bare = Event { proto: None, len: None, tstamp_ns: None, ..udp };
+        assert_eq!(event_line(&bare, None), "src: 10.99.0.2, dest: 10.99.0.1");
+    }
+
+    #[test]
+    fn json_carries_every_field() {
+        assert_eq!(
+            event_json(&echo_request_v6(), Some("veth0")),
+            r#"{"seq":9,"family":"ipv6","src":"fd00::2","dest":"fd00::1","proto":58,"icmp_type":128,"icmp_code":0,"ifindex":5,"ifname":"veth0","len":104,"tstamp_ns":1700000000000000001}"#
+        );
+        let bare = Event::new(9, IpAddr::from([1, 2, 3, 4]), IpAddr::from([5, 6, 7, 8]));
+        assert_eq!(
+            event_json(&bare, None),
+            r#"{"seq":9,"family":"ipv4","src":"1.2.3.4","dest":"5.6.7.8","proto":null,"icmp_type":null,"icmp_code":null,"ifindex":null,"ifname":null,"len":null,"tstamp_ns":null}"#
+        );
+    }
+
+    #[test]
+    fn listeners_as_text_and_json() {
+        let l = Listener {
+            portid: 77,
+            families: Some(3),
+            protos: Some(vec![1, 58, 132]),
+            events_sent: 4,
+            send_failures: 1,
+        };
+        assert_eq!(
+            listener_line(&l),
+            "port 77  families ipv4,ipv6  protos icmp,icmpv6,132  events_sent 4  send_failures 1"
+        );
+        assert_eq!(
+            serde_json::to_string(&ListenerJson::from(&l)).unwrap(),
+            r#"{"port":77,"families":["ipv4","ipv6"],"protos":[1,58,132],"events_sent":4,"send_failures":1}"#
+        );
+        let defaults = Listener { portid: 78, ..Listener::default() };
+        assert_eq!(
+            listener_line(&defaults),
+            "port 78  families default (ipv4,ipv6)  protos default (icmp over ipv4, icmpv6 over ipv6)  \
+             events_sent 0  send_failures 0"
+        );
+        assert_eq!(
+            serde_json::to_string(&ListenerJson::from(&defaults)).unwrap(),
+            r#"{"port":78,"families":null,"protos":null,"events_sent":0,"send_failures":0}"#
+        );
+    }
+}
