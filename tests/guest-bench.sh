@@ -101,7 +101,7 @@ matching() { # matching PEER RCVBUF SENDERS REP
 	imp2|cref)
 		# --quiet: count only, like the NFLOG reader, so both consumers do
 		# the same work per event.
-		ip netns exec $A imp2 monitor --unit "$(unit_of $peer)" --quiet --json "${rb[@]}" 2>"$tmp" &
+		ip netns exec $A imp2 monitor --v1 --unit "$(unit_of $peer)" --quiet --json "${rb[@]}" 2>"$tmp" &
 		sub=$!
 		wait_subscribed $A "$(unit_of $peer)"
 		seen0=$(hook_seen "$(unit_of $peer)") ;;

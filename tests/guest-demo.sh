@@ -11,8 +11,8 @@ dmesg | grep 'imp2:' | sed 's/^\[[^]]*\] //'
 step "two network namespaces joined by veth: host 10.99.0.1, peer 10.99.0.2"
 setup_pair host peer
 
-step "imp2 monitor in 'host'; 'peer' pings it 3 times"
-ip netns exec host imp2 monitor >/tmp/plain 2>/tmp/plain.err &
+step "imp2 monitor --v1 (the 2007 protocol) in 'host'; 'peer' pings it 3 times"
+ip netns exec host imp2 monitor --v1 >/tmp/plain 2>/tmp/plain.err &
 mon=$!
 wait_subscribed host
 ip netns exec peer ping -c 3 -i 0.2 -q 10.99.0.1 >/dev/null
@@ -21,11 +21,30 @@ kill -INT $mon; wait $mon
 cat /tmp/plain /tmp/plain.err
 
 step "the same with --json, stopping by itself after 2 events"
-ip netns exec host imp2 monitor --json --count 2 &
+ip netns exec host imp2 monitor --v1 --json --count 2 &
 mon=$!
 wait_subscribed host
 ip netns exec peer ping -c 2 -i 0.2 -q 10.99.0.1 >/dev/null
 wait $mon
+
+step "protocol v2: two listeners in 'host', one for everything ICMP, one for IPv6 only; IPv6 added"
+setup_pair6 host peer
+ip netns exec host imp2 monitor >/tmp/v2-all 2>/tmp/v2-all.err &
+all=$!
+ip netns exec host imp2 monitor --family ipv6 --json >/tmp/v2-ipv6 2>/tmp/v2-ipv6.err &
+v6=$!
+wait_listeners host 2
+ip netns exec peer ping -c 1 -q 10.99.0.1 >/dev/null
+ip netns exec peer ping -6 -c 1 -q fd00:99::1 >/dev/null
+busywait 5000 bash -c "(( \$(grep -c 'type 128' /tmp/v2-all) >= 1 && \$(grep -c '\"icmp_type\":128' /tmp/v2-ipv6) >= 1 ))"
+ip netns exec host imp2 stats
+kill -INT $all $v6; wait $all $v6
+echo "--- listener 1 (default: ICMP over IPv4, ICMPv6 over IPv6):"
+grep -E 'type (8|128) ' /tmp/v2-all
+cat /tmp/v2-all.err
+echo "--- listener 2 (--family ipv6 --json):"
+grep '"icmp_type":128' /tmp/v2-ipv6
+cat /tmp/v2-ipv6.err
 
 step "imp2 stats (counters of the 'host' namespace), then as JSON"
 ip netns exec host imp2 stats

@@ -39,11 +39,11 @@ diag "send_refused during the race (port unhashed before URELEASE ran): $(imp2_c
 echo "IMP2-FIGURE: race_subscribe_close_cycles=$((PROCS * ITER))"
 
 # Last subscriber wins, deterministically.
-ip netns exec $A imp2 monitor >/dev/null 2>&1 &
+ip netns exec $A imp2 monitor --v1 >/dev/null 2>&1 &
 m1=$!
 wait_subscribed $A
 p1=$(subscriber_port $A)
-ip netns exec $A imp2 monitor >/dev/null 2>&1 &
+ip netns exec $A imp2 monitor --v1 >/dev/null 2>&1 &
 m2=$!
 busywait 5000 bash -c "(( \$(subscriber_port $A) != $p1 ))"
 p2=$(subscriber_port $A)

@@ -29,7 +29,7 @@ kill -KILL $c; wait $c 2>/dev/null
 wait_unsubscribed $A
 
 # The tool notices overruns and sequence gaps, and keeps going.
-ip netns exec $A imp2 monitor --rcvbuf 1024 --timeout 30 >"$tmp/ev" 2>"$tmp/err" &
+ip netns exec $A imp2 monitor --v1 --rcvbuf 1024 --timeout 30 >"$tmp/ev" 2>"$tmp/err" &
 m=$!
 wait_subscribed $A
 kill -STOP $m

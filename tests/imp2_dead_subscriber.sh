@@ -9,7 +9,7 @@ trap 'cleanup_netns $A $B; rm -rf $tmp' EXIT
 imp2_load || exit $KSFT_FAIL
 setup_pair $A $B || exit $KSFT_FAIL
 
-ip netns exec $A imp2 monitor >"$tmp/events" 2>&1 &
+ip netns exec $A imp2 monitor --v1 >"$tmp/events" 2>&1 &
 mon=$!
 wait_subscribed $A
 dmesg -c >/dev/null
@@ -34,7 +34,7 @@ check "SIGKILLed 2007 client is cleared too" \
 	wait_unsubscribed $A
 
 # And a new subscriber works afterwards.
-ip netns exec $A imp2 monitor --count 2 >"$tmp/again" 2>/dev/null &
+ip netns exec $A imp2 monitor --v1 --count 2 >"$tmp/again" 2>/dev/null &
 m2=$!
 wait_subscribed $A
 ip netns exec $B ping -c 2 -i 0.2 -q 10.99.0.1 >/dev/null

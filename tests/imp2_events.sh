@@ -10,7 +10,7 @@ tmp=$(mktemp -d)
 imp2_load || { diag "insmod failed"; exit $KSFT_FAIL; }
 setup_pair $A $B || { diag "topology setup failed"; exit $KSFT_FAIL; }
 
-ip netns exec $A imp2 monitor >"$tmp/plain" 2>"$tmp/plain.err" &
+ip netns exec $A imp2 monitor --v1 >"$tmp/plain" 2>"$tmp/plain.err" &
 mon=$!
 wait_subscribed $A
 sent0=$(imp2_counter events_sent $A)
@@ -40,7 +40,7 @@ ip netns exec $B ping -c 3 -i 0.2 -q 10.99.0.1 >/dev/null
 check "after CLOSE, pings produce no events" bash -c "(( \$(imp2_counter events_sent $A) == $sent1 ))"
 
 # JSON lines, sequence numbers incrementing by one, --count stops it.
-ip netns exec $A imp2 monitor --json --count 4 >"$tmp/json" 2>"$tmp/json.err" &
+ip netns exec $A imp2 monitor --v1 --json --count 4 >"$tmp/json" 2>"$tmp/json.err" &
 mon=$!
 wait_subscribed $A
 ip netns exec $B ping -c 4 -i 0.2 -q 10.99.0.1 >/dev/null

@@ -56,7 +56,7 @@ echo "$text" >$FS/require-start
 echo "$end" >$FS/require-end
 echo Y >$FS/ignore-gfp-wait     # hook allocations are GFP_ATOMIC
 
-ip netns exec $A imp2 monitor >"$tmp/ev" 2>/dev/null &
+ip netns exec $A imp2 monitor --v1 >"$tmp/ev" 2>/dev/null &
 mon=$!
 wait_subscribed $A
 alloc0=$(imp2_counter alloc_failures $A)

@@ -11,7 +11,7 @@ trap 'kill $mon 2>/dev/null; cleanup_netns $A $B; rm -rf $tmp' EXIT
 imp2_load || exit $KSFT_FAIL
 setup_pair $A $B || exit $KSFT_FAIL
 
-ip netns exec $A imp2 monitor >"$tmp/ev" 2>/dev/null &
+ip netns exec $A imp2 monitor --v1 >"$tmp/ev" 2>/dev/null &
 mon=$!
 wait_subscribed $A || exit $KSFT_FAIL
 seen0=$(imp2_counter packets_seen $A)

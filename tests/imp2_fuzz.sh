@@ -13,7 +13,7 @@ trap 'kill $flood $mon 2>/dev/null; cleanup_netns $A $B; rm -rf $tmp' EXIT
 imp2_load || exit $KSFT_FAIL
 setup_pair $A $B || exit $KSFT_FAIL
 
-ip netns exec $A imp2 monitor >/dev/null 2>"$tmp/mon.err" &
+ip netns exec $A imp2 monitor --v1 >/dev/null 2>"$tmp/mon.err" &
 mon=$!
 wait_subscribed $A
 ip netns exec $B ping -f -q 10.99.0.1 >/dev/null 2>&1 &
@@ -32,7 +32,7 @@ check "rejected_msgs moved" test "$rej1" -gt "$rej0"
 check "the ping flood survived" kill -0 $flood
 kill $flood $mon 2>/dev/null; wait $flood $mon 2>/dev/null
 
-ip netns exec $A imp2 monitor --count 3 >"$tmp/ev" 2>/dev/null &
+ip netns exec $A imp2 monitor --v1 --count 3 >"$tmp/ev" 2>/dev/null &
 m=$!
 wait_subscribed $A
 ip netns exec $B ping -c 3 -i 0.2 -q 10.99.0.1 >/dev/null

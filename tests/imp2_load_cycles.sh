@@ -18,7 +18,7 @@ flood=$!
 done_cycles=0 refused=0 errors=0
 for i in $(seq 1 "$CYCLES"); do
 	insmod "$IMP2_KO" || { errors=$((errors + 1)); diag "cycle $i: insmod failed"; break; }
-	ip netns exec $A imp2 monitor >"$tmp/ev" 2>/dev/null &
+	ip netns exec $A imp2 monitor --v1 >"$tmp/ev" 2>/dev/null &
 	mon=$!
 	if ! busywait 10000 bash -c "(( \$(wc -l <$tmp/ev) >= 3 ))"; then
 		errors=$((errors + 1)); diag "cycle $i: no events"

@@ -52,7 +52,7 @@ check "a 2007-style subscribe gets no ack" test ! -s "$tmp/quiet"
 send type=2 >/dev/null
 
 # Still working: subscribe and get events.
-ip netns exec $A imp2 monitor --count 2 >"$tmp/ev" 2>/dev/null &
+ip netns exec $A imp2 monitor --v1 --count 2 >"$tmp/ev" 2>/dev/null &
 m=$!
 wait_subscribed $A
 ip netns exec $B ping -c 2 -i 0.2 -q 10.99.0.1 >/dev/null

@@ -11,7 +11,7 @@ setup_pair $A $B || exit $KSFT_FAIL
 ip netns add $C && ip -n $C link set lo up
 
 for ns in $A $B $C; do
-	ip netns exec $ns imp2 monitor >"$tmp/$ns" 2>/dev/null &
+	ip netns exec $ns imp2 monitor --v1 >"$tmp/$ns" 2>/dev/null &
 	eval "m${ns: -1}=\$!"
 	wait_subscribed $ns
 done

@@ -17,7 +17,7 @@ for i in $(seq 1 "$CHURN"); do
 	ip link add v netns $a type veth peer name v netns $b
 	ip -n $a addr add 10.98.0.1/24 dev v && ip -n $a link set v up
 	ip -n $b addr add 10.98.0.2/24 dev v && ip -n $b link set v up
-	ip netns exec $a imp2 monitor --count 1 --timeout 20 >"$tmp/ev" 2>/dev/null &
+	ip netns exec $a imp2 monitor --v1 --count 1 --timeout 20 >"$tmp/ev" 2>/dev/null &
 	mon=$!
 	wait_subscribed $a
 	# Keep pinging until the event shows up (the first one may wait for ARP).

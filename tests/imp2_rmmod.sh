@@ -11,7 +11,7 @@ trap 'kill $flood $mon 2>/dev/null; cleanup_netns $A $B; rm -rf $tmp' EXIT
 imp2_load || exit $KSFT_FAIL
 setup_pair $A $B || exit $KSFT_FAIL
 
-ip netns exec $A imp2 monitor >"$tmp/ev" 2>/dev/null &
+ip netns exec $A imp2 monitor --v1 >"$tmp/ev" 2>/dev/null &
 mon=$!
 wait_subscribed $A
 ip netns exec $B ping -f -q 10.99.0.1 >/dev/null 2>&1 &
@@ -25,5 +25,5 @@ check "rmmod succeeds during the flood once the subscriber is gone" busywait 500
 check "the flood keeps running after rmmod" bash -c "kill -0 $flood"
 kill $flood; wait $flood 2>/dev/null
 check "reload and subscribe again works" \
-	bash -c "insmod $IMP2_KO && ip netns exec $A imp2 monitor --timeout 1 >/dev/null 2>&1"
+	bash -c "insmod $IMP2_KO && ip netns exec $A imp2 monitor --v1 --timeout 1 >/dev/null 2>&1"
 ktap_finish

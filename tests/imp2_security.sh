@@ -13,7 +13,7 @@ NLM_F_ACK=4
 
 subscriber() { subscriber_port $A; }
 
-ip netns exec $A imp2 monitor >"$tmp/events" 2>&1 &
+ip netns exec $A imp2 monitor --v1 >"$tmp/events" 2>&1 &
 mon=$!
 wait_subscribed $A
 port=$(subscriber)
@@ -33,7 +33,7 @@ busywait 5000 bash -c "(( \$(wc -l <$tmp/events) >= 2 ))"
 check "events still reach the real subscriber" grep -q 'src: 10.99.0.2, dest: 10.99.0.1' "$tmp/events"
 
 # Without CAP_NET_ADMIN (uid 65534 has no capabilities).
-out=$(ip netns exec $A setpriv --reuid=65534 --regid=65534 --clear-groups imp2 monitor --timeout 3 2>&1)
+out=$(ip netns exec $A setpriv --reuid=65534 --regid=65534 --clear-groups imp2 monitor --v1 --timeout 3 2>&1)
 rc=$?
 diag "unprivileged: rc=$rc: $out"
 check "unprivileged subscribe fails with a permission error" \
@@ -52,7 +52,7 @@ check "stats show the subscriber port to CAP_NET_ADMIN only (root: $port, uid 65
 
 # CAP_NET_ADMIN over the socket's own netns is what counts: root in a new
 # user namespace owning a new netns may subscribe there.
-out=$(unshare -Urn bash -c 'ip link set lo up; imp2 monitor --timeout 1' 2>&1)
+out=$(unshare -Urn bash -c 'ip link set lo up; imp2 monitor --v1 --timeout 1' 2>&1)
 rc=$?
 diag "userns+netns: rc=$rc: $out"
 check "root of a new user+net namespace may subscribe in its own netns" test $rc -eq 0

@@ -19,7 +19,7 @@ imp2_load || exit $KSFT_FAIL
 require_knobs
 setup_pair $A $B || exit $KSFT_FAIL
 
-ip netns exec $A imp2 monitor --quiet --rcvbuf 8388608 >/dev/null 2>&1 &
+ip netns exec $A imp2 monitor --v1 --quiet --rcvbuf 8388608 >/dev/null 2>&1 &
 mon=$!
 wait_subscribed $A || exit $KSFT_FAIL
 knob test_send_delay_us $SEND_US
