@@ -4,13 +4,15 @@
 //! of a report. Pure `core` code over a caller's buffer, host-tested
 //! against the tool's decoder.
 
-use super::{
-    filter::Filter,
-    packet::{IpHeader, IpVersion},
-};
-use crate::wire::{
-    self,
-    nlattr::{BufferFull, MsgWriter},
+use crate::{
+    imp2::{
+        filter::Filter,
+        packet::{IpHeader, IpVersion},
+    },
+    wire::{
+        self,
+        nlattr::{BufferFull, MsgWriter},
+    },
 };
 
 /// What an event reports besides the IP header.

@@ -2,8 +2,10 @@
 
 //! What a v2 listener asks to hear about. Pure `core` code, host-tested.
 
-use super::packet::{IpHeader, IpVersion};
-use crate::wire;
+use crate::{
+    imp2::packet::{IpHeader, IpVersion},
+    wire,
+};
 
 const WORD_BITS: usize = u64::BITS as usize;
 

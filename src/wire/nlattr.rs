@@ -8,7 +8,7 @@
 //! Pure, safe `core` code: it also compiles on the host, where the tool's
 //! tests check it against the tool's own decoder.
 
-use super::nlmsg::{nlmsg_align, NLMSG_HDRLEN};
+use crate::wire::nlmsg::{nlmsg_align, NLMSG_HDRLEN};
 
 /// Size of `struct nlattr`.
 pub(crate) const NLA_HDRLEN: usize = 4;

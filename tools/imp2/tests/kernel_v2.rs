@@ -1,0 +1,237 @@
+//! Host-side tests of the kernel module's own protocol v2 code, which is
+//! plain `core` Rust and compiles here as is: packet parsing
+//! (`src/imp2/packet.rs`), filters (`filter.rs`), message encoding
+//! (`event.rs`, `src/wire/nlattr.rs`). What the module encodes is decoded
+//! with the tool's decoder, so both sides of the ABI are checked together.
+
+#![allow(dead_code, unreachable_pub)]
+
+/// The module's `crate::wire`: its pure submodules, and the ABI constants
+/// it takes from bindgen, here from the tool's bindgen run on the same header.
+#[path = "../../../src/wire/nlattr.rs"]
+mod nlattr;
+#[path = "../../../src/wire/nlmsg.rs"]
+mod nlmsg;
+#[path = "../../../src/imp2/event.rs"]
+mod event;
+#[path = "../../../src/imp2/filter.rs"]
+mod filter;
+#[path = "../../../src/imp2/packet.rs"]
+mod packet;
+
+mod wire {
+    use ::imp2::abi;
+
+    pub(crate) use crate::{nlattr, nlmsg};
+
+    pub const IMP2_V2_EVENT: u16 = abi::V2_EVENT;
+    pub const IMP2_LISTENER: u16 = abi::LISTENER;
+    pub const IMP2_A_FAMILIES: u16 = abi::attr::FAMILIES;
+    pub const IMP2_A_PROTOS: u16 = abi::attr::PROTOS;
+    pub const IMP2_A_PROTO: u16 = abi::attr::PROTO;
+    pub const IMP2_A_FAMILY: u16 = abi::attr::FAMILY;
+    pub const IMP2_A_SRC: u16 = abi::attr::SRC;
+    pub const IMP2_A_DST: u16 = abi::attr::DST;
+    pub const IMP2_A_ICMP_TYPE: u16 = abi::attr::ICMP_TYPE;
+    pub const IMP2_A_ICMP_CODE: u16 = abi::attr::ICMP_CODE;
+    pub const IMP2_A_IFINDEX: u16 = abi::attr::IFINDEX;
+    pub const IMP2_A_LEN: u16 = abi::attr::LEN;
+    pub const IMP2_A_TSTAMP_NS: u16 = abi::attr::TSTAMP_NS;
+    pub const IMP2_A_SEQ: u16 = abi::attr::SEQ;
+    pub const IMP2_A_PORTID: u16 = abi::attr::PORTID;
+    pub const IMP2_A_EVENTS_SENT: u16 = abi::attr::EVENTS_SENT;
+    pub const IMP2_A_SEND_FAILURES: u16 = abi::attr::SEND_FAILURES;
+    pub const IMP2_FAMILY_IPV4: u32 = abi::IMP2_FAMILY_IPV4;
+    pub const IMP2_FAMILY_IPV6: u32 = abi::IMP2_FAMILY_IPV6;
+    pub const AF_INET: u8 = 2;
+    pub const AF_INET6: u8 = 10;
+    pub const NLM_F_MULTI: u16 = 2;
+    pub const NLMSG_DONE: u16 = 3;
+}
+
+/// The module's `crate::imp2`, its pure parts.
+mod imp2 {
+    pub(crate) use crate::{event, filter, packet};
+}
+
+use ::imp2::proto::{decode, Message};
+use crate::imp2::{
+    event::{encode_done, encode_event, encode_listener, EventFacts, ListenerReport, EVENT_MAX, LISTENER_MAX},
+    filter::Filter,
+    packet::{IpHeader, IpVersion, Ipv6UpperLayer, PacketBytes},
+};
+use std::net::IpAddr;
+
+/// A packet in a byte vector; the IPv6 extension-header walk is given.
+struct Bytes {
+    data: Vec<u8>,
+    upper: Option<Ipv6UpperLayer>,
+}
+
+impl PacketBytes for Bytes {
+    fn read<const N: usize>(&self, offset: usize) -> Option<[u8; N]> {
+        self.data.get(offset..offset.checked_add(N)?)?.try_into().ok()
+    }
+    fn len(&self) -> u32 {
+        self.data.len() as u32
+    }
+    fn ipv6_upper_layer(&self, _nexthdr: u8) -> Option<Ipv6UpperLayer> {
+        self.upper
+    }
+}
+
+fn ipv4(proto: u8, frag_off: u16, l4: &[u8]) -> Bytes {
+    let mut h = vec![0x45, 0, 0, 0, 0, 0, 0, 0, 64, proto, 0, 0, 10, 99, 0, 2, 10, 99, 0, 1];
+    h[6..8].copy_from_slice(&frag_off.to_be_bytes());
+    h.extend_from_slice(l4);
+    Bytes { data: h, upper: None }
+}
+
+fn ipv6(upper: Ipv6UpperLayer, l4: &[u8]) -> Bytes {
+    let mut h = vec![0x60, 0, 0, 0, 0, 0, upper.protocol, 64];
+    h.extend_from_slice(&[0xfd, 0, 0, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+    h.extend_from_slice(&[0xfd, 0, 0, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    h.resize(upper.offset, 0);
+    h.extend_from_slice(l4);
+    Bytes { data: h, upper: Some(upper) }
+}
+
+#[test]
+fn ipv4_header_and_icmp_type_are_read() {
+    let p = ipv4(1, 0, &[8, 0, 0, 0]);
+    let ip = IpHeader::ipv4(&p).unwrap();
+    assert_eq!((ip.version, ip.protocol, ip.starts_datagram), (IpVersion::V4, 1, true));
+    assert!(ip.is_icmp());
+    assert_eq!(ip.icmp_type_code(&p), Some((8, 0)));
+}
+
+#[test]
+fn later_fragments_do_not_start_a_datagram() {
+    // More-fragments set, offset 0: the first fragment.
+    assert!(IpHeader::ipv4(&ipv4(1, 0x2000, &[8, 0])).unwrap().starts_datagram);
+    // Offset 185 (1480 bytes): a later fragment, with no ICMP header.
+    let later = ipv4(1, 0x2000 | 185, &[0xde, 0xad]);
+    let ip = IpHeader::ipv4(&later).unwrap();
+    assert!(!ip.starts_datagram);
+    assert_eq!(ip.icmp_type_code(&later), None);
+}
+
+#[test]
+fn short_or_wrong_headers_are_skipped() {
+    assert!(IpHeader::ipv4(&Bytes { data: vec![0x45; 19], upper: None }).is_none());
+    let mut v6 = ipv4(1, 0, &[]);
+    v6.data[0] = 0x65;
+    assert!(IpHeader::ipv4(&v6).is_none(), "version 6 in the IPv4 hook");
+    let mut ihl = ipv4(1, 0, &[]);
+    ihl.data[0] = 0x44;
+    assert!(IpHeader::ipv4(&ihl).is_none(), "IHL below 5");
+    // ICMP header cut off: the header is reported, its type is not.
+    let cut = ipv4(1, 0, &[8]);
+    assert_eq!(IpHeader::ipv4(&cut).unwrap().icmp_type_code(&cut), None);
+}
+
+#[test]
+fn ipv6_upper_layer_comes_from_the_extension_header_walk() {
+    // ICMPv6 behind an 8-byte hop-by-hop header.
+    let upper = Ipv6UpperLayer { protocol: 58, offset: 48, first_fragment: true };
+    let p = ipv6(upper, &[128, 0, 0, 0]);
+    let ip = IpHeader::ipv6(&p).unwrap();
+    assert_eq!((ip.version, ip.protocol), (IpVersion::V6, 58));
+    assert_eq!(ip.icmp_type_code(&p), Some((128, 0)));
+    let later = ipv6(Ipv6UpperLayer { first_fragment: false, ..upper }, &[128, 0]);
+    assert!(!IpHeader::ipv6(&later).unwrap().starts_datagram);
+    let unwalkable = Bytes { upper: None, ..ipv6(upper, &[]) };
+    assert!(IpHeader::ipv6(&unwalkable).is_none());
+}
+
+fn protos(list: &[u8]) -> Option<[u64; 4]> {
+    let mut bits = [0u64; 4];
+    for &p in list {
+        bits[usize::from(p) / 64] |= 1 << (p % 64);
+    }
+    Some(bits)
+}
+
+#[test]
+fn filters_match_family_and_protocol() {
+    let icmp4 = IpHeader::ipv4(&ipv4(1, 0, &[8, 0])).unwrap();
+    let udp4 = IpHeader::ipv4(&ipv4(17, 0, &[])).unwrap();
+    let icmp6 =
+        IpHeader::ipv6(&ipv6(Ipv6UpperLayer { protocol: 58, offset: 40, first_fragment: true }, &[128, 0]))
+            .unwrap();
+    let default = Filter { families: 3, protos: None };
+    assert!(default.matches(&icmp4) && default.matches(&icmp6) && !default.matches(&udp4));
+    let v4_only = Filter { families: 1, protos: None };
+    assert!(v4_only.matches(&icmp4) && !v4_only.matches(&icmp6));
+    assert!(!v4_only.wants(IpVersion::V6));
+    let udp = Filter { families: 3, protos: protos(&[17, 255]) };
+    assert!(udp.matches(&udp4) && !udp.matches(&icmp4));
+    assert_eq!(udp.protocols().collect::<Vec<_>>(), vec![17, 255]);
+    assert_eq!(default.protocols().count(), 0);
+}
+
+#[test]
+fn events_decode_as_the_tool_reads_them() {
+    let upper = Ipv6UpperLayer { protocol: 58, offset: 40, first_fragment: true };
+    let p = ipv6(upper, &[128, 0, 0, 0]);
+    let ip = IpHeader::ipv6(&p).unwrap();
+    let facts = EventFacts { icmp: Some((128, 0)), ifindex: 7, len: 104, tstamp_ns: 1 << 60 };
+    let mut buf = [0u8; EVENT_MAX];
+    let bytes = encode_event(&mut buf, 41, &ip, &facts).unwrap();
+    let decoded = decode(bytes);
+    let [Ok(Message::V2Event(ev))] = &decoded[..] else { panic!("{decoded:?}") };
+    assert_eq!(ev.unknown_attrs, 0);
+    let ev = &ev.value;
+    assert_eq!(ev.seq, 41);
+    assert_eq!(ev.src, "fd00:99::2".parse::<IpAddr>().unwrap());
+    assert_eq!(ev.dest, "fd00:99::1".parse::<IpAddr>().unwrap());
+    assert_eq!((ev.proto, ev.icmp_type, ev.icmp_code), (Some(58), Some(128), Some(0)));
+    assert_eq!((ev.ifindex, ev.len, ev.tstamp_ns), (Some(7), Some(104), Some(1 << 60)));
+
+    // IPv4 UDP: no ICMP attributes at all.
+    let udp = IpHeader::ipv4(&ipv4(17, 0, &[])).unwrap();
+    let bytes = encode_event(&mut buf, 0, &udp, &EventFacts { icmp: None, ..facts }).unwrap();
+    let [Ok(Message::V2Event(ev))] = &decode(bytes)[..] else { panic!() };
+    assert_eq!(ev.value.src, "10.99.0.2".parse::<IpAddr>().unwrap());
+    assert_eq!((ev.value.proto, ev.value.icmp_type), (Some(17), None));
+}
+
+#[test]
+fn events_that_do_not_fit_are_refused_whole() {
+    let ip = IpHeader::ipv4(&ipv4(1, 0, &[8, 0])).unwrap();
+    let facts = EventFacts { icmp: Some((8, 0)), ifindex: 1, len: 84, tstamp_ns: 0 };
+    let mut small = [0u8; 40];
+    assert!(encode_event(&mut small, 0, &ip, &facts).is_err());
+}
+
+#[test]
+fn listener_reports_and_done_decode_as_the_tool_reads_them() {
+    let mut buf = vec![0u8; LISTENER_MAX];
+    let udp_tcp = Filter { families: 2, protos: protos(&[6, 17]) };
+    let report = ListenerReport { portid: 99, filter: &udp_tcp, events_sent: 5, send_failures: 1 };
+    let mut datagram = encode_listener(&mut buf, 3, &report).unwrap().to_vec();
+    let default = Filter { families: 3, protos: None };
+    let report = ListenerReport { portid: 7, filter: &default, events_sent: 0, send_failures: 0 };
+    datagram.extend_from_slice(encode_listener(&mut buf, 3, &report).unwrap());
+    let mut done = [0u8; 20];
+    datagram.extend_from_slice(encode_done(&mut done, 3).unwrap());
+
+    let decoded = decode(&datagram);
+    let [Ok(Message::Listener { seq: 3, listener: first }), Ok(Message::Listener { listener: second, .. }), Ok(Message::Done { seq: 3, errno: 0 })] =
+        &decoded[..]
+    else {
+        panic!("{decoded:?}")
+    };
+    assert_eq!(first.value.portid, 99);
+    assert_eq!(first.value.families, Some(2));
+    assert_eq!(first.value.protos.as_deref(), Some(&[6u8, 17][..]));
+    assert_eq!((first.value.events_sent, first.value.send_failures), (5, 1));
+    assert_eq!(second.value.protos, None, "the default filter has no IMP2_A_PROTOS");
+
+    // The largest report: all 256 protocols.
+    let all = Filter { families: 3, protos: Some([u64::MAX; 4]) };
+    let report = ListenerReport { portid: 1, filter: &all, events_sent: 0, send_failures: 0 };
+    let bytes = encode_listener(&mut buf, 0, &report).unwrap();
+    let [Ok(Message::Listener { listener, .. })] = &decode(bytes)[..] else { panic!() };
+    assert_eq!(listener.value.protos.as_ref().map(Vec::len), Some(256));
+}
