@@ -17,7 +17,7 @@ imp2_load || exit $KSFT_FAIL
 require_knobs
 setup_pair $A $B || exit $KSFT_FAIL
 
-knob test_drain_delay_ms 1000
+knob test_drain_delay_ms 3000
 mark=$(kmsg_mark closed-port)
 ip netns exec $A imp2_nlsend -w 0 "type=$((0x10))" >/dev/null &
 holder=$!
