@@ -23,12 +23,15 @@ else kernels=("${IMP2_KERNELS[@]}"); fi
 
 # The hardening scripts need the debug kernels' KASAN, lockdep, kmemleak
 # and fault injection, or are heavy; the rest are the functional scripts.
-HARDENING_TESTS="imp2_fuzz.sh imp2_faults.sh imp2_concurrency.sh imp2_load_cycles.sh imp2_netns_churn.sh imp2_bench_smoke.sh"
+# The race tests widen their windows with test knobs and need KASAN and
+# lockdep to see what goes wrong in them.
+HARDENING_TESTS="imp2_fuzz.sh imp2_faults.sh imp2_concurrency.sh imp2_load_cycles.sh imp2_netns_churn.sh imp2_bench_smoke.sh
+	imp2_teardown_race.sh imp2_closed_port.sh imp2_writer_wait.sh"
 functional_tests() {
 	local t
 	for t in "$IMP2_ROOT"/tests/imp2_*.sh; do
 		t=$(basename "$t")
-		[[ " $HARDENING_TESTS " == *" $t "* ]] || echo "$t"
+		[[ " ${HARDENING_TESTS//$'\n\t'/ } " == *" $t "* ]] || echo "$t"
 	done
 }
 
