@@ -78,6 +78,8 @@ kernel_link() { # KERNEL [PROFILE]
 	else echo "$IMP2_CACHE/kernel-$profile-$k-current"; fi
 }
 default_kdir() { kernel_link "$(imp2_kernel)"; }
+# A mistyped IMP2_KERNEL stops every script here, not in a $(...) subshell.
+[[ -z ${IMP2_KERNEL:-} ]] || imp2_kernel >/dev/null
 
 # kernel_source_version 6.12|7.3: the Debian version of its linux-source.
 kernel_source_version() {

@@ -90,14 +90,18 @@ for k in "${kernels[@]}"; do
 		fi
 	fi
 
-	# Reliability figures (tests/imp2_fuzz.sh, _faults, _load_cycles, ...).
+	# Reliability figures (tests/imp2_fuzz.sh, _faults, _load_cycles, ...),
+	# from the runs that have them.
 	read -r splats leaks < <("$IMP2_ROOT/scripts/splat-scan.sh" --count "$console" | sed 's/[a-z]*=//g')
-	{
-		echo "Reliability figures on $k ($(date -u +%Y-%m-%d), one VM boot, TCG):"
-		grep -ao 'IMP2-FIGURE: .*' "$console" | tr -d '\r' | sed 's/^IMP2-FIGURE: /  /'
-		echo "  splats_found=$splats"
-		echo "  leaks_found=$leaks"
-	} | tee -a "$IMP2_ROOT/build/figures.txt"
+	figures=$(grep -ao 'IMP2-FIGURE: .*' "$console" | tr -d '\r' | sed 's/^IMP2-FIGURE: /  /' || true)
+	if [[ $figures ]]; then
+		{
+			echo "Reliability figures on $k ($(date -u +%Y-%m-%d), one VM boot, TCG):"
+			echo "$figures"
+			echo "  splats_found=$splats"
+			echo "  leaks_found=$leaks"
+		} | tee -a "$IMP2_ROOT/build/figures.txt"
+	fi
 	log "kernel $k done in $(( $(date +%s) - kstart ))s"
 	first=0
 done
