@@ -57,19 +57,32 @@ busywait() {
 fault_injection_begin() { echo "IMP2-FAULT-INJECTION-BEGIN" >/dev/kmsg; }
 fault_injection_end() { echo "IMP2-FAULT-INJECTION-END" >/dev/kmsg; }
 
-# kmsg_mark NAME: write a unique marker line to the kernel log; prints it.
+# kmsg_mark NAME: clear the kernel's log buffer (the runner reads the
+# serial console, which keeps everything) and write a unique marker line to
+# it; prints the marker, which records the kernel's taint flags.
 kmsg_mark() {
-	local m="IMP2-MARK-$1-$$-${EPOCHREALTIME/./}"
+	local m="IMP2-MARK-$1-$$-${EPOCHREALTIME/./}-taint=$(cat /proc/sys/kernel/tainted)"
+	dmesg -C
 	echo "$m" >/dev/kmsg
 	echo "$m"
 }
 
-# no_splat_since MARK: no KASAN report, BUG, WARNING or lockdep report in
-# the kernel log after MARK (the runner's scan catches them too, but this
-# turns them into the failing test case that caused them).
+# Taint bits that mean a splat: B (bad page: KASAN reports), D (oops),
+# W (warning), L (soft lockup).
+SPLAT_TAINTS=$(( (1 << 5) | (1 << 7) | (1 << 9) | (1 << 14) ))
+
+# no_splat_since MARK: no KASAN report, BUG, WARNING or lockdep report
+# since MARK. The runner's scan of the whole console catches them too; this
+# turns them into the failing test case that caused them. The whole buffer
+# is searched (it was cleared at MARK: a flood of reports can push the
+# marker itself out), and new taint flags count too.
 no_splat_since() {
-	local found
-	found=$(dmesg | sed -n "/$1/,\$p" | grep -E 'BUG: KASAN|BUG:|WARNING:|possible circular locking|inconsistent lock state' | head -n3)
+	local found before=${1##*-taint=} now
+	now=$(cat /proc/sys/kernel/tainted)
+	found=$(dmesg | grep -E 'BUG: KASAN|BUG:|WARNING:|possible circular locking|inconsistent lock state' | head -n3)
+	if (( (now & ~before) & SPLAT_TAINTS )); then
+		found+="${found:+$'\n'}kernel newly tainted: $before -> $now"
+	fi
 	[[ -z $found ]] && return 0
 	diag "kernel log after $1:"
 	diag "$found"

@@ -8,6 +8,7 @@
 //! old one only after a grace period (`synchronize_rcu()`), so no reader
 //! can still see it.
 
+#[cfg(not(imp2_v7))]
 use crate::bindings;
 use core::{
     marker::PhantomData,
