@@ -58,6 +58,8 @@ module! {
 
 /// Netlink units are 0..MAX_LINKS (32).
 const MAX_LINKS: i32 = 32;
+/// `NETLINK_USERSOCK` (include/uapi/linux/netlink.h).
+const NETLINK_USERSOCK: i32 = 2;
 
 struct Imp2Module {
     service: Option<Pin<KBox<abstractions::pernet::Registration<imp2::Imp2Net>>>>,
@@ -68,6 +70,13 @@ impl kernel::Module for Imp2Module {
         let unit = params::unit();
         if !(0..MAX_LINKS).contains(&unit) {
             pr_err!("unit={} is not a netlink unit (0..{})\n", unit, MAX_LINKS - 1);
+            return Err(EINVAL);
+        }
+        // NETLINK_USERSOCK is registered by af_netlink itself
+        // (netlink_add_usersock_entry()): our kernel socket would not make
+        // its user sockets hold this module, which teardown relies on.
+        if unit == NETLINK_USERSOCK {
+            pr_err!("unit={} is NETLINK_USERSOCK, reserved for userspace protocols\n", unit);
             return Err(EINVAL);
         }
         let service = KBox::pin_init(abstractions::pernet::Registration::new(unit), GFP_KERNEL).inspect_err(|e| {

@@ -100,13 +100,19 @@ int imp2_v2_parse_subscribe(const struct nlmsghdr *nlh, struct imp2_v2_filter *f
 	err = nlmsg_parse(nlh, 0, tb, IMP2_A_MAX, imp2_subscribe_policy, extack);
 	if (err) {
 		/*
-		 * Bytes left over inside a nest are reported without an
-		 * attribute: IMP2_A_PROTOS is the only nest, so it is the one.
+		 * Bytes left over are reported without an attribute. If the top
+		 * level parses whole, they were inside a nest, and
+		 * IMP2_A_PROTOS is the only one.
 		 */
-		if (extack && !extack->bad_attr)
+		if (extack && !extack->bad_attr) {
+			const struct nlattr *protos = NULL;
+
 			nlmsg_for_each_attr(nla, nlh, 0, rem)
 				if (nla_type(nla) == IMP2_A_PROTOS)
-					NL_SET_BAD_ATTR(extack, nla);
+					protos = nla;
+			if (protos && rem == 0)
+				NL_SET_BAD_ATTR(extack, protos);
+		}
 		imp2_name_bad_attr(extack);
 		return err;
 	}

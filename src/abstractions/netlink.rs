@@ -213,7 +213,13 @@ impl Request {
     /// Sends an ack (`err == None`) or error message for `msg`, a message of
     /// this request, to the sender, with `extack`'s message and attribute
     /// if there is one and the sender asked for extended acks.
+    ///
+    /// Nothing is sent if the sender has closed its socket meanwhile (see
+    /// [`Request::reply`]).
     pub(crate) fn ack(&self, msg: &Message<'_>, err: Option<Error>, extack: Option<Pin<&mut ExtAck>>) {
+        if self.sender_closed() {
+            return;
+        }
         let Some(message) = self.message(msg) else { return };
         let extack = extack.map_or(core::ptr::null(), |e| e.as_raw().cast_const());
         // SAFETY: `message` is a complete message within this request's data
@@ -232,7 +238,18 @@ impl Request {
     }
 
     /// Sends `reply` to the sender, without blocking.
+    ///
+    /// Replies go to the sender's port id (`netlink_unicast()`), and a
+    /// request may be processed after its sender has closed: someone else
+    /// may have bound that port id since. So nothing is sent
+    /// (`ECONNREFUSED`) once the sending socket is orphaned. A window
+    /// remains between `netlink_remove()` and `sock_orphan()` in
+    /// `netlink_release()`, in which the port is free but the socket not yet
+    /// marked dead.
     pub(crate) fn reply(&self, reply: NlMsgBuf) -> Result {
+        if self.sender_closed() {
+            return Err(crate::wire::errno::ECONNREFUSED());
+        }
         // SAFETY: the skb is valid (type invariant); `skb->sk` is our kernel
         // socket, which outlives every request queued on it.
         unsafe { unicast_from((*self.skb.as_ptr()).sk, reply, self.sender_portid()) }

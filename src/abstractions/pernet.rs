@@ -92,7 +92,7 @@ pub(crate) trait NetService: Sized + Send + Sync + 'static {
 ///   through raw field pointers, never through a `&PerNet<T>`.
 /// - The hooks' data pointer is `shared`. `.pre_exit` drops the hooks;
 ///   `.exit`, which the pernet core runs an RCU grace period later, drops
-///   `shared.socket` and then `shared.data`. After `.pre_exit` nothing
+///   `shared.data` and then `shared.socket`. After `.pre_exit` nothing
 ///   touches the hooks again.
 struct PerNet<T: NetService> {
     shared: Shared<T>,
@@ -291,11 +291,13 @@ unsafe extern "C" fn pernet_exit<T: NetService>(net: *mut bindings::net) {
     // (`ops_undo_list()`, net/core/net_namespace.c, which netns cleanup,
     // `unregister_pernet_subsys()` and the unwinding of a failed
     // `register_pernet_subsys()` or netns setup all go through). No input
-    // or port-release callback can run either (see `Input::input`). Drop
-    // in the reverse order of init.
+    // or port-release callback can run either (see `Input::input`), so the
+    // data goes first: anything it still holds that was received on the
+    // socket (queued requests, whose skbs' destructor charges the kernel
+    // socket) is freed while the socket exists. Then the socket.
     unsafe {
-        core::ptr::drop_in_place(&raw mut (*slot).shared.socket);
         core::ptr::drop_in_place(&raw mut (*slot).shared.data);
+        core::ptr::drop_in_place(&raw mut (*slot).shared.socket);
     }
 }
 

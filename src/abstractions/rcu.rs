@@ -33,7 +33,9 @@ pub(crate) use kernel::sync::rcu::{read_lock, Guard};
 pub(crate) fn synchronize() {
     #[cfg(imp2_v7)]
     kernel::sync::rcu::synchronize_rcu();
-    // SAFETY: every caller in this module runs in process context.
+    // SAFETY: `synchronize_rcu()` has no memory-safety precondition (it
+    // sleeps: its callers, pernet init and the updaters, are in process
+    // context).
     #[cfg(not(imp2_v7))]
     unsafe {
         bindings::synchronize_rcu()
@@ -118,7 +120,8 @@ impl<T> RcuBox<T> {
         unsafe { p.as_ref() }
     }
 
-    /// Becomes the updater (sleeps on the update mutex).
+    /// Becomes the updater (sleeps on the update mutex). Must not be called
+    /// inside a read-side section: `replace` waits for a grace period.
     pub(crate) fn lock(&self) -> Updater<'_, T> {
         Updater { rcu: self, _update: self.update.lock() }
     }

@@ -183,9 +183,7 @@ impl NetService for Imp2Net {
         if self.v1.port_released(portid) {
             self.log_change(portid, "subscriber closed without IMP2_CLOSE, unsubscribed");
         }
-        // A failure leaves the listener in place: its sends then fail with
-        // ECONNREFUSED and are counted, until the port is reused.
-        if let Ok(true) = self.v2.remove(portid) {
+        if self.v2.remove(portid) {
             self.log_change(portid, "v2 listener closed, removed");
         }
     }
@@ -326,14 +324,11 @@ impl Imp2Net {
         policy::parse_empty(request.message(msg).ok_or(EINVAL)?, extack)?;
         let portid = request.sender_portid();
         // Only the listener itself: the sender's own port, never a claim.
-        match self.v2.remove(portid) {
-            Ok(true) => {
-                self.log_change(portid, "v2 listener unsubscribed");
-                Ok(())
-            }
-            Ok(false) => Err(EPERM),
-            Err(_) => Err(ENOMEM),
+        if !self.v2.remove(portid) {
+            return Err(EPERM);
         }
+        self.log_change(portid, "v2 listener unsubscribed");
+        Ok(())
     }
 
     fn send_stats(&self, request: &Request, msg: &Message<'_>) -> Result {

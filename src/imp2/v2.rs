@@ -15,13 +15,16 @@ use super::{
     packet::{IpHeader, IpVersion},
 };
 use crate::abstractions::rcu::{self, RcuBox, Updater};
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::{prelude::*, sync::Arc};
 
 /// A listener's sequence number and counters. Shared by every published
 /// copy of the listener, so that replacing the filter keeps them.
 #[derive(Default)]
 struct ListenerState {
+    /// Its socket has closed: nothing more is sent to its port, which
+    /// anyone may bind now, even if publishing the set without it failed.
+    closed: AtomicBool,
     /// `nlmsg_seq` and `IMP2_A_SEQ` of the next event.
     next_seq: AtomicU32,
     events_sent: AtomicU64,
@@ -76,9 +79,11 @@ impl ListenerSet {
         }
     }
 
-    /// The listeners whose filter matches `ip`.
+    /// The open listeners whose filter matches `ip`.
     pub(super) fn matching<'a>(&'a self, ip: &'a IpHeader) -> impl Iterator<Item = &'a Listener> + 'a {
-        self.listeners.iter().filter(move |l| l.filter.matches(ip))
+        self.listeners
+            .iter()
+            .filter(move |l| l.filter.matches(ip) && !l.state.closed.load(Ordering::Acquire))
     }
 }
 
@@ -146,9 +151,22 @@ impl Listeners {
         if sender_closed() {
             return Err(SubscribeError::SenderClosed);
         }
+        // Subscribing again with the same filter changes nothing: spare the
+        // grace period.
+        let unchanged = updater
+            .current()
+            .is_some_and(|s| {
+                s.listeners
+                    .iter()
+                    .any(|l| l.portid == portid && l.filter == filter && !l.state.closed.load(Ordering::Relaxed))
+            });
+        if unchanged {
+            return Ok(());
+        }
         Self::republish(&mut updater, |current, next| {
             let mut replaced = false;
-            for l in current {
+            // Listeners left closed by a failed removal go now.
+            for l in current.iter().filter(|l| !l.state.closed.load(Ordering::Relaxed)) {
                 let mut copy = l.duplicate();
                 if l.portid == portid {
                     copy.filter = filter;
@@ -157,7 +175,7 @@ impl Listeners {
                 next.push(copy, GFP_KERNEL).map_err(|_| SubscribeError::NoMemory)?;
             }
             if !replaced {
-                if current.len() >= max_listeners {
+                if next.len() >= max_listeners {
                     return Err(SubscribeError::Full);
                 }
                 let state =
@@ -169,19 +187,29 @@ impl Listeners {
         })
     }
 
-    /// Removes listener `portid`; `Ok(false)` if it was not one.
-    pub(super) fn remove(&self, portid: u32) -> Result<bool, SubscribeError> {
+    /// Removes listener `portid`; `false` if it was not one. Cannot fail:
+    /// if there is no memory for the new set, the listener stays in it
+    /// marked closed (the hooks skip it), and goes with the next update.
+    pub(super) fn remove(&self, portid: u32) -> bool {
         let mut updater = self.set.lock();
-        if !updater.current().is_some_and(|s| s.listeners.iter().any(|l| l.portid == portid)) {
-            return Ok(false);
-        }
-        Self::republish(&mut updater, |current, next| {
+        let Some(state) = updater
+            .current()
+            .and_then(|s| s.listeners.iter().find(|l| l.portid == portid))
+            .map(|l| l.state.clone())
+        else {
+            return false;
+        };
+        // Before republishing, which may fail: from now on no hook sends to
+        // the port (Release pairs with the Acquire in `matching`).
+        state.closed.store(true, Ordering::Release);
+        // On failure the tombstone stays; later updates drop it (below).
+        let _ = Self::republish(&mut updater, |current, next| {
             for l in current.iter().filter(|l| l.portid != portid) {
                 next.push(l.duplicate(), GFP_KERNEL).map_err(|_| SubscribeError::NoMemory)?;
             }
             Ok(())
-        })?;
-        Ok(true)
+        });
+        true
     }
 
     /// Calls `send` with one encoded `IMP2_LISTENER` message per listener,

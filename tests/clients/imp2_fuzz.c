@@ -7,7 +7,9 @@
  * Forks PROCS senders (half of them drop to uid 65534, so without
  * CAP_NET_ADMIN) that together send MESSAGES netlink messages to the
  * module, packed into datagrams of 1..64 messages.  Messages are random
- * and mutated: types 0-2, 0x10/0x11 and random ones; random flags (often
+ * and mutated: types 0-2, 0x10/0x11, the v2 types 0x12/0x13/0x20-0x22 and
+ * random ones; v2 requests carry random attributes (known and unknown
+ * types, wrong nla_len, nests of garbage, duplicates); random flags (often
  * NLM_F_ACK); nlmsg_len 0, smaller than the header, larger than the
  * datagram, or plain wrong; truncated trailing headers; occasional huge
  * (up to 60 KiB) datagrams.  Replies are drained without being read
@@ -38,9 +40,45 @@ static uint32_t rnd(void)
 static uint16_t random_type(void)
 {
 	static const uint16_t known[] = { IMP2_U_PID, IMP2_K_MSG, IMP2_CLOSE,
-					  IMP2_STATS_GET, IMP2_STATS, 3, 4, 0xffff };
+					  IMP2_STATS_GET, IMP2_STATS, 3, 4, 0xffff,
+					  IMP2_LISTENERS_GET, IMP2_LISTENER, IMP2_V2_SUBSCRIBE,
+					  IMP2_V2_UNSUBSCRIBE, IMP2_V2_EVENT };
 
-	return rnd() % 4 ? known[rnd() % 8] : (uint16_t)rnd();
+	return rnd() % 4 ? known[rnd() % 13] : (uint16_t)rnd();
+}
+
+/*
+ * Random netlink attributes for a v2 request, at most cap bytes: mostly
+ * IMP2_A_* types with plausible or wrong sizes, sometimes a nest of more
+ * of the same, sometimes an nla_len that lies.  Returns the length used.
+ */
+static size_t random_attrs(unsigned char *buf, size_t cap, int depth)
+{
+	size_t off = 0;
+	int n = rnd() % 5;
+
+	while (n-- > 0 && off + 4 <= cap) {
+		uint16_t type = rnd() % 8 ? rnd() % (__IMP2_A_MAX + 2) : (uint16_t)rnd();
+		size_t len = 4 + (rnd() % 3 ? (size_t[]){ 0, 1, 4, 8, 16 }[rnd() % 5] : rnd() % 40);
+		uint16_t nla_len;
+
+		if (off + NLA_ALIGN(len) > cap)
+			break;
+		if (depth < 2 && rnd() % 6 == 0) {	/* a nest */
+			type |= NLA_F_NESTED;
+			len = 4 + random_attrs(buf + off + 4, cap - off - 4, depth + 1);
+		} else {
+			for (size_t b = 4; b < len; b++)
+				buf[off + b] = rnd() % 4 ? rnd() % 3 : rnd();
+		}
+		nla_len = len;
+		if (rnd() % 12 == 0)
+			nla_len = rnd() % 2 ? rnd() % 4 : len + 1 + rnd() % 64;
+		memcpy(buf + off, &nla_len, 2);
+		memcpy(buf + off + 2, &type, 2);
+		off += NLA_ALIGN(len);
+	}
+	return off;
 }
 
 /* Builds one datagram in buf; returns its length and counts messages. */
@@ -57,6 +95,9 @@ static size_t build(unsigned char *buf, size_t cap, long *msgs)
 		if (off + NLMSG_ALIGN(NLMSG_HDRLEN + payload) > cap)
 			payload = 0;
 		h.nlmsg_type = random_type();
+		if (h.nlmsg_type >= IMP2_LISTENERS_GET && h.nlmsg_type <= IMP2_V2_EVENT && rnd() % 2)
+			payload = random_attrs(buf + off + NLMSG_HDRLEN,
+					       cap - off - NLMSG_HDRLEN < 256 ? cap - off - NLMSG_HDRLEN : 256, 0);
 		h.nlmsg_flags = rnd() % 2 ? NLM_F_REQUEST | NLM_F_ACK : (uint16_t)rnd();
 		h.nlmsg_seq = rnd();
 		h.nlmsg_pid = rnd() % 4 ? 0 : rnd();
@@ -69,8 +110,9 @@ static size_t build(unsigned char *buf, size_t cap, long *msgs)
 		}
 		step = NLMSG_ALIGN(NLMSG_HDRLEN + payload);
 		memcpy(buf + off, &h, sizeof(h));
-		for (size_t b = 0; b < payload; b++)
-			buf[off + NLMSG_HDRLEN + b] = rnd();
+		if (h.nlmsg_type < IMP2_LISTENERS_GET || h.nlmsg_type > IMP2_V2_EVENT)
+			for (size_t b = 0; b < payload; b++)
+				buf[off + NLMSG_HDRLEN + b] = rnd();
 		off += step;
 		(*msgs)++;
 	}
