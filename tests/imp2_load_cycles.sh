@@ -1,9 +1,9 @@
 #!/bin/bash
-# IMP2_CYCLES (default 100) cycles of insmod -> subscribe -> ping flood ->
-# rmmod.  Each cycle tries rmmod while the subscriber is attached and
-# packets are in flight (refused: its socket holds the module), then kills
-# the subscriber (SIGKILL or SIGINT, alternately) and removes the module
-# while the flood goes on.
+# IMP2_CYCLES (default 100) cycles of insmod -> subscribe (a v1 subscriber
+# and a v2 listener) -> ping flood -> rmmod.  Each cycle tries rmmod while
+# they are attached and packets are in flight (refused: their sockets hold
+# the module), then kills them (SIGKILL or SIGINT, alternately) and removes
+# the module while the flood goes on.
 . "$(dirname "$0")/lib.sh"
 ktap_plan 4
 CYCLES=${IMP2_CYCLES:-100}
@@ -20,18 +20,20 @@ for i in $(seq 1 "$CYCLES"); do
 	insmod "$IMP2_KO" || { errors=$((errors + 1)); diag "cycle $i: insmod failed"; break; }
 	ip netns exec $A imp2 monitor --v1 >"$tmp/ev" 2>/dev/null &
 	mon=$!
-	if ! busywait 10000 bash -c "(( \$(wc -l <$tmp/ev) >= 3 ))"; then
-		errors=$((errors + 1)); diag "cycle $i: no events"
+	ip netns exec $A imp2 monitor >"$tmp/ev2" 2>/dev/null &
+	mon2=$!
+	if ! busywait 10000 bash -c "(( \$(wc -l <$tmp/ev) >= 3 && \$(wc -l <$tmp/ev2) >= 3 ))"; then
+		errors=$((errors + 1)); diag "cycle $i: no events (v1: $(wc -l <"$tmp/ev"), v2: $(wc -l <"$tmp/ev2"))"
 	fi
 	rmmod imp2 2>/dev/null && { errors=$((errors + 1)); diag "cycle $i: rmmod succeeded while subscribed?"; } || refused=$((refused + 1))
-	if (( i % 2 )); then kill -KILL $mon; else kill -INT $mon; fi
-	wait $mon 2>/dev/null
+	if (( i % 2 )); then kill -KILL $mon $mon2; else kill -INT $mon $mon2; fi
+	wait $mon $mon2 2>/dev/null
 	busywait 10000 rmmod imp2 || { errors=$((errors + 1)); diag "cycle $i: rmmod failed"; break; }
 	done_cycles=$((done_cycles + 1))
 done
 diag "$done_cycles cycles, $refused rmmod attempts refused while subscribed, $errors errors"
 check "$CYCLES load/subscribe/flood/unload cycles without error" test "$done_cycles" -eq "$CYCLES" -a "$errors" -eq 0
-check "rmmod was refused every time while the subscriber was attached" test "$refused" -eq "$done_cycles"
+check "rmmod was refused every time while the subscribers were attached" test "$refused" -eq "$done_cycles"
 check "the flood outlived every cycle" kill -0 $flood
 check "lsmod is clean at the end" bash -c '! grep -q "^imp2 " /proc/modules'
 echo "IMP2-FIGURE: load_unload_cycles=$done_cycles"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # With the module loaded, create and destroy IMP2_CHURN (default 100)
-# network namespace pairs, each with a veth pair and a subscriber that must
-# receive its event.  Per-netns state is created and freed each time; the
+# network namespace pairs, each with a veth pair, a v1 subscriber and a v2
+# listener that must both receive its event.  Per-netns state is created and freed each time; the
 # runner's kmemleak scan after rmmod catches any leak.
 . "$(dirname "$0")/lib.sh"
 ktap_plan 3
@@ -19,11 +19,16 @@ for i in $(seq 1 "$CHURN"); do
 	ip -n $b addr add 10.98.0.2/24 dev v && ip -n $b link set v up
 	ip netns exec $a imp2 monitor --v1 --count 1 --timeout 20 >"$tmp/ev" 2>/dev/null &
 	mon=$!
-	wait_subscribed $a
+	# A v2 listener too, left attached when the namespace goes.
+	ip netns exec $a imp2 monitor >"$tmp/ev2" 2>/dev/null &
+	mon2=$!
+	wait_subscribed $a && wait_listeners $a 1
 	# Keep pinging until the event shows up (the first one may wait for ARP).
 	busywait 10000 ip netns exec $b ping -c 1 -W 1 -q 10.98.0.1 >/dev/null
 	wait $mon
-	grep -qx 'src: 10.98.0.2, dest: 10.98.0.1' "$tmp/ev" && ok=$((ok + 1))
+	grep -qx 'src: 10.98.0.2, dest: 10.98.0.1' "$tmp/ev" && grep -q '^src: 10.98.0.2, dest: 10.98.0.1' "$tmp/ev2" &&
+		ok=$((ok + 1))
+	kill -KILL $mon2; wait $mon2 2>/dev/null
 	ip netns del $a; ip netns del $b
 done
 diag "$ok of $CHURN namespaces delivered their event"
