@@ -19,7 +19,7 @@ for i in $(seq 1 "$CHURN"); do
 	ip -n $b addr add 10.98.0.2/24 dev v && ip -n $b link set v up
 	ip netns exec $a imp2 monitor --v1 --count 1 --timeout 20 >"$tmp/ev" 2>/dev/null &
 	mon=$!
-	# A v2 listener too, left attached when the namespace goes.
+	# A v2 listener too.
 	ip netns exec $a imp2 monitor >"$tmp/ev2" 2>/dev/null &
 	mon2=$!
 	wait_subscribed $a && wait_listeners $a 1
