@@ -5,10 +5,11 @@
 #
 #   scripts/test.sh [--quick] [TEST...]
 #
-# Kernels: IMP2_KERNEL=6.12|7.3|debian-7.3 runs on that one; unset, on all
-# three in turn (the module is rebuilt for each).  Our 6.12 and 7.3 debug
-# kernels (KASAN, lockdep, kmemleak, failslab) run every script; Debian's
-# stock 7.3 kernel runs the functional ones (no debug options there).
+# Kernels: IMP2_KERNEL=6.12|7.3|debian-7.3 runs on that one; unset, on
+# IMP2_DEFAULT_KERNELS (scripts/lib.sh) in turn, rebuilding the module for
+# each. Our 6.12 and 7.3 debug kernels (KASAN, lockdep, kmemleak, failslab)
+# run every script; Debian's stock 7.3 kernel runs the functional ones (no
+# debug options there).
 # --quick: the functional scripts on one kernel (IMP2_KERNEL, default 6.12).
 # TEST...: only these scripts (e.g. imp2_events.sh), on the selected kernels.
 set -euo pipefail
@@ -19,7 +20,7 @@ quick=0
 [[ ${1:-} == --quick ]] && { quick=1; shift; }
 if [[ ${IMP2_KERNEL:-} ]]; then kernels=("$(imp2_kernel)")
 elif (( quick )); then kernels=(6.12)
-else kernels=("${IMP2_KERNELS[@]}"); fi
+else kernels=("${IMP2_DEFAULT_KERNELS[@]}"); fi
 
 # The hardening scripts need the debug kernels' KASAN, lockdep, kmemleak
 # and fault injection, or are heavy; the rest are the functional scripts.
