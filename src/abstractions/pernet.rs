@@ -163,7 +163,9 @@ impl<T: NetService> InputHandler for Input<T> {
         // dropped only in `.exit`, which runs only once no user socket of our
         // unit exists: in a netns being dismantled (every user socket holds
         // the netns), or on module unload (every user socket of our unit
-        // holds a module reference, see `netlink_create()`). The exception,
+        // holds a module reference, see `netlink_create()`; the one unit
+        // whose registration af_netlink owns, NETLINK_USERSOCK, is refused
+        // at load). The exception,
         // a load that fails with a client already connected, is described
         // in the README (Limitations).
         let data = unsafe { service_data::<T>(net) };
