@@ -32,8 +32,8 @@ expect_rejected "truncated header (8 bytes)" 1 send raw=8
 expect_rejected "nlmsg_len 0" 1 send len=0
 expect_rejected "nlmsg_len smaller than the header" 1 send len=12
 expect_rejected "nlmsg_len larger than the datagram" 1 send len=4096
-expect_rejected "unknown type 0x20 without ack" 1 send type=0x20
-send type=0x20,flags=$NLM_F_ACK,seq=5 >"$tmp/unknown"
+expect_rejected "unknown type 0x30 without ack" 1 send type=0x30
+send type=0x30,flags=$NLM_F_ACK,seq=5 >"$tmp/unknown"
 check "unknown type with NLM_F_ACK gets EOPNOTSUPP" grep -qx 'ack seq=5 error=-95' "$tmp/unknown"
 expect_rejected "kernel-to-user type IMP2_K_MSG sent to the kernel" 1 send type=1
 # A valid message, then garbage: the first is handled, the rest rejected.
