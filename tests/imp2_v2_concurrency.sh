@@ -35,9 +35,9 @@ check "$((PROCS * ITER)) join/refilter/leave cycles from $PROCS processes during
 check "only the steady listener is left" wait_listeners $A 1
 kill "${pids[@]}"; wait "${pids[@]}" 2>/dev/null; pids=()
 kill -INT $steady; wait $steady
-diag "steady listener: $(tail -n1 "$tmp/steady")"
+diag "steady listener: $(tail -n1 "$tmp/steady.err")"
 check "the steady listener kept receiving (IPv4 and IPv6)" \
 	bash -c "grep -q '\"family\":\"ipv4\"' $tmp/steady && grep -q '\"family\":\"ipv6\"' $tmp/steady"
 check "its sequence has no gap and no overrun" \
-	grep -q '"missed":0,"overruns":0' "$tmp/steady"
+	grep -q '"missed":0,"overruns":0' "$tmp/steady.err"
 ktap_finish
