@@ -62,7 +62,7 @@ fault_injection_end() { echo "IMP2-FAULT-INJECTION-END" >/dev/kmsg; }
 # it; prints the marker, which records the kernel's taint flags.
 kmsg_mark() {
 	local m="IMP2-MARK-$1-$$-${EPOCHREALTIME/./}-taint=$(cat /proc/sys/kernel/tainted)"
-	dmesg -C
+	dmesg -c >/dev/null   # busybox: print and clear
 	echo "$m" >/dev/kmsg
 	echo "$m"
 }
