@@ -159,15 +159,15 @@ impl<T: NetService> InputHandler for Input<T> {
         // on its netns, but the sender's socket does (`sk_alloc()` for a
         // user socket takes one) and the sender is inside `sendmsg`.
         let net = unsafe { Net::from_raw(bindings::imp2_skb_net(skb.as_raw())) };
-        // SAFETY: the data was initialised before the socket existed. It is
-        // dropped only in `.exit`, which runs only once no user socket of our
-        // unit exists: in a netns being dismantled (every user socket holds
-        // the netns), or on module unload (every user socket of our unit
-        // holds a module reference, see `netlink_create()`; the one unit
-        // whose registration af_netlink owns, NETLINK_USERSOCK, is refused
-        // at load). The exception,
+        // The data was initialised before the socket existed. It is dropped
+        // only in `.exit`, which runs only once no user socket of our unit
+        // exists: in a netns being dismantled (every user socket holds the
+        // netns), or on module unload (every user socket of our unit holds a
+        // module reference, see `netlink_create()`; NETLINK_USERSOCK, whose
+        // registration af_netlink owns, is refused at load). The exception,
         // a load that fails with a client already connected, is described
         // in the README (Limitations).
+        // SAFETY: the data is initialised and outlives this call (above).
         let data = unsafe { service_data::<T>(net) };
         data.input(skb);
     }
@@ -286,7 +286,7 @@ unsafe extern "C" fn pernet_pre_exit<T: NetService>(net: *mut bindings::net) {
 unsafe extern "C" fn pernet_exit<T: NetService>(net: *mut bindings::net) {
     // SAFETY: the pernet core passes a live netns whose init succeeded.
     let slot = unsafe { per_net_slot::<T>(Net::from_raw(net)) };
-    // SAFETY: no hook can still be using `shared`: hooks run inside
+    // No hook can still be using `shared`: hooks run inside
     // `rcu_read_lock()` (`nf_hook()`, include/linux/netfilter.h), the hooks
     // were unregistered in `.pre_exit`, and the pernet core calls
     // `synchronize_rcu()` between every `.pre_exit` and `.exit`
@@ -297,6 +297,7 @@ unsafe extern "C" fn pernet_exit<T: NetService>(net: *mut bindings::net) {
     // data goes first: anything it still holds that was received on the
     // socket (queued requests, whose skbs' destructor charges the kernel
     // socket) is freed while the socket exists. Then the socket.
+    // SAFETY: both fields are initialised and unused from now on (above).
     unsafe {
         core::ptr::drop_in_place(&raw mut (*slot).shared.data);
         core::ptr::drop_in_place(&raw mut (*slot).shared.socket);
