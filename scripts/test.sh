@@ -2,9 +2,18 @@
 # The whole test suite, from nothing: toolchain, test kernel, module, tools,
 # host-side tests and lints, then every kselftest script in one VM boot,
 # then the splat-scan self-test.  Ends with "N passed, N failed".
+#
+#   test.sh [--quick] [TEST...]
+#
+# --quick: only the quick-tier scripts (tests/run_all.sh --quick: the
+# functional ones, no hardening workloads) and no splat-scan self-test.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 export PATH=$PATH:$HOME/.cargo/bin
+
+# --quick is passed through to tests/run_all.sh.
+quick=()
+[[ ${1:-} == --quick ]] && { quick=(--quick); shift; }
 
 pass=0 fail=0
 record() { # record NAME PASSED FAILED
@@ -21,7 +30,7 @@ record "host cargo tests" "$hp" "$hf"
 console=$IMP2_ROOT/build/vm/suite.log
 vm_rc=0
 "$IMP2_ROOT/scripts/vm-run.sh" --quiet --timeout "${IMP2_SUITE_TIMEOUT:-2400}" --log "$console" \
-	"$IMP2_ROOT/tests/guest-suite.sh" "$@" || vm_rc=$?
+	"$IMP2_ROOT/tests/guest-suite.sh" "${quick[@]}" "$@" || vm_rc=$?
 read -r vp vf vs < <(sed -n 's/^IMP2-KTAP-TOTALS: //p' "$console" | tr -d '\r' | tail -n1; echo)
 vp=${vp:-0} vf=${vf:-0}
 if (( vm_rc != 0 && vf == 0 )); then
@@ -31,7 +40,7 @@ fi
 record "VM tests (${vs:-0} skipped)" "$vp" "$vf"
 
 # The splat scan must catch a WARN_ON: this run has to FAIL.
-if [[ $# -eq 0 ]]; then
+if [[ $# -eq 0 && ${#quick[@]} -eq 0 ]]; then
 	splat_log=$IMP2_ROOT/build/vm/splat-selftest.log
 	out=$("$IMP2_ROOT/scripts/vm-run.sh" --quiet --timeout 300 --log "$splat_log" \
 		"$IMP2_ROOT/tests/guest-splat-selftest.sh" 2>&1) && rc=0 || rc=$?

@@ -1,4 +1,5 @@
 #!/bin/bash
+# imp2-tier: quick
 # An unmodified client written to the 2007 protocol (tests/clients/
 # imp2_2007_client.c) works against the Rust module.
 . "$(dirname "$0")/lib.sh"

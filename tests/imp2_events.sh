@@ -1,4 +1,5 @@
 #!/bin/bash
+# imp2-tier: quick
 # Subscribe, ping from a peer netns: one event per ICMP packet, with the
 # right addresses; nothing for other traffic; CLOSE stops events; the tool
 # exits cleanly on SIGINT with a correct summary.

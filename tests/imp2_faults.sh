@@ -1,4 +1,5 @@
 #!/bin/bash
+# imp2-tier: full
 # Fault injection (failslab), restricted to the module's own code where the
 # stack trace filter allows it:
 #  - module init: fail-nth walks every fault site of insmod; each failure

@@ -1,4 +1,5 @@
 #!/bin/bash
+# imp2-tier: full
 # Netlink fuzzing: IMP2_FUZZ_MESSAGES (default 1,000,000) random and
 # mutated messages from several processes, with and without CAP_NET_ADMIN,
 # while a ping flood runs and a subscriber listens.  Afterwards the module

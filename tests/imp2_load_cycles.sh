@@ -1,4 +1,5 @@
 #!/bin/bash
+# imp2-tier: full
 # IMP2_CYCLES (default 100) cycles of insmod -> subscribe -> ping flood ->
 # rmmod.  Each cycle tries rmmod while the subscriber is attached and
 # packets are in flight (refused: its socket holds the module), then kills

@@ -1,4 +1,5 @@
 #!/bin/bash
+# imp2-tier: quick
 # Per-netns state: each namespace has its own socket, hook, subscriber and
 # counters; a subscriber never sees another namespace's packets.
 . "$(dirname "$0")/lib.sh"

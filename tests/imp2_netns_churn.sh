@@ -1,4 +1,5 @@
 #!/bin/bash
+# imp2-tier: full
 # With the module loaded, create and destroy IMP2_CHURN (default 100)
 # network namespace pairs, each with a veth pair and a subscriber that must
 # receive its event.  Per-netns state is created and freed each time; the

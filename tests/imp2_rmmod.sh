@@ -1,4 +1,5 @@
 #!/bin/bash
+# imp2-tier: quick
 # Removal under load. An open unit-31 socket holds a reference on the module
 # (the netlink core takes one per user socket, so the input callback cannot
 # vanish under a sender); rmmod is refused while the subscriber lives and

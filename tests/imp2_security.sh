@@ -1,4 +1,5 @@
 #!/bin/bash
+# imp2-tier: quick
 # The modern-kernel fixes: the sender is identified by NETLINK_CB portid
 # (a spoofed CLOSE is ignored), subscribing needs CAP_NET_ADMIN over the
 # netns, refusals are only reported when NLM_F_ACK asks for it.
