@@ -11,6 +11,7 @@ ktap_plan 3
 CHURN=${IMP2_CHURN:-100}
 BATCH=${IMP2_CHURN_BATCH:-10}
 tmp=$(mktemp -d)
+PING=$(type -P ping) IMP2=$(type -P imp2)    # for nsenter (see in_netns)
 trap 'rm -rf $tmp' EXIT
 imp2_load || exit $KSFT_FAIL
 
@@ -30,11 +31,11 @@ for ((first = 1; first <= CHURN; first += BATCH)); do
 		net[i]=10.98.$((i - first + 1))    # one subnet per pair of the batch
 		ip_batch imp2-ch$i-a "addr add ${net[i]}.1/24 dev v" "link set v up"
 		ip_batch imp2-ch$i-b "addr add ${net[i]}.2/24 dev v" "link set v up"
-		nsenter --net=/run/netns/imp2-ch$i-a imp2 monitor --count 1 --timeout 60 >"$tmp/ev$i" 2>/dev/null &
+		nsenter --net=/run/netns/imp2-ch$i-a $IMP2 monitor --count 1 --timeout 60 >"$tmp/ev$i" 2>/dev/null &
 		mon[i]=$!
 		# Ping until the monitor has its one event (the first pings may go
 		# before it subscribed, or wait for ARP).
-		nsenter --net=/run/netns/imp2-ch$i-b ping -q -i 0.2 -w 60 ${net[i]}.1 >/dev/null 2>&1 &
+		nsenter --net=/run/netns/imp2-ch$i-b $PING -q -i 0.2 -w 60 ${net[i]}.1 >/dev/null 2>&1 &
 		ping[i]=$!
 	done
 	# SIGKILL: a job killed before its exec would run our EXIT trap.

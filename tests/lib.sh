@@ -93,10 +93,15 @@ imp2_unload() {
 
 # in_netns NETNS CMD...: run CMD in the named netns.  Like `ip netns exec`
 # minus its mount namespace and /sys remount, which nothing here needs;
-# several times cheaper, for loops and polls.  A background job whose PID
-# gets signalled calls `nsenter --net=/run/netns/NETNS CMD` itself: this
-# function would run in a subshell of its own.
-in_netns() { local ns=$1; shift; nsenter --net="/run/netns/$ns" "$@"; }
+# several times cheaper, for loops and polls.  CMD is looked up in PATH
+# first: busybox nsenter would prefer its own applets (its ping has no -f).
+# A background job whose PID gets signalled runs `nsenter --net=/run/netns/NS
+# /full/path/CMD ...` itself: this function would run in a subshell.
+in_netns() {
+	local ns=$1 cmd=$2; shift 2
+	[[ $cmd == */* ]] || { hash "$cmd" 2>/dev/null && cmd=${BASH_CMDS[$cmd]}; }   # no fork
+	nsenter --net="/run/netns/$ns" "$cmd" "$@"
+}
 
 # imp2_counter NAME [NETNS [UNIT]]: one field of `imp2 stats --json`.
 imp2_counter() {
