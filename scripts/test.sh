@@ -22,20 +22,10 @@ if [[ ${IMP2_KERNEL:-} ]]; then kernels=("$(imp2_kernel)")
 elif (( quick )); then kernels=(6.12)
 else kernels=("${IMP2_DEFAULT_KERNELS[@]}"); fi
 
-# The hardening scripts need the debug kernels' KASAN, lockdep, kmemleak
-# and fault injection, or are heavy; the rest are the functional scripts.
-# The race tests widen their windows with test knobs and need KASAN and
-# lockdep to see what goes wrong in them.
-HARDENING_TESTS="imp2_fuzz.sh imp2_faults.sh imp2_concurrency.sh imp2_load_cycles.sh imp2_netns_churn.sh imp2_bench_smoke.sh
-	imp2_teardown_race.sh imp2_closed_port.sh imp2_writer_wait.sh"
-functional_tests() {
-	local t
-	for t in "$IMP2_ROOT"/tests/imp2_*.sh; do
-		t=$(basename "$t")
-		[[ " ${HARDENING_TESTS//$'\n\t'/ } " == *" $t "* ]] || echo "$t"
-	done
-}
-
+# The hardening scripts ("# imp2-tier: full": fuzzing, fault injection,
+# churn, the race tests whose windows test knobs widen) need the debug
+# kernels' KASAN, lockdep, kmemleak and failslab, or are heavy; Debian's
+# kernel and --quick run the functional ones ("# imp2-tier: quick").
 pass=0 fail=0 summary=()
 record() { # record NAME PASSED FAILED
 	pass=$((pass + $2)) fail=$((fail + $3))
@@ -63,7 +53,7 @@ for k in "${kernels[@]}"; do
 
 	tests=("$@")
 	if (( ! ${#tests[@]} )) && { (( quick )) || [[ $k == debian-* ]]; }; then
-		mapfile -t tests < <(functional_tests)
+		tests=(--quick)
 	fi
 	# All VM tests on this kernel in one boot.
 	console=$IMP2_ROOT/build/vm/suite-$k.log

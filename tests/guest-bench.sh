@@ -11,7 +11,7 @@
 
 SMOKE=0
 [[ ${1:-} == --smoke ]] && SMOKE=1
-if (( SMOKE )); then SECS=1 REPS=1 PKTGEN_COUNT=100000 RCVBUFS="default" SENDERS="1"
+if (( SMOKE )); then SECS=1 REPS=1 PKTGEN_COUNT=10000 RCVBUFS="default" SENDERS="1"
 else SECS=${IMP2_BENCH_SECS:-5} REPS=${IMP2_BENCH_REPS:-3} PKTGEN_COUNT=${IMP2_BENCH_PKTGEN:-2000000}
 	RCVBUFS="default 8388608" SENDERS="1 $(nproc)"; fi
 A=bench-rx B=bench-tx

@@ -16,7 +16,7 @@ ip netns exec host imp2 monitor --v1 >/tmp/plain 2>/tmp/plain.err &
 mon=$!
 wait_subscribed host
 ip netns exec peer ping -c 3 -i 0.2 -q 10.99.0.1 >/dev/null
-busywait 5000 bash -c "(( \$(wc -l </tmp/plain) >= 3 ))"
+busywait 5000 has_lines /tmp/plain 3
 kill -INT $mon; wait $mon
 cat /tmp/plain /tmp/plain.err
 

@@ -1,4 +1,5 @@
 #!/bin/bash
+# imp2-tier: full
 # Smoke variant of `make bench` (a second or so per peer), so that the
 # benchmark code cannot rot: every peer must come up and produce numbers.
 . "$(dirname "$0")/lib.sh"

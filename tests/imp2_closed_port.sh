@@ -1,4 +1,5 @@
 #!/bin/bash
+# imp2-tier: full
 # A subscribe that is drained after its sender has closed must not
 # subscribe the dead port id: anybody could bind that id afterwards and
 # receive the ICMP stream (netlink_bind checks no permission for unicast).

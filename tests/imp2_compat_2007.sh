@@ -1,4 +1,5 @@
 #!/bin/bash
+# imp2-tier: quick
 # An unmodified client written to the 2007 protocol (tests/clients/
 # imp2_2007_client.c) works against the Rust module.
 . "$(dirname "$0")/lib.sh"
@@ -15,7 +16,7 @@ wait_subscribed $A
 port=$(subscriber_port $A)
 check "the 2007 client subscribes with its pid as port id" test "$port" = "$c"
 ip netns exec $B ping -c 3 -i 0.2 -q 10.99.0.1 >/dev/null
-busywait 5000 bash -c "(( \$(wc -l <$tmp/out) >= 3 ))"
+busywait 5000 has_lines $tmp/out 3
 check "it prints 'src: 10.99.0.2, dest: 10.99.0.1' once per ping" \
 	test "$(grep -cx 'src: 10.99.0.2, dest: 10.99.0.1' "$tmp/out")" -eq 3
 kill -INT $c

@@ -1,4 +1,5 @@
 #!/bin/bash
+# imp2-tier: full
 # Many processes race subscribe / close / re-subscribe from different
 # sockets while a ping flood runs.  Every subscribe is acked, every close is
 # acked 0 or EPERM, the last subscriber wins, and once everybody has gone no

@@ -1,4 +1,5 @@
 #!/bin/bash
+# imp2-tier: quick
 # Counters move as they should: packets_seen for every ICMP packet,
 # events_sent per delivered event, send_failures when the subscriber's
 # buffer is full (ENOBUFS), and the tool reports the lost events.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# imp2-tier: quick
 # A subscriber killed without sending IMP2_CLOSE is cleared by the
 # NETLINK_URELEASE notifier: nothing is sent to its stale port.
 . "$(dirname "$0")/lib.sh"

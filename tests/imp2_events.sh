@@ -1,4 +1,5 @@
 #!/bin/bash
+# imp2-tier: quick
 # Subscribe, ping from a peer netns: one event per ICMP packet, with the
 # right addresses; nothing for other traffic; CLOSE stops events; the tool
 # exits cleanly on SIGINT with a correct summary.
@@ -15,7 +16,7 @@ mon=$!
 wait_subscribed $A
 sent0=$(imp2_counter events_sent $A)
 ip netns exec $B ping -c 5 -i 0.2 -q 10.99.0.1 >/dev/null
-busywait 5000 bash -c "(( \$(wc -l <$tmp/plain) >= 5 ))"
+busywait 5000 has_lines $tmp/plain 5
 check "5 pings give exactly 5 events" bash -c "(( \$(wc -l <$tmp/plain) == 5 ))"
 check "every line is 'src: 10.99.0.2, dest: 10.99.0.1'" \
 	bash -c "(( \$(grep -cx 'src: 10.99.0.2, dest: 10.99.0.1' $tmp/plain) == 5 ))"
@@ -25,7 +26,7 @@ check "events_sent counter moved by 5" bash -c "(( \$(imp2_counter events_sent $
 seen0=$(imp2_counter packets_seen $A)
 for i in 1 2 3; do ip netns exec $B bash -c 'echo x >/dev/udp/10.99.0.1/9'; done
 ip netns exec $B ping -c 1 -q 10.99.0.1 >/dev/null   # a marker event after the UDP
-busywait 5000 bash -c "(( \$(wc -l <$tmp/plain) >= 6 ))"
+busywait 5000 has_lines $tmp/plain 6
 check "UDP produces no events (only the marker ping arrives)" \
 	bash -c "(( \$(wc -l <$tmp/plain) == 6 && \$(imp2_counter packets_seen $A) - $seen0 == 1 ))"
 
@@ -44,7 +45,7 @@ ip netns exec $A imp2 monitor --v1 --json --count 4 >"$tmp/json" 2>"$tmp/json.er
 mon=$!
 wait_subscribed $A
 ip netns exec $B ping -c 4 -i 0.2 -q 10.99.0.1 >/dev/null
-busywait 10000 bash -c "! kill -0 $mon 2>/dev/null"
+busywait 10000 exited $mon
 wait $mon
 rc=$?
 check "--json --count 4: 4 JSON lines then exit 0" \

@@ -1,4 +1,5 @@
 #!/bin/bash
+# imp2-tier: full
 # Fault injection (failslab), restricted to the module's own code where the
 # stack trace filter allows it:
 #  - module init: fail-nth walks every fault site of insmod; each failure
@@ -12,36 +13,42 @@ ktap_plan 8
 FS=/sys/kernel/debug/failslab
 A=imp2-fi-a B=imp2-fi-b
 tmp=$(mktemp -d)
-trap 'echo 0 >$FS/probability; fault_injection_end; cleanup_netns $A $B; rm -rf $tmp' EXIT
+# No stack filter: require-end's default is ULONG_MAX (0 would match nothing,
+# and fail-nth checks the filter too).
+no_stack_filter() { echo 0 >$FS/require-start; echo 0xffffffffffffffff >$FS/require-end; }
+trap 'echo 0 >$FS/probability; no_stack_filter; fault_injection_end; cleanup_netns $A $B; rm -rf $tmp' EXIT
 [[ -d $FS ]] || { ktap_skip "failslab not available"; exit $KSFT_SKIP; }
 echo 0 >$FS/verbose        # verbose dumps stacks, which would look like splats
 echo 0 >$FS/probability
 echo -1 >$FS/times
 echo 1 >$FS/interval
+no_stack_filter
 fault_injection_begin
 
 # --- module init ----------------------------------------------------------
 imp2_unload
 echo N >$FS/ignore-gfp-wait
-sites=0 failures=0 bad=0 errnos=""
-for n in $(seq 1 2000); do
-	out=$(imp2_failnth_insmod "$n" "$IMP2_KO")
-	rc=$?
-	case $out in *injected=no*) last_n=$n; [[ $rc == 0 ]] && { rmmod imp2; break; } ;; esac
-	sites=$((sites + 1))
-	if (( rc == 0 )); then
-		rmmod imp2 || bad=$((bad + 1))    # a tolerated failure: loaded anyway
-	else
-		failures=$((failures + 1))
-		e=${out#*errno=}; e=${e%% *}
-		[[ " $errnos " == *" $e "* ]] || errnos+=" $e"
-		[[ $e == 0 ]] && bad=$((bad + 1))
-		imp2_loaded && { bad=$((bad + 1)); rmmod imp2; }
-	fi
-done
-diag "insmod: $sites fault sites walked, $failures failed loads, errnos:$errnos"
+# One process walks n = 1, 2, ... until a load injects nothing (every site
+# walked); it unloads whatever loaded before the next step.
+imp2_failnth_insmod 1 2000 "$IMP2_KO" >"$tmp/walk"
+wrc=$?
+# Fields: $2 n, $4 rc, $6 errno, $8 injected, $10 unloaded.
+read -r sites failures bad last_n errnos < <(awk -F '[ =]' -v badf="$tmp/bad" '
+	function bad_step() { bad++; print >badf }
+	$8 == "no" { last = $2; if ($4 == 0) { if ($10 != "yes") bad_step(); next } }
+	{ sites++ }
+	$4 == 0 && $10 != "yes" { bad_step() }    # loaded (a tolerated failure) but not removable
+	$4 != 0 {
+		failures++
+		if (!($6 in seen)) { seen[$6] = 1; errnos = errnos " " $6 }
+		if ($6 == 0 || $10 != "no") bad_step()    # no errno, or loaded after all
+	}
+	END { print sites + 0, failures + 0, bad + 0, last + 0, errnos }' "$tmp/walk")
+(( wrc == 0 )) || diag "the walk did not complete (exit $wrc): $(tail -n 3 "$tmp/walk" | tr '\n' ' ')"
+(( bad == 0 )) || diag "bad steps (no errno, or loaded and not removable): $(head -n 5 "$tmp/bad" | tr '\n' ' ')"
+diag "insmod: $sites fault sites walked, $failures failed loads, errnos: $errnos"
 check "every injected insmod fault ended in an errno or a clean load ($sites sites)" \
-	test "$bad" -eq 0 -a "$sites" -gt 0 -a "${last_n:-0}" -gt 0
+	test "$wrc" -eq 0 -a "$bad" -eq 0 -a "$sites" -gt 0 -a "$last_n" -gt 0
 check "insmod works normally afterwards" imp2_load
 echo "IMP2-FIGURE: init_fault_sites=$sites"
 echo "IMP2-FIGURE: init_failed_loads=$failures"
@@ -69,7 +76,7 @@ diag "alloc_failures: $alloc0 -> $alloc1"
 check "hook: failed event allocations are counted (5)" test $((alloc1 - alloc0)) -eq 5
 check "hook: packets still flow (ping 0% loss)" bash -c "(( $prc == 0 )) && grep -q ' 0% packet loss' $tmp/ping"
 ip netns exec $B ping -c 2 -i 0.2 -q 10.99.0.1 >/dev/null
-check "hook: events resume once injection stops" busywait 5000 bash -c "(( \$(wc -l <$tmp/ev) >= 2 ))"
+check "hook: events resume once injection stops" busywait 5000 has_lines $tmp/ev 2
 echo "IMP2-FIGURE: hook_faults=$((alloc1 - alloc0))"
 kill -INT $mon; wait $mon
 
@@ -88,6 +95,6 @@ check "input: the failed stats request is counted as rejected" test $((rej1 - re
 check "input: the module answers normally afterwards" \
 	bash -c "ip netns exec $A imp2 stats --json | grep -q '\"unit\":31'"
 echo "IMP2-FIGURE: input_faults_tested=3"
-echo 0 >$FS/require-start; echo 0 >$FS/require-end
+no_stack_filter
 fault_injection_end
 ktap_finish

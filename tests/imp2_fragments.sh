@@ -1,4 +1,5 @@
 #!/bin/bash
+# imp2-tier: quick
 # Each ICMP datagram is reported once, however many fragments it crossed
 # the hook in: only a datagram's first fragment (offset 0) counts; the
 # others carry no ICMP header. With IPv4 defragmentation active (conntrack)

@@ -1,4 +1,5 @@
 #!/bin/bash
+# imp2-tier: quick
 # Message validation: short, zero-length, bad nlmsg_len, several messages
 # per datagram, unknown types. Each is rejected (counted, acked with an
 # error only on NLM_F_ACK) and the module keeps working.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# imp2-tier: quick
 # Loading and unloading: dmesg lines, parameter validation, lsmod.
 . "$(dirname "$0")/lib.sh"
 ktap_plan 6

@@ -1,4 +1,5 @@
 #!/bin/bash
+# imp2-tier: quick
 # Per-netns state: each namespace has its own socket, hook, subscriber and
 # counters; a subscriber never sees another namespace's packets.
 . "$(dirname "$0")/lib.sh"
@@ -16,7 +17,7 @@ for ns in $A $B $C; do
 	wait_subscribed $ns
 done
 ip netns exec $B ping -c 4 -i 0.2 -q 10.99.0.1 >/dev/null
-busywait 5000 bash -c "(( \$(wc -l <$tmp/$A) >= 4 && \$(wc -l <$tmp/$B) >= 4 ))"
+busywait 5000 has_lines $tmp/$A 4 && busywait 5000 has_lines $tmp/$B 4
 check "A sees only the echo requests B sent it" \
 	bash -c "(( \$(wc -l <$tmp/$A) == 4 && \$(grep -cx 'src: 10.99.0.2, dest: 10.99.0.1' $tmp/$A) == 4 ))"
 check "B sees only the echo replies A sent it" \

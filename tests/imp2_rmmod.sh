@@ -1,4 +1,5 @@
 #!/bin/bash
+# imp2-tier: quick
 # Removal under load. An open unit-31 socket holds a reference on the module
 # (the netlink core takes one per user socket, so the input callback cannot
 # vanish under a sender); rmmod is refused while the subscriber lives and
@@ -16,10 +17,10 @@ mon=$!
 wait_subscribed $A
 ip netns exec $B ping -f -q 10.99.0.1 >/dev/null 2>&1 &
 flood=$!
-busywait 5000 bash -c "(( \$(wc -l <$tmp/ev) >= 20 ))"
+busywait 5000 has_lines $tmp/ev 20
 check "rmmod while subscribed is refused (module in use)" bash -c '! rmmod imp2 2>/dev/null'
 check "events keep flowing after the refused rmmod" \
-	busywait 5000 bash -c "(( \$(wc -l <$tmp/ev) >= 40 ))"
+	busywait 5000 has_lines $tmp/ev 40
 kill -KILL $mon; wait $mon 2>/dev/null
 check "rmmod succeeds during the flood once the subscriber is gone" busywait 5000 rmmod imp2
 check "the flood keeps running after rmmod" bash -c "kill -0 $flood"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# imp2-tier: quick
 # Positive control for the splat scan: the WARN test module loads cleanly
 # with warn=0 (the host-side suite separately checks that warn=1 fails).
 . "$(dirname "$0")/lib.sh"

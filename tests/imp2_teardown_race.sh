@@ -1,4 +1,5 @@
 #!/bin/bash
+# imp2-tier: full
 # Teardown while packets are still inside the hook.
 #
 # nf_unregister_net_hook() does not wait for hooks that are running (it

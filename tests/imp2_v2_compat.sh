@@ -1,4 +1,5 @@
 #!/bin/bash
+# imp2-tier: quick
 # Protocol v2 leaves the 2007 protocol alone: with 3 v2 listeners running,
 # the 2007 C client and `imp2 monitor --v1` get exactly the v1 events they
 # get without them (byte for byte: the same lines, consecutive sequence

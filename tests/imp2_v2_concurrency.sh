@@ -1,4 +1,5 @@
 #!/bin/bash
+# imp2-tier: quick
 # v2 listeners join, change their filter and leave, from 4 processes at
 # once, while IPv4 and IPv6 pings (200 per second each) cross the hooks and a steady
 # listener keeps receiving. Every request is acked 0, the steady listener's

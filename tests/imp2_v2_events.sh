@@ -1,4 +1,5 @@
 #!/bin/bash
+# imp2-tier: quick
 # Protocol v2 events: IPv4 and IPv6, ICMP type/code, interface, length;
 # ICMPv6 behind extension headers; four listeners with different filters
 # each get exactly the events their filter matches.

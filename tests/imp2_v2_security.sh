@@ -1,4 +1,5 @@
 #!/bin/bash
+# imp2-tier: quick
 # Protocol v2 refusals and cleanup: CAP_NET_ADMIN to subscribe and to list;
 # only the listener itself unsubscribes; a killed listener is removed and
 # its port gets nothing more; the 17th listener is refused; malformed

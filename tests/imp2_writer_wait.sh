@@ -1,4 +1,5 @@
 #!/bin/bash
+# imp2-tier: full
 # Writers of the subscriber rwlock (subscribe, close, NETLINK_URELEASE)
 # must not wait behind the hook's readers. qrwlock lets readers in softirq
 # context pass a waiting writer, so the read side must stay minimal: the

@@ -39,6 +39,8 @@ ktap_finish() {
 }
 
 # busywait TIMEOUT_MS CMD...: retry CMD until it succeeds or time runs out.
+# CMD is best a shell function (see has_lines, subscribed): every fork and
+# exec costs tens of milliseconds in the emulated, KASAN-instrumented VM.
 busywait() {
 	local timeout_ms=$1; shift
 	local start now
@@ -47,9 +49,27 @@ busywait() {
 		"$@" && return 0
 		now=${EPOCHREALTIME/./}
 		(( (now - start) / 1000 >= timeout_ms )) && { "$@"; return; }
-		sleep 0.05
+		nap 0.05
 	done
 }
+
+# nap SECS: busywait's poll interval, without exec'ing sleep: a read that
+# times out on a pipe nobody writes to (we hold both ends).  Shells that
+# only inherit the function (bash -c) fall back to sleep.
+exec {_imp2_nap_fd}<> <(:)
+nap() {
+	if [[ ${_imp2_nap_fd:-} ]]; then read -r -t "$1" -u "$_imp2_nap_fd"; else sleep "$1"; fi
+	return 0
+}
+
+# has_lines FILE N: FILE holds at least N complete lines (no fork).
+has_lines() {
+	local i
+	for ((i = 0; i < $2; i++)); do read -r || return 1; done 2>/dev/null <"$1"
+}
+
+# exited PID: the process is gone.
+exited() { ! kill -0 "$1" 2>/dev/null; }
 
 # Allocation-failure reports (warn_alloc: "Call Trace:" and all) are the
 # expected result of fault injection: the splat scan tolerates them, and
@@ -118,39 +138,57 @@ imp2_unload() {
 	rmmod imp2
 }
 
+# in_netns NETNS CMD...: run CMD in the named netns.  Like `ip netns exec`
+# minus its mount namespace and /sys remount, which nothing here needs;
+# several times cheaper, for loops and polls.  CMD is looked up in PATH
+# first: busybox nsenter would prefer its own applets (its ping has no -f).
+# A background job whose PID gets signalled runs `nsenter --net=/run/netns/NS
+# /full/path/CMD ...` itself: this function would run in a subshell.
+in_netns() {
+	local ns=$1 cmd=$2; shift 2
+	[[ $cmd == */* ]] || { hash "$cmd" 2>/dev/null && cmd=${BASH_CMDS[$cmd]}; }   # no fork
+	nsenter --net="/run/netns/$ns" "$cmd" "$@"
+}
+
 # imp2_counter NAME [NETNS [UNIT]]: one field of `imp2 stats --json`.
 imp2_counter() {
 	local name=$1 ns=${2:-} unit=${3:-31}
 	local cmd=(imp2 stats --unit "$unit" --json)
-	[[ $ns ]] && cmd=(ip netns exec "$ns" "${cmd[@]}")
+	[[ $ns ]] && cmd=(in_netns "$ns" "${cmd[@]}")
 	"${cmd[@]}" | sed -n "s/.*\"$name\":\([0-9]*\).*/\1/p"
 }
 
 # subscriber_port NETNS [UNIT]: the subscribed port id (0: nobody).
 subscriber_port() { imp2_counter subscriber_portid "$1" "${2:-31}"; }
 
-# wait_subscribed NETNS [UNIT] / wait_unsubscribed NETNS: up to 5 s.
-wait_subscribed() { busywait 5000 bash -c "(( \$(subscriber_port $1 ${2:-31}) != 0 ))"; }
-wait_unsubscribed() { busywait 5000 bash -c "(( \$(subscriber_port $1) == 0 ))"; }
+# subscribed NETNS [UNIT] / unsubscribed NETNS [UNIT]: is anybody subscribed?
+subscribed() { local p; p=$(subscriber_port "$1" "${2:-31}"); [[ $p && $p != 0 ]]; }
+unsubscribed() { local p; p=$(subscriber_port "$1" "${2:-31}"); [[ $p == 0 ]]; }
+# wait_subscribed NETNS [UNIT] / wait_unsubscribed NETNS [UNIT]: up to 5 s.
+wait_subscribed() { busywait 5000 subscribed "$1" "${2:-31}"; }
+wait_unsubscribed() { busywait 5000 unsubscribed "$1" "${2:-31}"; }
 
 # listener_count NETNS: the protocol v2 listeners of NETNS.
-listener_count() { ip netns exec "$1" imp2 stats --json | grep -o '"port":[0-9]*' | wc -l; }
+listener_count() { in_netns "$1" imp2 stats --json | grep -o '"port":[0-9]*' | wc -l; }
+has_listeners() { [[ $(listener_count "$1") == "$2" ]]; }
 # wait_listeners NETNS N: up to 5 s until NETNS has N v2 listeners.
-wait_listeners() { busywait 5000 bash -c "(( \$(listener_count $1) == $2 ))"; }
+wait_listeners() { busywait 5000 has_listeners "$1" "$2"; }
 
 # --- topology --------------------------------------------------------------
+# ip_batch NETNS CMD...: the ip commands CMD... ("addr add ...") from one ip
+# process, in NETNS ("": the current one); stops at the first failure.
+ip_batch() { local ns=$1; shift; printf '%s\n' "$@" | ip ${ns:+-n "$ns"} -b -; }
+
 # setup_pair NS_A NS_B: two fresh namespaces joined by veth,
 # NS_A=10.99.0.1/24 and NS_B=10.99.0.2/24.
 setup_pair() {
 	local a=$1 b=$2
-	ip netns add "$a" && ip netns add "$b" || return 1
-	ip -n "$a" link set lo up && ip -n "$b" link set lo up
-	ip link add veth-imp2 netns "$a" type veth peer name veth-imp2 netns "$b" || return 1
-	ip -n "$a" addr add 10.99.0.1/24 dev veth-imp2
-	ip -n "$b" addr add 10.99.0.2/24 dev veth-imp2
-	ip -n "$a" link set veth-imp2 up && ip -n "$b" link set veth-imp2 up
+	ip_batch "" "netns add $a" "netns add $b" \
+		"link add veth-imp2 netns $a type veth peer name veth-imp2 netns $b" || return 1
+	ip_batch "$a" "link set lo up" "addr add 10.99.0.1/24 dev veth-imp2" "link set veth-imp2 up" &&
+		ip_batch "$b" "link set lo up" "addr add 10.99.0.2/24 dev veth-imp2" "link set veth-imp2 up" || return 1
 	# First packet over veth waits for neighbour resolution; prime it.
-	busywait 5000 ip netns exec "$b" ping -c1 -W1 -q 10.99.0.1 >/dev/null
+	busywait 5000 in_netns "$b" ping -c1 -W1 -q 10.99.0.1 >/dev/null
 }
 
 # setup_pair6 NS_A NS_B: after setup_pair, IPv6 too: NS_A=fd00:99::1/64,
@@ -164,9 +202,9 @@ setup_pair6() {
 
 cleanup_netns() {
 	local ns
-	for ns in "$@"; do ip netns del "$ns" 2>/dev/null; done
+	for ns in "$@"; do echo "netns del $ns"; done | ip -force -b - 2>/dev/null
 	return 0
 }
 
 # Helpers used from `bash -c` in checks.
-export -f imp2_counter imp2_loaded subscriber_port busywait listener_count
+export -f in_netns imp2_counter imp2_loaded subscriber_port busywait nap has_lines exited listener_count has_listeners

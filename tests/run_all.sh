@@ -3,12 +3,33 @@
 # their KTAP output: each script is one top-level test whose own KTAP
 # lines are nested as "# " diagnostics, kselftest-runner style.
 #
-#   run_all.sh [TEST...]    (default: every tests/imp2_*.sh, in order)
+#   run_all.sh [--quick] [TEST...]    (default: every tests/imp2_*.sh, in order)
+#
+# Each script declares its tier in a line "# imp2-tier: quick" (functional,
+# seconds: runs in every tier) or "# imp2-tier: full" (hardening workloads:
+# only in the full run).  --quick runs the quick-tier scripts only.
 cd "$(dirname "$0")" || exit 1
 export PATH=/imp2/bin:$PATH
 
+quick=0
+[[ ${1:-} == --quick ]] && { quick=1; shift; }
 tests=("$@")
-(( ${#tests[@]} )) || tests=(imp2_*.sh)
+if (( ! ${#tests[@]} )); then
+	untagged=()
+	for t in imp2_*.sh; do
+		tier=$(sed -n 's/^# imp2-tier: *\([a-z]*\).*/\1/p' "$t")
+		case $tier in
+		quick) tests+=("$t") ;;
+		full) (( quick )) || tests+=("$t") ;;
+		*) untagged+=("$t") ;;
+		esac
+	done
+	if (( ${#untagged[@]} )); then
+		echo "Bail out! no '# imp2-tier: quick|full' line in: ${untagged[*]} (add one under the script's header comment)"
+		echo "IMP2-KTAP-TOTALS: 0 1 0"
+		exit 1
+	fi
+fi
 
 echo "TAP version 13"
 echo "1..${#tests[@]}"
@@ -16,9 +37,12 @@ pass=0 fail=0 skip=0 n=0 failed_scripts=()
 for t in "${tests[@]}"; do
 	n=$((n + 1))
 	out=$(mktemp)
+	start=${EPOCHREALTIME/./}
 	timeout 900 bash "./$t" >"$out" 2>&1
 	rc=$?
+	secs=$(( (${EPOCHREALTIME/./} - start) / 1000000 ))
 	sed 's/^/# /' "$out"
+	echo "# ${t%.sh}: ${secs}s"
 	p=$(grep -c '^ok .*[^#]*$' "$out" | head -n1)
 	sk=$(grep -c '^ok .*# SKIP' "$out")
 	f=$(grep -c '^not ok ' "$out")
