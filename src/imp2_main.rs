@@ -89,7 +89,7 @@ impl kernel::Module for Imp2Module {
         })?;
         imp2::start_accepting_subscribers();
         pr_info!(
-            "loaded: netlink unit {}, IPv4 PRE_ROUTING hook at priority {} (NF_IP_PRI_FILTER - 1), in every netns\n",
+            "loaded: netlink unit {}, IPv4 PRE_ROUTING hook at priority {} (NF_IP_PRI_FILTER - 1), in every netns while someone listens there\n",
             unit,
             wire::HOOK_PRIORITY
         );

@@ -9,7 +9,7 @@ ktap_plan 6
 PROCS=${IMP2_RACE_PROCS:-8} ITER=${IMP2_RACE_ITERATIONS:-200}
 A=imp2-cc-a B=imp2-cc-b
 tmp=$(mktemp -d)
-trap 'kill $flood 2>/dev/null; cleanup_netns $A $B; rm -rf $tmp' EXIT
+trap 'kill $flood $udp 2>/dev/null; cleanup_netns $A $B; rm -rf $tmp' EXIT
 imp2_load || exit $KSFT_FAIL
 setup_pair $A $B || exit $KSFT_FAIL
 
@@ -30,6 +30,11 @@ check "no event was sent to port 0 (rejected_msgs grew by exactly the EPERM clos
 	test $((rej1 - rej0)) -eq "${eperm:--1}"
 check "after the race nobody is subscribed" \
 	test "$(subscriber_port $A)" -eq 0
+# A v2 listener for UDP keeps the IPv4 hook on (without listeners it is
+# off), so that the flood provably crosses it with no v1 subscriber.
+ip netns exec $A imp2 monitor --proto udp >/dev/null 2>&1 &
+udp=$!
+wait_listeners $A 1
 fail0=$(imp2_counter send_failures $A)
 sent0=$(imp2_counter events_sent $A)
 sleep_ok=$(imp2_counter packets_seen $A)

@@ -1,6 +1,7 @@
 #!/bin/bash
 # imp2-tier: quick
-# Counters move as they should: packets_seen for every ICMP packet,
+# Counters move as they should: packets_seen for every ICMP packet (while
+# the hook is on),
 # events_sent per delivered event, send_failures when the subscriber's
 # buffer is full (ENOBUFS), and the tool reports the lost events.
 . "$(dirname "$0")/lib.sh"
@@ -11,10 +12,16 @@ trap 'kill $c $m 2>/dev/null; cleanup_netns $A $B; rm -rf $tmp' EXIT
 imp2_load || exit $KSFT_FAIL
 setup_pair $A $B || exit $KSFT_FAIL
 
+# A v2 listener for UDP only: the IPv4 hook is on (it is off while nobody
+# listens), there is no v1 subscriber, and ICMP is still counted.
+ip netns exec $A imp2 monitor --proto udp >/dev/null 2>&1 &
+m=$!
+wait_listeners $A 1
 seen0=$(imp2_counter packets_seen $A)
 ip netns exec $B ping -c 3 -i 0.2 -q 10.99.0.1 >/dev/null
-check "packets_seen counts ICMP with nobody subscribed" \
+check "packets_seen counts ICMP with no v1 subscriber" \
 	bash -c "(( \$(imp2_counter packets_seen $A) - $seen0 == 3 ))"
+kill -KILL $m; wait $m 2>/dev/null
 
 # A stopped subscriber with a small buffer overflows.
 ip netns exec $A imp2_2007_client >/dev/null &

@@ -4,14 +4,20 @@
 #
 # nf_unregister_net_hook() does not wait for hooks that are running (it
 # frees the old hook array with call_rcu), so per-netns state may only be
-# freed after an RCU grace period. The test knob test_hook_delay_us keeps
-# every ICMP packet inside the hook for 3 ms while pings cross it, which
-# makes that window wide. KASAN reports any use-after-free. The pings are
-# paced (100 per second each way) rather than flooded: with 3 ms per packet
-# that keeps a packet inside a hook most of the time without starving the
-# rest of the VM.
-#  1. rmmod during two-way pings, IMP2_TEARDOWN_CYCLES (20) times;
-#  2. netns deletion during pings into the deleted netns, 20 times;
+# freed after an RCU grace period. A netns's hooks are registered only while
+# somebody listens, and a listener's socket holds both the module and its
+# netns: so the hooks are switched off when the last listener closes
+# (NETLINK_URELEASE), with packets possibly still inside, and the state is
+# freed by the rmmod or netns deletion that follows. The test knob
+# test_hook_delay_us keeps every ICMP packet inside the hook for 3 ms while
+# pings cross it, which makes that window wide. KASAN reports any
+# use-after-free. The pings are paced (100 per second each way) rather than
+# flooded: with 3 ms per packet that keeps a packet inside a hook most of
+# the time without starving the rest of the VM.
+#  1. listeners killed, then rmmod at once, during two-way pings,
+#     IMP2_TEARDOWN_CYCLES (20) times;
+#  2. a listener killed, then its netns deleted at once, during pings into
+#     it, 20 times;
 #  3. a load whose pernet init fails in the last netns (test knob
 #     test_fail_init_netns) and unwinds the netns already set up, 20 times.
 . "$(dirname "$0")/lib.sh"
@@ -19,36 +25,42 @@ ktap_plan 6
 CYCLES=${IMP2_TEARDOWN_CYCLES:-20}
 DELAY_US=3000
 A=imp2-td-a B=imp2-td-b C=imp2-td-c
-pingers=()
+IMP2=$(type -P imp2)
+tmp=$(mktemp -d)
+pingers=() listeners=()
 stop_pingers() { kill "${pingers[@]}" 2>/dev/null; wait "${pingers[@]}" 2>/dev/null; pingers=(); }
-trap 'stop_pingers; cleanup_netns $A $B $C' EXIT
+trap 'kill -KILL "${listeners[@]}" 2>/dev/null; stop_pingers; cleanup_netns $A $B $C; rm -rf $tmp' EXIT
 imp2_load || exit $KSFT_FAIL
 require_knobs
 imp2_unload || exit $KSFT_FAIL
 
-# packets_seen in NETNS grows: ICMP is crossing (and delayed in) the hook.
-hook_busy() {
-	local seen0; seen0=$(imp2_counter packets_seen "$1")
-	busywait 5000 bash -c "(( \$(imp2_counter packets_seen $1) > ${seen0:-0} ))"
-}
 # pinger NETNS DEST: 100 echo requests per second, in the background.
 pinger() { ip netns exec "$1" ping -i 0.01 -q "$2" >/dev/null 2>&1 & pingers+=($!); }
+# listen NETNS FILE: a v2 listener (IPv4 and IPv6) in NETNS, events to FILE.
+listen() { nsenter --net="/run/netns/$1" $IMP2 monitor >"$2" 2>/dev/null & listeners+=($!); }
+# kill_listeners: SIGKILL, so that NETLINK_URELEASE switches the hooks off.
+kill_listeners() { kill -KILL "${listeners[@]}" 2>/dev/null; }
+reap_listeners() { wait "${listeners[@]}" 2>/dev/null; listeners=(); }
 
 # --- 1. rmmod ---------------------------------------------------------------
 setup_pair $A $B || exit $KSFT_FAIL
 pinger $A 10.99.0.2
 pinger $B 10.99.0.1
-insmod "$IMP2_KO" test_hook_delay_us=$DELAY_US && hook_busy $A && hook_busy $B ||
-	{ diag "no ICMP crosses the hooks"; exit $KSFT_FAIL; }
-busywait 5000 rmmod imp2 2>/dev/null
 mark=$(kmsg_mark rmmod)
 ok=0
 for i in $(seq 1 "$CYCLES"); do
 	insmod "$IMP2_KO" test_hook_delay_us=$DELAY_US || break
-	rmmod imp2 || { diag "cycle $i: rmmod failed"; break; }
+	listen $A $tmp/a$i; listen $B $tmp/b$i
+	# Events in both: ICMP is crossing (and delayed in) both hooks.
+	busywait 10000 has_lines $tmp/a$i 1 && busywait 10000 has_lines $tmp/b$i 1 ||
+		{ diag "cycle $i: no ICMP crossed the hooks"; break; }
+	kill_listeners
+	# As soon as the sockets are gone (they hold the module).
+	busywait 10000 rmmod imp2 2>/dev/null || { diag "cycle $i: rmmod failed"; break; }
+	reap_listeners
 	ok=$((ok + 1))
 done
-check "rmmod during two-way pings with the hook delayed: $ok of $CYCLES cycles" test "$ok" -eq "$CYCLES"
+check "listeners killed, then rmmod, during two-way pings with the hook delayed: $ok of $CYCLES cycles" test "$ok" -eq "$CYCLES"
 check "no use-after-free report or other splat on rmmod" no_splat_since "$mark"
 stop_pingers
 cleanup_netns $A $B
@@ -59,17 +71,21 @@ mark=$(kmsg_mark netns-del)
 ok=0
 for i in $(seq 1 "$CYCLES"); do
 	setup_pair $A $B || break
+	listen $A $tmp/n$i
 	pinger $B 10.99.0.1
-	hook_busy $A || { diag "cycle $i: no ICMP crossed the hook"; break; }
+	busywait 10000 has_lines $tmp/n$i 1 || { diag "cycle $i: no ICMP crossed the hook"; break; }
+	# The listener's socket holds A: A dies as soon as it is gone.
+	kill_listeners
 	ip netns del $A
 	# A's devices go first (its veth, and with it B's end): wait for that.
 	busywait 10000 bash -c "! ip -n $B link show veth-imp2 >/dev/null 2>&1" || break
+	reap_listeners
 	stop_pingers
 	ip netns del $B
 	ok=$((ok + 1))
 done
 # rmmod waits for netns cleanups still in progress (pernet_ops_rwsem).
-check "netns deleted during pings with the hook delayed: $ok of $CYCLES cycles" \
+check "listener killed, then its netns deleted, during pings with the hook delayed: $ok of $CYCLES cycles" \
 	bash -c "(( $ok == $CYCLES )) && rmmod imp2"
 check "no use-after-free report or other splat on netns deletion" no_splat_since "$mark"
 
@@ -82,8 +98,9 @@ inum=$(stat -L -c %i /run/netns/$C)
 mark=$(kmsg_mark failed-load)
 ok=0
 for i in $(seq 1 "$CYCLES"); do
-	# Namespaces are set up in creation order: A and B (hooks live, packets
-	# in them) before C, whose init fails; A and B are then undone.
+	# Namespaces are set up in creation order: A and B (socket and data,
+	# hooks prepared but off: nobody can listen before the load completes)
+	# before C, whose init fails; A and B are then undone.
 	out=$(insmod "$IMP2_KO" test_hook_delay_us=$DELAY_US test_fail_init_netns="$inum" 2>&1) &&
 		{ diag "cycle $i: insmod succeeded although C's init must fail"; rmmod imp2; break; }
 	[[ $out == *"Cannot allocate memory"* || $out == *ENOMEM* ]] ||

@@ -5,11 +5,7 @@
 use super::{net::Net, skbuff::SkBuff};
 use crate::bindings;
 use core::marker::PhantomPinned;
-use kernel::{
-    error::{Error, Result},
-    prelude::*,
-    types::Opaque,
-};
+use kernel::{error::Result, new_mutex, prelude::*, sync::Mutex, types::Opaque};
 
 /// What a hook decides for a packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,45 +95,60 @@ pub(crate) trait Hook {
     fn hook(data: &Self::Data, skb: &SkBuff, state: &HookState) -> Verdict;
 }
 
-/// A netfilter hook registered in one netns; unregistered on drop.
+/// A netfilter hook of one netns that is registered only while switched
+/// on ([`SwitchableHook::enable`]), so that idle traffic pays nothing.
 ///
-/// Dropping it does not wait for hooks that are already running: they may
-/// still use the data for an RCU grace period (see [`HookRegistration::new`]).
+/// Unregistering does not wait for hooks that are already running: they
+/// may still use the data for an RCU grace period (see
+/// [`SwitchableHook::new`]).
 ///
 /// # Invariants
 ///
-/// `ops` is registered in `net` and pinned; `ops.priv_` points to a
-/// `H::Data` that stays valid until an RCU grace period after the drop.
+/// - `ops` is pinned and set up for one [`Hook`] type, with `priv_`
+///   pointing to its data, from initialisation on.
+/// - `state` is `On` exactly while `ops` is registered in `net`.
 #[pin_data(PinnedDrop)]
-pub(crate) struct HookRegistration<H: Hook> {
+pub(crate) struct SwitchableHook {
     #[pin]
     ops: Opaque<bindings::nf_hook_ops>,
     net: *mut bindings::net,
     #[pin]
+    state: Mutex<SwitchState>,
+    #[pin]
     _pin: PhantomPinned,
-    _h: core::marker::PhantomData<H>,
 }
 
-// SAFETY: registration and unregistration may happen from any process context.
-unsafe impl<H: Hook> Send for HookRegistration<H> {}
-// SAFETY: no method touches the registration through `&self`.
-unsafe impl<H: Hook> Sync for HookRegistration<H> {}
+/// Whether a [`SwitchableHook`] is registered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SwitchState {
+    Off,
+    On,
+    /// Shut down for good: `enable` refuses.
+    Shutdown,
+}
+
+// SAFETY: registration and unregistration may happen from any process
+// context; `state`'s mutex serialises them.
+unsafe impl Send for SwitchableHook {}
+// SAFETY: see above.
+unsafe impl Sync for SwitchableHook {}
 
 /// Netfilter's view of [`Hook::hook`].
 ///
 /// # Safety
 ///
 /// Only netfilter may call this, for an `nf_hook_ops` set up by
-/// [`HookRegistration::new`], with a valid skb.
+/// [`SwitchableHook::new`] for `H`, with a valid skb.
 unsafe extern "C" fn hook_callback<H: Hook>(
     priv_: *mut kernel::ffi::c_void,
     skb: *mut bindings::sk_buff,
     state: *const bindings::nf_hook_state,
 ) -> kernel::ffi::c_uint {
-    // SAFETY: `priv_` is the `H::Data` given at registration. We run inside
-    // `rcu_read_lock()` (`nf_hook()`), so it stays valid for the whole call
-    // even if the hook is unregistered meanwhile (type invariant). The hook
-    // core passes a valid skb that stays valid for the call.
+    // SAFETY: `priv_` is the `H::Data` given to `SwitchableHook::new`. We
+    // run inside `rcu_read_lock()` (`nf_hook()`), so it stays valid for the
+    // whole call even if the hook is unregistered meanwhile (the promise
+    // made to `new`). The hook core passes a valid skb that stays valid
+    // for the call.
     let (data, skb) = unsafe { (&*priv_.cast::<H::Data>(), SkBuff::from_raw(skb)) };
     // SAFETY: the hook core passes a state valid for the call; `HookState`
     // is `repr(transparent)` over it.
@@ -145,27 +156,28 @@ unsafe extern "C" fn hook_callback<H: Hook>(
     H::hook(data, skb, state).to_raw()
 }
 
-impl<H: Hook> HookRegistration<H> {
-    /// Registers `H` at `spec` in `net`, passing it `data` for every packet.
+impl SwitchableHook {
+    /// Prepares `H` at `spec` in `net`, passing it `data` for every packet.
+    /// Nothing is registered until [`SwitchableHook::enable`].
     ///
     /// # Safety
     ///
-    /// `data`, and the memory the registration itself is pinned in, must
-    /// stay valid until an RCU grace period has elapsed after the
-    /// registration is dropped, not merely until the drop:
+    /// `data`, and the memory the hook itself is pinned in, must stay valid
+    /// until an RCU grace period has elapsed after the last
+    /// [`SwitchableHook::disable`] (or the drop), not merely until then:
     /// `nf_unregister_net_hook()` does not wait for running hooks, and RCU
-    /// readers of the old hook array may still follow its `orig_ops`
-    /// pointer to our `nf_hook_ops`. `net` must outlive the registration.
-    pub(crate) unsafe fn new(
+    /// readers of the old hook array (`nfnl_hook_dump_one()`, for `nft list
+    /// hooks`) may still follow its `orig_ops` pointer to our
+    /// `nf_hook_ops`. `net` must outlive the hook.
+    pub(crate) unsafe fn new<H: Hook>(
         net: &Net,
         spec: HookSpec,
         data: *const H::Data,
-    ) -> impl PinInit<Self, Error> {
+    ) -> impl PinInit<Self> {
         let net_ptr = net.as_raw();
-        let register = move |slot: *mut Opaque<bindings::nf_hook_ops>| -> Result {
+        let prepare = move |slot: *mut Opaque<bindings::nf_hook_ops>| -> Result<(), core::convert::Infallible> {
             let ops = crate::compat::opaque_cast_into(slot);
-            // SAFETY: `slot` is valid for writes and pinned; it, `net` and
-            // `data` stay valid long enough (the caller's promise).
+            // SAFETY: `slot` is valid for writes and pinned.
             unsafe {
                 ops.write(bindings::nf_hook_ops {
                     hook: Some(hook_callback::<H>),
@@ -174,29 +186,70 @@ impl<H: Hook> HookRegistration<H> {
                     hooknum: spec.hooknum,
                     priority: spec.priority,
                     ..Default::default()
-                });
-                kernel::error::to_result(bindings::nf_register_net_hook(net_ptr, ops))
-            }
+                })
+            };
+            Ok(())
         };
-        try_pin_init!(Self {
+        pin_init!(Self {
             net: net_ptr,
+            state <- new_mutex!(SwitchState::Off, "imp2_hook_switch"),
             _pin: PhantomPinned,
-            _h: core::marker::PhantomData,
-            // SAFETY: `register` fully initialises and registers `slot`
-            // before returning `Ok`; on error nothing is registered.
-            ops <- unsafe { crate::compat::pin_init_from_closure(register) },
-        }? Error)
+            // SAFETY: `prepare` fully initialises `slot` and cannot fail.
+            ops <- unsafe { crate::compat::pin_init_from_closure(prepare) },
+        })
+    }
+
+    /// Registers the hook if it is not; `ENODEV` after
+    /// [`SwitchableHook::shutdown`]. Sleeps.
+    pub(crate) fn enable(&self) -> Result {
+        let mut state = self.state.lock();
+        match *state {
+            SwitchState::On => Ok(()),
+            SwitchState::Shutdown => Err(ENODEV),
+            SwitchState::Off => {
+                // SAFETY: `ops` is set up and not registered (type
+                // invariant); `net` is alive (the promise made to `new`).
+                kernel::error::to_result(unsafe { bindings::nf_register_net_hook(self.net, self.ops.get()) })?;
+                *state = SwitchState::On;
+                Ok(())
+            }
+        }
+    }
+
+    /// Unregisters the hook if it is registered. Sleeps. Packets may still
+    /// be inside it afterwards, for an RCU grace period.
+    pub(crate) fn disable(&self) {
+        let mut state = self.state.lock();
+        if *state == SwitchState::On {
+            self.unregister(&mut state, SwitchState::Off);
+        }
+    }
+
+    /// Unregisters the hook if it is registered, and refuses any later
+    /// [`SwitchableHook::enable`]: for the owner's teardown.
+    pub(crate) fn shutdown(&self) {
+        let mut state = self.state.lock();
+        match *state {
+            SwitchState::On => self.unregister(&mut state, SwitchState::Shutdown),
+            _ => *state = SwitchState::Shutdown,
+        }
+    }
+
+    fn unregister(&self, state: &mut SwitchState, next: SwitchState) {
+        // SAFETY: `ops` is registered in `net` (type invariant, `state` is
+        // `On`). This does NOT wait for hooks already running:
+        // `__nf_unregister_net_hook()` (net/netfilter/core.c) swaps in a
+        // new hook array and frees the old one with `call_rcu()`. Keeping
+        // the data and `ops` alive for a grace period is the promise made
+        // to `new`.
+        unsafe { bindings::nf_unregister_net_hook(self.net, self.ops.get()) };
+        *state = next;
     }
 }
 
 #[pinned_drop]
-impl<H: Hook> PinnedDrop for HookRegistration<H> {
+impl PinnedDrop for SwitchableHook {
     fn drop(self: Pin<&mut Self>) {
-        // SAFETY: `ops` is registered in `net` (type invariant). This does
-        // NOT wait for hooks already running: `__nf_unregister_net_hook()`
-        // (net/netfilter/core.c) swaps in a new hook array and frees the old
-        // one with `call_rcu()`. Keeping `data` alive for a grace period is
-        // the promise made to `new`.
-        unsafe { bindings::nf_unregister_net_hook(self.net, self.ops.get()) };
+        self.shutdown();
     }
 }

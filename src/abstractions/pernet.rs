@@ -2,21 +2,23 @@
 
 //! A per-network-namespace netlink + netfilter service.
 //!
-//! For every netns, [`Registration`] creates the service's per-net data, a
-//! netlink kernel socket delivering input to it and a netfilter hook
-//! feeding it packets, and tears them down in the reverse order when the
-//! netns or the registration goes away. A netlink notifier reports closed
-//! user sockets of the service's unit.
+//! For every netns, [`Registration`] creates the service's per-net data, an
+//! IPv4 and an IPv6 netfilter hook feeding it packets, which the service
+//! switches on and off ([`NetHooks`]), and a netlink kernel socket
+//! delivering input to it; it tears them down when the netns or the
+//! registration goes away. A netlink notifier reports closed user sockets
+//! of the service's unit.
 //!
 //! Teardown takes two steps because `nf_unregister_net_hook()` does not
 //! wait for hooks that are still running (`__nf_unregister_net_hook()`
-//! frees the old hook array with `call_rcu()`): `.pre_exit` unregisters the
-//! hook, the pernet core then waits for an RCU grace period, and only
-//! `.exit` releases the socket and the data the hook used.
+//! frees the old hook array with `call_rcu()`): `.pre_exit` shuts the hooks
+//! down, the pernet core then waits for an RCU grace period, and only
+//! `.exit` releases the socket, the data the hooks used and the hooks'
+//! `nf_hook_ops`.
 
 use super::{
     net::Net,
-    netfilter::{self, Family, HookRegistration, HookSpec, HookState, Verdict},
+    netfilter::{self, Family, HookSpec, HookState, SwitchableHook, Verdict},
     netlink::{InputHandler, InputSkb, KernelSocket, PortReleaseHandler, ReleaseNotifier},
     skbuff::SkBuff,
 };
@@ -77,27 +79,48 @@ pub(crate) trait NetService: Sized + Send + Sync + 'static {
     fn packet(&self, ctx: &PacketContext<'_>, skb: &SkBuff) -> Verdict;
 
     /// A datagram arrived on the netlink socket (sender's process context).
-    fn input(&self, skb: &InputSkb);
+    /// `hooks` switches the netns's hooks.
+    fn input(&self, skb: &InputSkb, hooks: &NetHooks);
 
-    /// A user socket of our unit with port `portid` was released.
-    fn port_released(&self, portid: u32);
+    /// A user socket of our unit with port `portid` was released (process
+    /// context). `hooks` switches the netns's hooks.
+    fn port_released(&self, portid: u32, hooks: &NetHooks);
+}
+
+/// The two netfilter hooks of a netns, off until the service switches
+/// them on. They go off for good when the netns or the service goes away.
+#[pin_data]
+pub(crate) struct NetHooks {
+    #[pin]
+    ipv4: SwitchableHook,
+    #[pin]
+    ipv6: SwitchableHook,
+}
+
+impl NetHooks {
+    /// The hook of `family`.
+    pub(crate) fn get(&self, family: Family) -> &SwitchableHook {
+        match family {
+            Family::Ipv4 => &self.ipv4,
+            Family::Ipv6 => &self.ipv6,
+        }
+    }
 }
 
 /// What lives in each netns's `net_generic` slot.
 ///
 /// # Invariants
 ///
-/// - Fields are initialised in the order `shared.data`, `shared.socket`,
-///   `ipv4_hook`, `ipv6_hook`. Until all are, the struct is reached only
-///   through raw field pointers, never through a `&PerNet<T>`.
-/// - The hooks' data pointer is `shared`. `.pre_exit` drops the hooks;
-///   `.exit`, which the pernet core runs an RCU grace period later, drops
-///   `shared.data` and then `shared.socket`. After `.pre_exit` nothing
-///   touches the hooks again.
+/// - Fields are initialised in the order `shared.data`, `hooks`,
+///   `shared.socket`. Until all are, the struct is reached only through raw
+///   field pointers, never through a `&PerNet<T>`.
+/// - The hooks' data pointer is `shared`. `.pre_exit` shuts the hooks down
+///   (no hook is registered afterwards, nor can be again); `.exit`, which
+///   the pernet core runs an RCU grace period later, drops `shared.data`,
+///   `shared.socket` and then `hooks`.
 struct PerNet<T: NetService> {
     shared: Shared<T>,
-    ipv4_hook: HookRegistration<HookAdapter<T, IPV4>>,
-    ipv6_hook: HookRegistration<HookAdapter<T, IPV6>>,
+    hooks: NetHooks,
 }
 
 /// The part of [`PerNet`] that the hook uses.
@@ -134,21 +157,21 @@ unsafe fn per_net_slot<T: NetService>(net: &Net) -> *mut PerNet<T> {
     unsafe { bindings::imp2_net_generic(net.as_raw(), id) }.cast::<PerNet<T>>()
 }
 
-/// Returns the service data of `T` in `net`.
+/// Returns the service data of `T` in `net` and the netns's hooks.
 ///
 /// # Safety
 ///
 /// `T`'s pernet operations must be registered, and `net` must be a netns
-/// whose init has got past initialising the data and whose exit has not
-/// started, for as long as the returned reference lives.
-unsafe fn service_data<T: NetService>(net: &Net) -> &T {
+/// whose init has got past initialising the data and the hooks and whose
+/// exit has not started, for as long as the returned references live.
+unsafe fn service_data<T: NetService>(net: &Net) -> (&T, &NetHooks) {
     // SAFETY: registered, and init has started (caller's promise).
     let slot = unsafe { per_net_slot::<T>(net) };
-    // SAFETY: by the caller's promise `data` is initialised and stays alive.
-    // The place projection through the raw pointer forms a reference to
-    // `data` only, not to the whole struct, whose other fields may still be
-    // being written (type invariant).
-    unsafe { &(*slot).shared.data }
+    // SAFETY: by the caller's promise `data` and `hooks` are initialised and
+    // stay alive. The place projections through the raw pointer form
+    // references to these two fields only, not to the whole struct, whose
+    // socket may still be being written (type invariant).
+    unsafe { (&(*slot).shared.data, &(*slot).hooks) }
 }
 
 struct Input<T>(core::marker::PhantomData<T>);
@@ -159,7 +182,7 @@ impl<T: NetService> InputHandler for Input<T> {
         // on its netns, but the sender's socket does (`sk_alloc()` for a
         // user socket takes one) and the sender is inside `sendmsg`.
         let net = unsafe { Net::from_raw(bindings::imp2_skb_net(skb.as_raw())) };
-        // The data was initialised before the socket existed. It is dropped
+        // The data and the hooks were initialised before the socket existed. It is dropped
         // only in `.exit`, which runs only once no user socket of our unit
         // exists: in a netns being dismantled (every user socket holds the
         // netns), or on module unload (every user socket of our unit holds a
@@ -167,9 +190,10 @@ impl<T: NetService> InputHandler for Input<T> {
         // registration af_netlink owns, is refused at load). The exception,
         // a load that fails with a client already connected, is described
         // in the README (Limitations).
-        // SAFETY: the data is initialised and outlives this call (above).
-        let data = unsafe { service_data::<T>(net) };
-        data.input(skb);
+        // SAFETY: the data and the hooks, initialised before the socket,
+        // outlive this call (above).
+        let (data, hooks) = unsafe { service_data::<T>(net) };
+        data.input(skb, hooks);
     }
 }
 
@@ -195,9 +219,7 @@ unsafe extern "C" fn pernet_init<T: NetService>(net: *mut bindings::net) -> kern
 }
 
 /// Initialises `*slot` in the invariant's order, unwinding on failure.
-///
-/// The hooks are registered last, and the unwinding unregisters the first
-/// one again with a grace period before freeing anything it uses.
+/// No hook is registered yet: the service switches them on.
 ///
 /// # Safety
 ///
@@ -211,53 +233,40 @@ unsafe fn init_per_net<T: NetService>(net: &Net, slot: *mut PerNet<T>) -> Result
     let data = unsafe { &raw mut (*slot).shared.data };
     // SAFETY: `slot` is valid and pinned (caller's promise).
     unsafe { crate::compat::pin_init_at(T::init(net), data)? };
-    let socket = match KernelSocket::new::<Input<T>>(net, unit) {
-        Ok(socket) => socket,
+    // SAFETY: `shared.data` is initialised, and `shared.socket` will be
+    // before any hook can be switched on (through input or port release,
+    // which need the socket). `shared` stays valid until `.exit`, which the
+    // pernet core runs an RCU grace period after `.pre_exit` has shut the
+    // hooks down (see `pernet_exit`), and so do the hooks themselves; `net`
+    // outlives its own pernet state.
+    let hooks = unsafe {
+        let shared = &raw const (*slot).shared;
+        pin_init!(NetHooks {
+            ipv4 <- SwitchableHook::new::<HookAdapter<T, IPV4>>(net, T::IPV4_HOOK, shared),
+            ipv6 <- SwitchableHook::new::<HookAdapter<T, IPV6>>(net, T::IPV6_HOOK, shared),
+        })
+    };
+    // SAFETY: the `hooks` field is valid for writes and pinned.
+    let Ok(()) = unsafe { crate::compat::pin_init_at(hooks, &raw mut (*slot).hooks) };
+    match KernelSocket::new::<Input<T>>(net, unit) {
+        // SAFETY: the `socket` field is valid for writes. Input may arrive
+        // from now on; it only uses `data` and `hooks`, through raw field
+        // pointers.
+        Ok(socket) => unsafe { (&raw mut (*slot).shared.socket).write(socket) },
         Err(e) => {
-            // SAFETY: `data` was just initialised and nothing else refers to it.
-            unsafe { core::ptr::drop_in_place(data) };
+            // SAFETY: `data` and `hooks` were just initialised, no hook is
+            // registered and nothing else refers to them.
+            unsafe {
+                core::ptr::drop_in_place(&raw mut (*slot).hooks);
+                core::ptr::drop_in_place(data);
+            }
             return Err(e);
         }
-    };
-    // SAFETY: the `socket` field is valid for writes. Input may arrive from
-    // now on; it only uses `data`, through a raw field pointer.
-    unsafe { (&raw mut (*slot).shared.socket).write(socket) };
-    // SAFETY: `shared` is fully initialised. It stays valid until `.exit`,
-    // which the pernet core runs an RCU grace period after `.pre_exit` has
-    // dropped the hooks (see `pernet_exit`), and `net` outlives its own
-    // pernet state.
-    let (ipv4_hook, ipv6_hook) = unsafe {
-        let shared = &raw const (*slot).shared;
-        (
-            HookRegistration::<HookAdapter<T, IPV4>>::new(net, T::IPV4_HOOK, shared),
-            HookRegistration::<HookAdapter<T, IPV6>>::new(net, T::IPV6_HOOK, shared),
-        )
-    };
-    // SAFETY: the hook fields are valid for writes and pinned.
-    let result = unsafe { crate::compat::pin_init_at(ipv4_hook, &raw mut (*slot).ipv4_hook) }.and_then(|()| {
-        // SAFETY: as above.
-        let r = unsafe { crate::compat::pin_init_at(ipv6_hook, &raw mut (*slot).ipv6_hook) };
-        if r.is_err() {
-            // SAFETY: the IPv4 hook was registered just above. Packets may
-            // be inside it: wait for them before the data goes.
-            unsafe { core::ptr::drop_in_place(&raw mut (*slot).ipv4_hook) };
-            crate::abstractions::rcu::synchronize();
-        }
-        r
-    });
-    if let Err(e) = result {
-        // SAFETY: both were initialised above and no hook is registered or
-        // running any more; drop in reverse order.
-        unsafe {
-            core::ptr::drop_in_place(&raw mut (*slot).shared.socket);
-            core::ptr::drop_in_place(data);
-        }
-        return Err(e);
     }
     Ok(())
 }
 
-/// Pernet pre_exit: unregisters the hooks of a netns.
+/// Pernet pre_exit: shuts the hooks of a netns down.
 ///
 /// Hooks may still be running afterwards (`nf_unregister_net_hook()` does
 /// not wait for them); `pernet_exit` frees what they use.
@@ -269,12 +278,11 @@ unsafe fn init_per_net<T: NetService>(net: &Net, slot: *mut PerNet<T>) -> Result
 unsafe extern "C" fn pernet_pre_exit<T: NetService>(net: *mut bindings::net) {
     // SAFETY: the pernet core passes a live netns whose init succeeded.
     let slot = unsafe { per_net_slot::<T>(Net::from_raw(net)) };
-    // SAFETY: init succeeded, so the hooks are initialised; only this
-    // function drops them, once (type invariant).
-    unsafe {
-        core::ptr::drop_in_place(&raw mut (*slot).ipv4_hook);
-        core::ptr::drop_in_place(&raw mut (*slot).ipv6_hook);
-    }
+    // SAFETY: init succeeded, so the hooks are initialised, and only
+    // `.exit` drops them (type invariant).
+    let hooks = unsafe { &(*slot).hooks };
+    hooks.ipv4.shutdown();
+    hooks.ipv6.shutdown();
 }
 
 /// Pernet exit: drops the socket and the data of a netns.
@@ -297,10 +305,14 @@ unsafe extern "C" fn pernet_exit<T: NetService>(net: *mut bindings::net) {
     // data goes first: anything it still holds that was received on the
     // socket (queued requests, whose skbs' destructor charges the kernel
     // socket) is freed while the socket exists. Then the socket.
-    // SAFETY: both fields are initialised and unused from now on (above).
+    // The hooks' `nf_hook_ops` go last: RCU readers of an old hook array
+    // could reach them until the grace period above.
+    // SAFETY: the three fields are initialised and unused from now on
+    // (above); the hooks are shut down.
     unsafe {
         core::ptr::drop_in_place(&raw mut (*slot).shared.data);
         core::ptr::drop_in_place(&raw mut (*slot).shared.socket);
+        core::ptr::drop_in_place(&raw mut (*slot).hooks);
     }
 }
 
@@ -319,7 +331,8 @@ impl<T: NetService> PortReleaseHandler for ReleaseDispatch<T> {
         // are, and a user socket of our unit can only exist in a netns whose
         // init has completed (netns setup finishes before any task enters
         // it) and whose exit has not started (sockets hold the netns).
-        unsafe { service_data::<T>(net) }.port_released(portid);
+        let (data, hooks) = unsafe { service_data::<T>(net) };
+        data.port_released(portid, hooks);
     }
 }
 

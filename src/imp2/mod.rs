@@ -6,8 +6,9 @@
 //! - [`v2`]: protocol v2, many listeners with filters, IPv4 and IPv6;
 //! - [`packet`]: what the hooks read from a packet;
 //! - [`filter`], [`event`]: v2 filters and message encoding (pure, host-tested);
-//! - here: the per-netns state, the hooks' dispatch, requests (queued and
-//!   drained under a `down_trylock` semaphore) and the counters.
+//! - here: the per-netns state, the hooks' dispatch and switching (a
+//!   netns's hooks are registered only while somebody listens), requests
+//!   (queued and drained under a `down_trylock` semaphore) and the counters.
 
 #![deny(unsafe_code)]
 
@@ -22,7 +23,7 @@ use crate::{
         net::Net,
         netfilter::{Family, HookSpec, Verdict},
         netlink::{ExtAck, InputSkb, Request, RequestQueue},
-        pernet::{NetId, NetService, PacketContext},
+        pernet::{NetHooks, NetId, NetService, PacketContext},
         semaphore::Semaphore,
         skbuff::{AllocContext, NlMsgBuf, SkBuff},
     },
@@ -34,8 +35,8 @@ use core::{
     sync::atomic::{AtomicBool, AtomicU64, Ordering},
 };
 use event::EventFacts;
-use kernel::{error::code::*, prelude::*};
-use packet::{IpHeader, Ipv6UpperLayer, PacketBytes};
+use kernel::{error::code::*, new_mutex, prelude::*, sync::Mutex};
+use packet::{IpHeader, IpVersion, Ipv6UpperLayer, PacketBytes};
 
 static NET_ID: NetId = NetId::new();
 
@@ -77,7 +78,8 @@ struct Counters {
     alloc_failures: Counter,
     /// Malformed, unknown or refused requests, v1 and v2.
     rejected_msgs: Counter,
-    /// ICMP datagrams (first fragments) at the IPv4 hook.
+    /// ICMP datagrams (first fragments) at the IPv4 hook, which is
+    /// registered only while somebody listens to IPv4.
     packets_seen: Counter,
     send_refused: Counter,
 }
@@ -114,6 +116,10 @@ pub(crate) struct Imp2Net {
     /// Whoever holds it drains `inbox`.
     #[pin]
     drain_lock: Semaphore,
+    /// Serialises the changes of the v1 subscriber and the v2 listeners with
+    /// the switching of the hooks they need (see `change_listeners`).
+    #[pin]
+    listeners_change: Mutex<()>,
     counters: Counters,
     /// Identifies the netns in log lines.
     net_cookie: u64,
@@ -133,6 +139,7 @@ impl NetService for Imp2Net {
             v2 <- v2::Listeners::new(),
             inbox <- RequestQueue::new(),
             drain_lock <- Semaphore::new(),
+            listeners_change <- new_mutex!((), "imp2_listeners_change"),
             counters: Counters::default(),
             net_cookie: net.cookie(),
         }? Error)
@@ -158,7 +165,7 @@ impl NetService for Imp2Net {
         Verdict::Accept
     }
 
-    fn input(&self, skb: &InputSkb) {
+    fn input(&self, skb: &InputSkb, hooks: &NetHooks) {
         self.inbox.push(Request::new(skb));
         loop {
             // Somebody else is draining: they will see our request, because
@@ -168,7 +175,7 @@ impl NetService for Imp2Net {
             };
             while let Some(request) = self.inbox.pop() {
                 test_knobs::drain_delay();
-                self.handle_request(&request);
+                self.handle_request(&request, hooks);
             }
             drop(draining);
             // A request queued after our last pop whose sender failed the
@@ -179,17 +186,69 @@ impl NetService for Imp2Net {
         }
     }
 
-    fn port_released(&self, portid: u32) {
-        if self.v1.port_released(portid) {
+    fn port_released(&self, portid: u32, hooks: &NetHooks) {
+        let (v1, v2) = self.change_listeners(hooks, Families::NONE, || {
+            Ok((self.v1.port_released(portid), self.v2.remove(portid)))
+        }).unwrap_or_default();
+        if v1 {
             self.log_change(portid, "subscriber closed without IMP2_CLOSE, unsubscribed");
         }
-        if self.v2.remove(portid) {
+        if v2 {
             self.log_change(portid, "v2 listener closed, removed");
         }
     }
 }
 
+/// A set of address families, as the hooks need them.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+struct Families {
+    ipv4: bool,
+    ipv6: bool,
+}
+
+impl Families {
+    const NONE: Families = Families { ipv4: false, ipv6: false };
+    const IPV4: Families = Families { ipv4: true, ipv6: false };
+
+    fn contains(self, family: Family) -> bool {
+        match family {
+            Family::Ipv4 => self.ipv4,
+            Family::Ipv6 => self.ipv6,
+        }
+    }
+}
+
 impl Imp2Net {
+    /// The hooks the current v1 subscriber and v2 listeners need.
+    fn families_needed(&self) -> Families {
+        Families {
+            ipv4: self.v1.subscriber().is_some() || self.v2.wants(IpVersion::V4),
+            ipv6: self.v2.wants(IpVersion::V6),
+        }
+    }
+
+    /// Runs `change`, a change of the v1 subscriber or the v2 listeners,
+    /// with the hooks in step: those of `adding` are switched on before it
+    /// (a new listener's first packet must not pass unseen, nor may an ack
+    /// precede the hook), and those nobody needs any more are switched off
+    /// after it, whether it succeeded or not. Serialised, so that a
+    /// concurrent change cannot switch off a hook between the two.
+    fn change_listeners<R>(&self, hooks: &NetHooks, adding: Families, change: impl FnOnce() -> Result<R>) -> Result<R> {
+        let _serialised = self.listeners_change.lock();
+        let switched_on = [Family::Ipv4, Family::Ipv6]
+            .into_iter()
+            .filter(|&f| adding.contains(f))
+            .try_for_each(|f| hooks.get(f).enable());
+        let result = switched_on.and_then(|()| change());
+        let needed = self.families_needed();
+        for family in [Family::Ipv4, Family::Ipv6] {
+            if !needed.contains(family) {
+                hooks.get(family).disable();
+            }
+        }
+        result
+    }
+
     fn log_change(&self, portid: u32, what: &str) {
         if params::log_allowed() {
             pr_info!("netns {}: port {}: {}\n", self.net_cookie, portid, what);
@@ -233,10 +292,10 @@ impl Imp2Net {
         });
     }
 
-    fn handle_request(&self, request: &Request) {
+    fn handle_request(&self, request: &Request, hooks: &NetHooks) {
         for frame in request.messages() {
             match frame {
-                Ok(msg) => self.handle_message(request, &msg),
+                Ok(msg) => self.handle_message(request, &msg, hooks),
                 Err(err) => {
                     // The rest of the datagram cannot be framed: drop it.
                     self.counters.rejected_msgs.inc();
@@ -254,15 +313,15 @@ impl Imp2Net {
         }
     }
 
-    fn handle_message(&self, request: &Request, msg: &Message<'_>) {
+    fn handle_message(&self, request: &Request, msg: &Message<'_>, hooks: &NetHooks) {
         let mut extack = pin!(ExtAck::new());
         let result = match msg.header.msg_type {
-            wire::IMP2_U_PID => self.v1_subscribe(request),
-            wire::IMP2_CLOSE => self.v1_unsubscribe(request),
+            wire::IMP2_U_PID => self.v1_subscribe(request, hooks),
+            wire::IMP2_CLOSE => self.v1_unsubscribe(request, hooks),
             wire::IMP2_STATS_GET => self.send_stats(request, msg),
             wire::IMP2_LISTENERS_GET => self.send_listeners(request, msg, extack.as_mut()),
-            wire::IMP2_V2_SUBSCRIBE => self.v2_subscribe(request, msg, extack.as_mut()),
-            wire::IMP2_V2_UNSUBSCRIBE => self.v2_unsubscribe(request, msg, extack.as_mut()),
+            wire::IMP2_V2_SUBSCRIBE => self.v2_subscribe(request, msg, extack.as_mut(), hooks),
+            wire::IMP2_V2_UNSUBSCRIBE => self.v2_unsubscribe(request, msg, extack.as_mut(), hooks),
             _ => Err(errno::EOPNOTSUPP()),
         };
         if result.is_err() {
@@ -285,9 +344,10 @@ impl Imp2Net {
         Ok(())
     }
 
-    fn v1_subscribe(&self, request: &Request) -> Result {
+    fn v1_subscribe(&self, request: &Request, hooks: &NetHooks) -> Result {
         Self::may_subscribe(request)?;
-        let v1::Change::Subscribed { replaced } = self.v1.subscribe(request)? else {
+        let change = self.change_listeners(hooks, Families::IPV4, || self.v1.subscribe(request))?;
+        let v1::Change::Subscribed { replaced } = change else {
             return Ok(());
         };
         let what = if replaced { "subscribed (replacing previous subscriber)" } else { "subscribed" };
@@ -295,13 +355,19 @@ impl Imp2Net {
         Ok(())
     }
 
-    fn v1_unsubscribe(&self, request: &Request) -> Result {
-        self.v1.unsubscribe(request)?;
+    fn v1_unsubscribe(&self, request: &Request, hooks: &NetHooks) -> Result {
+        self.change_listeners(hooks, Families::NONE, || self.v1.unsubscribe(request))?;
         self.log_change(request.sender_portid(), "unsubscribed");
         Ok(())
     }
 
-    fn v2_subscribe(&self, request: &Request, msg: &Message<'_>, extack: Pin<&mut ExtAck>) -> Result {
+    fn v2_subscribe(
+        &self,
+        request: &Request,
+        msg: &Message<'_>,
+        extack: Pin<&mut ExtAck>,
+        hooks: &NetHooks,
+    ) -> Result {
         let message = request.message(msg).ok_or(EINVAL)?;
         let filter = policy::parse_subscribe(message, extack)?;
         Self::may_subscribe(request)?;
@@ -309,22 +375,32 @@ impl Imp2Net {
         if portid == 0 {
             return Err(EINVAL);
         }
-        self.v2
-            .subscribe(portid, filter, params::max_listeners(), || request.sender_closed())
-            .map_err(|e| match e {
-                v2::SubscribeError::Full => ENOSPC,
-                v2::SubscribeError::SenderClosed => errno::ECONNREFUSED(),
-                v2::SubscribeError::NoMemory => ENOMEM,
-            })?;
+        let adding = Families { ipv4: filter.wants(IpVersion::V4), ipv6: filter.wants(IpVersion::V6) };
+        self.change_listeners(hooks, adding, || {
+            self.v2
+                .subscribe(portid, filter, params::max_listeners(), || request.sender_closed())
+                .map_err(|e| match e {
+                    v2::SubscribeError::Full => ENOSPC,
+                    v2::SubscribeError::SenderClosed => errno::ECONNREFUSED(),
+                    v2::SubscribeError::NoMemory => ENOMEM,
+                })
+        })?;
         self.log_change(portid, "v2 listener subscribed");
         Ok(())
     }
 
-    fn v2_unsubscribe(&self, request: &Request, msg: &Message<'_>, extack: Pin<&mut ExtAck>) -> Result {
+    fn v2_unsubscribe(
+        &self,
+        request: &Request,
+        msg: &Message<'_>,
+        extack: Pin<&mut ExtAck>,
+        hooks: &NetHooks,
+    ) -> Result {
         policy::parse_empty(request.message(msg).ok_or(EINVAL)?, extack)?;
         let portid = request.sender_portid();
         // Only the listener itself: the sender's own port, never a claim.
-        if !self.v2.remove(portid) {
+        let removed = self.change_listeners(hooks, Families::NONE, || Ok(self.v2.remove(portid)))?;
+        if !removed {
             return Err(EPERM);
         }
         self.log_change(portid, "v2 listener unsubscribed");

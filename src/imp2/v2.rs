@@ -117,6 +117,11 @@ impl Listeners {
         self.set.get(&guard).map(f)
     }
 
+    /// Whether any listener wants packets of IP version `version`.
+    pub(super) fn wants(&self, version: IpVersion) -> bool {
+        self.with_set(|set| set.wants(version)).unwrap_or(false)
+    }
+
     /// Publishes the listeners that `edit` makes of the current ones.
     fn republish(
         updater: &mut Updater<'_, ListenerSet>,
