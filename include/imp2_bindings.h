@@ -18,6 +18,7 @@
 #include <linux/skbuff.h>
 #include <linux/socket.h>
 #include <linux/spinlock.h>
+#include <linux/timer.h>
 #include <net/net_namespace.h>
 #include <net/netlink.h>
 

@@ -11,6 +11,7 @@
 #include <linux/version.h>
 #include <linux/gfp_types.h>
 #include <linux/bitops.h>
+#include <linux/spinlock_types.h>
 
 struct lock_class_key;
 struct net;
@@ -38,6 +39,16 @@ void imp2_read_unlock_bh(rwlock_t *lock);
 void imp2_write_lock_bh(rwlock_t *lock);
 void imp2_write_unlock_bh(rwlock_t *lock);
 void imp2_sema_init(struct semaphore *sem, int val);
+void imp2_spin_lock_bh(spinlock_t *lock);
+void imp2_spin_unlock_bh(spinlock_t *lock);
+bool imp2_spin_trylock_bh(spinlock_t *lock);
+void imp2_spin_assert_is_held(spinlock_t *lock);
+
+/* Timers. */
+struct timer_list;
+void imp2_timer_setup(struct timer_list *timer, void (*fn)(struct timer_list *));
+unsigned long imp2_jiffies_after_ms(unsigned int ms);
+unsigned long imp2_jiffies(void);
 
 /* sk_buff. */
 struct sk_buff *imp2_skb_get(struct sk_buff *skb);
@@ -79,6 +90,10 @@ u32 imp2_nf_state_in_ifindex(const struct nf_hook_state *state);
 int imp2_ipv6_upper_layer(const struct sk_buff *skb, u8 *nexthdr, bool *first_fragment);
 /* A new skb holding a copy of len bytes (ready-made netlink messages). */
 struct sk_buff *imp2_skb_from_bytes(const void *data, unsigned int len, gfp_t flags);
+/* An empty skb for up to size bytes of messages. */
+struct sk_buff *imp2_skb_alloc(unsigned int size, gfp_t flags);
+/* Appends len bytes if they fit in the tailroom; false if not. */
+bool imp2_skb_append(struct sk_buff *skb, const void *data, unsigned int len);
 
 /*
  * Protocol v2 request validation (src/policy.c): the kernel's nla_policy
@@ -89,6 +104,8 @@ struct imp2_v2_filter {
 	u32 families;		/* IMP2_FAMILY_* bits, never 0 */
 	bool default_protos;	/* no IMP2_A_PROTOS: ICMP for IPv4, ICMPv6 for IPv6 */
 	unsigned long protos[BITS_TO_LONGS(IMP2_NUM_PROTOS)];
+	u32 batch;		/* events per datagram, 1..IMP2_BATCH_MAX */
+	u32 flush_ms;		/* 1..IMP2_FLUSH_MS_MAX */
 };
 struct netlink_ext_ack;
 int imp2_v2_parse_subscribe(const struct nlmsghdr *nlh, struct imp2_v2_filter *filter,
@@ -102,6 +119,7 @@ u64 imp2_net_cookie(const struct net *net);
 #ifdef IMP2_TEST_KNOBS
 /* Test-only knobs (src/helpers.c, src/test_knobs.rs). */
 void imp2_test_hook_delay(void);
+void imp2_test_timer_delay(void);
 void imp2_test_send_delay(void);
 void imp2_test_drain_delay(void);
 bool imp2_test_fail_pernet_init(const struct net *net);

@@ -21,6 +21,8 @@
 #include <linux/netfilter.h>
 #include <linux/rcupdate.h>
 #include <linux/timekeeping.h>
+#include <linux/timer.h>
+#include <linux/jiffies.h>
 
 #include "imp2_helpers.h"
 #include "uapi/imp2.h"
@@ -193,6 +195,31 @@ struct sk_buff *imp2_skb_from_bytes(const void *data, unsigned int len, gfp_t fl
 	return skb;
 }
 
+struct sk_buff *imp2_skb_alloc(unsigned int size, gfp_t flags)
+{
+	return alloc_skb(size, flags);
+}
+
+bool imp2_skb_append(struct sk_buff *skb, const void *data, unsigned int len)
+{
+	if (skb_tailroom(skb) < len)
+		return false;
+	skb_put_data(skb, data, len);
+	return true;
+}
+
+void imp2_spin_lock_bh(spinlock_t *lock) { spin_lock_bh(lock); }
+void imp2_spin_unlock_bh(spinlock_t *lock) { spin_unlock_bh(lock); }
+bool imp2_spin_trylock_bh(spinlock_t *lock) { return spin_trylock_bh(lock); }
+void imp2_spin_assert_is_held(spinlock_t *lock) { lockdep_assert_held(lock); }
+
+void imp2_timer_setup(struct timer_list *timer, void (*fn)(struct timer_list *))
+{
+	timer_setup(timer, fn, 0);
+}
+unsigned long imp2_jiffies_after_ms(unsigned int ms) { return jiffies + msecs_to_jiffies(ms); }
+unsigned long imp2_jiffies(void) { return jiffies; }
+
 #ifdef IMP2_TEST_KNOBS
 /*
  * Test-only knobs: delays and a fault point that make race windows wide
@@ -209,6 +236,10 @@ MODULE_PARM_DESC(test_hook_delay_us, "TEST ONLY: busy-wait this long in the hook
 static unsigned int test_send_delay_us;
 module_param(test_send_delay_us, uint, 0644);
 MODULE_PARM_DESC(test_send_delay_us, "TEST ONLY: busy-wait this long between the subscriber lookup and the send");
+
+static unsigned int test_timer_delay_us;
+module_param(test_timer_delay_us, uint, 0644);
+MODULE_PARM_DESC(test_timer_delay_us, "TEST ONLY: busy-wait this long at the start of every netns timer run");
 
 static unsigned int test_drain_delay_ms;
 module_param(test_drain_delay_ms, uint, 0644);
@@ -232,6 +263,11 @@ static void imp2_test_busy_wait_us(unsigned int us)
 void imp2_test_hook_delay(void)
 {
 	imp2_test_busy_wait_us(READ_ONCE(test_hook_delay_us));
+}
+
+void imp2_test_timer_delay(void)
+{
+	imp2_test_busy_wait_us(READ_ONCE(test_timer_delay_us));
 }
 
 void imp2_test_send_delay(void)

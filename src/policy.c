@@ -31,6 +31,8 @@ static const char *const imp2_attr_names[__IMP2_A_MAX] = {
 	[IMP2_A_EVENTS_SENT]	= "IMP2_A_EVENTS_SENT",
 	[IMP2_A_SEND_FAILURES]	= "IMP2_A_SEND_FAILURES",
 	[IMP2_A_PAD]		= "IMP2_A_PAD",
+	[IMP2_A_BATCH]		= "IMP2_A_BATCH",
+	[IMP2_A_FLUSH_MS]	= "IMP2_A_FLUSH_MS",
 };
 
 /* Inside IMP2_A_PROTOS: only IMP2_A_PROTO entries, one per protocol. */
@@ -42,6 +44,8 @@ static const struct nla_policy imp2_protos_policy[IMP2_A_MAX + 1] = {
 static const struct nla_policy imp2_subscribe_policy[IMP2_A_MAX + 1] = {
 	[IMP2_A_FAMILIES]	= NLA_POLICY_MASK(NLA_U32, IMP2_FAMILY_ALL),
 	[IMP2_A_PROTOS]		= NLA_POLICY_NESTED(imp2_protos_policy),
+	[IMP2_A_BATCH]		= NLA_POLICY_RANGE(NLA_U32, 1, IMP2_BATCH_MAX),
+	[IMP2_A_FLUSH_MS]	= NLA_POLICY_RANGE(NLA_U32, 1, IMP2_FLUSH_MS_MAX),
 };
 
 /*
@@ -123,6 +127,12 @@ int imp2_v2_parse_subscribe(const struct nlmsghdr *nlh, struct imp2_v2_filter *f
 		NL_SET_ERR_MSG_ATTR(extack, tb[IMP2_A_FAMILIES], "IMP2_A_FAMILIES: no family selected");
 		return -EINVAL;
 	}
+	if (tb[IMP2_A_FLUSH_MS] && !tb[IMP2_A_BATCH]) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[IMP2_A_FLUSH_MS], "IMP2_A_FLUSH_MS: needs IMP2_A_BATCH");
+		return -EINVAL;
+	}
+	filter->batch = tb[IMP2_A_BATCH] ? nla_get_u32(tb[IMP2_A_BATCH]) : 1;
+	filter->flush_ms = tb[IMP2_A_FLUSH_MS] ? nla_get_u32(tb[IMP2_A_FLUSH_MS]) : IMP2_FLUSH_MS_DEFAULT;
 	filter->default_protos = !tb[IMP2_A_PROTOS];
 	if (tb[IMP2_A_PROTOS]) {
 		/* Validated above: every entry is an IMP2_A_PROTO u8. */

@@ -8,12 +8,13 @@
 use crate::{
     abstractions::netlink::{ExtAck, RequestMessage},
     bindings,
-    imp2::filter::Filter,
+    imp2::filter::{Delivery, Filter},
 };
 use kernel::prelude::*;
 
-/// Validates an `IMP2_V2_SUBSCRIBE` and returns the filter it asks for.
-pub(crate) fn parse_subscribe(msg: RequestMessage<'_>, extack: Pin<&mut ExtAck>) -> Result<Filter> {
+/// Validates an `IMP2_V2_SUBSCRIBE` and returns the filter and the
+/// delivery it asks for.
+pub(crate) fn parse_subscribe(msg: RequestMessage<'_>, extack: Pin<&mut ExtAck>) -> Result<(Filter, Delivery)> {
     let mut raw = bindings::imp2_v2_filter::default();
     // SAFETY: `msg` is a complete message within data we hold (its type
     // invariant), which the parser only reads; `raw` and `extack` are
@@ -31,7 +32,12 @@ pub(crate) fn parse_subscribe(msg: RequestMessage<'_>, extack: Pin<&mut ExtAck>)
         }
         set
     });
-    Ok(Filter { families: raw.families, protos })
+    let delivery = if raw.batch > 1 {
+        Delivery { batch: raw.batch, flush_ms: raw.flush_ms }
+    } else {
+        Delivery::UNBATCHED
+    };
+    Ok((Filter { families: raw.families, protos }, delivery))
 }
 
 /// Validates a v2 request that takes no attributes.

@@ -18,6 +18,13 @@ mod imp {
         unsafe { bindings::imp2_test_hook_delay() }
     }
 
+    /// Busy-waits `test_timer_delay_us` at the start of a netns timer run
+    /// (softirq): the callback is still running while teardown starts.
+    pub(crate) fn timer_delay() {
+        // SAFETY: reads a module parameter and busy-waits; callable in any context.
+        unsafe { bindings::imp2_test_timer_delay() }
+    }
+
     /// Busy-waits `test_send_delay_us` between the subscriber lookup and
     /// the send, as a slow allocation or `netlink_unicast` would.
     pub(crate) fn send_delay() {
@@ -56,6 +63,9 @@ mod imp {
 mod imp {
     #[inline(always)]
     pub(crate) fn hook_delay() {}
+
+    #[inline(always)]
+    pub(crate) fn timer_delay() {}
 
     #[inline(always)]
     pub(crate) fn send_delay() {}

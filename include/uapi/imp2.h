@@ -36,11 +36,14 @@ enum imp2_msg_type {
 					   message, NLM_F_MULTI, then NLMSG_DONE */
 	IMP2_V2_SUBSCRIBE	= 0x20,	/* user -> kernel: the sending port becomes a
 					   listener, or replaces its own filter;
-					   IMP2_A_FAMILIES, IMP2_A_PROTOS; needs
+					   IMP2_A_FAMILIES, IMP2_A_PROTOS,
+					   IMP2_A_BATCH, IMP2_A_FLUSH_MS; needs
 					   CAP_NET_ADMIN (EPERM); ENOSPC beyond the
 					   module's max_listeners */
 	IMP2_V2_UNSUBSCRIBE	= 0x21,	/* user -> kernel: the sending port stops
-					   listening; EPERM if it is not a listener */
+					   listening; EPERM if it is not a listener.
+					   Events still batched for it are sent
+					   before the ack */
 	IMP2_V2_EVENT		= 0x22,	/* kernel -> listener: one packet, IMP2_A_*;
 					   nlmsg_seq == IMP2_A_SEQ */
 };
@@ -76,9 +79,27 @@ enum imp2_attr {
 	IMP2_A_EVENTS_SENT,	/* L    u64: events its socket took */
 	IMP2_A_SEND_FAILURES,	/* L    u64: events lost: buffer full, port gone */
 	IMP2_A_PAD,		/* padding for 64-bit attributes */
+	IMP2_A_BATCH,		/* S L  u32: up to this many events per datagram,
+				   1..IMP2_BATCH_MAX; default 1 (no batching) */
+	IMP2_A_FLUSH_MS,	/* S L  u32: a batch waits at most this long after
+				   its first event, 1..IMP2_FLUSH_MS_MAX;
+				   default IMP2_FLUSH_MS_DEFAULT; needs
+				   IMP2_A_BATCH */
 	__IMP2_A_MAX
 };
 #define IMP2_A_MAX (__IMP2_A_MAX - 1)
+
+/*
+ * Batched delivery (IMP2_A_BATCH > 1): several IMP2_V2_EVENT messages in
+ * one datagram, sent when the batch holds IMP2_A_BATCH events, when the
+ * next one would not fit (IMP2_BATCH_BYTES_MAX), IMP2_A_FLUSH_MS after its
+ * first event, or on IMP2_V2_UNSUBSCRIBE.  Read with a buffer of at least
+ * IMP2_BATCH_BYTES_MAX bytes.
+ */
+#define IMP2_BATCH_MAX		1024
+#define IMP2_BATCH_BYTES_MAX	16384
+#define IMP2_FLUSH_MS_MAX	10000
+#define IMP2_FLUSH_MS_DEFAULT	10
 
 /*
  * Payload of IMP2_K_MSG: one per ICMP datagram (fragmented datagrams are

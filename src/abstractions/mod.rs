@@ -17,4 +17,6 @@ pub(crate) mod rcu;
 pub(crate) mod rwlock;
 pub(crate) mod semaphore;
 pub(crate) mod skbuff;
+pub(crate) mod spinlock_bh;
 pub(crate) mod time;
+pub(crate) mod timer;

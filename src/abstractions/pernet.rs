@@ -21,6 +21,7 @@ use super::{
     netfilter::{self, Family, HookSpec, HookState, SwitchableHook, Verdict},
     netlink::{InputHandler, InputSkb, KernelSocket, PortReleaseHandler, ReleaseNotifier},
     skbuff::SkBuff,
+    timer::Timer,
 };
 use crate::bindings;
 use core::{
@@ -57,6 +58,8 @@ impl Default for NetId {
 pub(crate) struct PacketContext<'a> {
     /// The netns's kernel socket, to send events from.
     pub(crate) socket: &'a KernelSocket,
+    /// The netns's timer, which calls [`NetService::timer_expired`].
+    pub(crate) timer: &'a Timer,
     /// Which of the two hooks the packet crossed.
     pub(crate) family: Family,
     /// What netfilter says about the packet.
@@ -85,6 +88,17 @@ pub(crate) trait NetService: Sized + Send + Sync + 'static {
     /// A user socket of our unit with port `portid` was released (process
     /// context). `hooks` switches the netns's hooks.
     fn port_released(&self, portid: u32, hooks: &NetHooks);
+
+    /// The netns's timer fired (softirq context).
+    fn timer_expired(&self, ctx: &TimerContext<'_>);
+}
+
+/// Context handed to [`NetService::timer_expired`].
+pub(crate) struct TimerContext<'a> {
+    /// The netns's kernel socket, to send events from.
+    pub(crate) socket: &'a KernelSocket,
+    /// The timer itself, to arm it again.
+    pub(crate) timer: &'a Timer,
 }
 
 /// The two netfilter hooks of a netns, off until the service switches
@@ -112,21 +126,25 @@ impl NetHooks {
 /// # Invariants
 ///
 /// - Fields are initialised in the order `shared.data`, `hooks`,
-///   `shared.socket`. Until all are, the struct is reached only through raw
-///   field pointers, never through a `&PerNet<T>`.
-/// - The hooks' data pointer is `shared`. `.pre_exit` shuts the hooks down
-///   (no hook is registered afterwards, nor can be again); `.exit`, which
-///   the pernet core runs an RCU grace period later, drops `shared.data`,
-///   `shared.socket` and then `hooks`.
+///   `shared.timer`, `shared.socket`. Until all are, the struct is reached
+///   only through raw field pointers, never through a `&PerNet<T>`.
+/// - The hooks' data pointer is `shared`; the timer's callback finds
+///   `shared` from the timer's address. `.pre_exit` shuts the hooks down
+///   (no hook is registered afterwards, nor can be again), then the timer
+///   (its callback has returned and never runs again, even if a hook
+///   still running arms it); `.exit`, which the pernet core runs an RCU
+///   grace period later, drops `shared.data`, `shared.socket`, `hooks` and
+///   `shared.timer`.
 struct PerNet<T: NetService> {
     shared: Shared<T>,
     hooks: NetHooks,
 }
 
-/// The part of [`PerNet`] that the hook uses.
+/// The part of [`PerNet`] that the hooks and the timer use.
 struct Shared<T: NetService> {
     data: T,
     socket: KernelSocket,
+    timer: Timer,
 }
 
 const IPV4: bool = false;
@@ -140,8 +158,31 @@ impl<T: NetService, const V6: bool> netfilter::Hook for HookAdapter<T, V6> {
 
     fn hook(shared: &Shared<T>, skb: &SkBuff, state: &HookState) -> Verdict {
         let family = if V6 { Family::Ipv6 } else { Family::Ipv4 };
-        shared.data.packet(&PacketContext { socket: &shared.socket, family, state }, skb)
+        let ctx = PacketContext { socket: &shared.socket, timer: &shared.timer, family, state };
+        shared.data.packet(&ctx, skb)
     }
+}
+
+/// The netns timer's callback: passes the expiry to the service.
+///
+/// # Safety
+///
+/// Only the timer core may call this, with the `timer_list` of the
+/// `shared.timer` of a `PerNet<T>` whose `.pre_exit` has not shut the
+/// timer down yet.
+unsafe extern "C" fn timer_fired<T: NetService>(timer: *mut bindings::timer_list) {
+    let offset = core::mem::offset_of!(Shared<T>, timer);
+    // SAFETY: `timer` is the `timer_list` of `shared.timer`, at the same
+    // address (`Timer` is `repr(transparent)`). Going back `offset` bytes
+    // gives the `Shared<T>` that contains it.
+    let shared = unsafe { timer.cast::<u8>().sub(offset).cast::<Shared<T>>() };
+    // SAFETY: the timer only fires once `shared` is fully initialised (it
+    // is armed from the hooks, which need a listener, which needs the
+    // socket), and `shared` stays valid until `.exit`, after `.pre_exit`
+    // has shut the timer down, which waits for this callback to return
+    // (`timer_shutdown_sync()`).
+    let shared = unsafe { &*shared };
+    shared.data.timer_expired(&TimerContext { socket: &shared.socket, timer: &shared.timer });
 }
 
 /// Returns the `PerNet<T>` slot of `net` (possibly not yet initialised).
@@ -248,15 +289,23 @@ unsafe fn init_per_net<T: NetService>(net: &Net, slot: *mut PerNet<T>) -> Result
     };
     // SAFETY: the `hooks` field is valid for writes and pinned.
     let Ok(()) = unsafe { crate::compat::pin_init_at(hooks, &raw mut (*slot).hooks) };
+    // SAFETY: `timer_fired::<T>` may run once the timer is armed, which
+    // only the service does, from the hooks (see `timer_fired`); `.pre_exit`
+    // shuts it down before `.exit` frees anything.
+    let timer = unsafe { Timer::new(timer_fired::<T>) };
+    // SAFETY: the `shared.timer` field is valid for writes and pinned.
+    let Ok(()) = unsafe { crate::compat::pin_init_at(timer, &raw mut (*slot).shared.timer) };
     match KernelSocket::new::<Input<T>>(net, unit) {
         // SAFETY: the `socket` field is valid for writes. Input may arrive
         // from now on; it only uses `data` and `hooks`, through raw field
         // pointers.
         Ok(socket) => unsafe { (&raw mut (*slot).shared.socket).write(socket) },
         Err(e) => {
-            // SAFETY: `data` and `hooks` were just initialised, no hook is
-            // registered and nothing else refers to them.
+            // SAFETY: `data`, `hooks` and the timer were just
+            // initialised, no hook is registered, the timer is not armed and
+            // nothing else refers to them.
             unsafe {
+                core::ptr::drop_in_place(&raw mut (*slot).shared.timer);
                 core::ptr::drop_in_place(&raw mut (*slot).hooks);
                 core::ptr::drop_in_place(data);
             }
@@ -266,7 +315,7 @@ unsafe fn init_per_net<T: NetService>(net: &Net, slot: *mut PerNet<T>) -> Result
     Ok(())
 }
 
-/// Pernet pre_exit: shuts the hooks of a netns down.
+/// Pernet pre_exit: shuts the hooks and the timer of a netns down.
 ///
 /// Hooks may still be running afterwards (`nf_unregister_net_hook()` does
 /// not wait for them); `pernet_exit` frees what they use.
@@ -283,6 +332,10 @@ unsafe extern "C" fn pernet_pre_exit<T: NetService>(net: *mut bindings::net) {
     let hooks = unsafe { &(*slot).hooks };
     hooks.ipv4.shutdown();
     hooks.ipv6.shutdown();
+    // Hooks still running may arm the timer: a no-op from now on.
+    // SAFETY: init succeeded, so the timer is initialised; only `.exit`
+    // drops it (type invariant).
+    unsafe { &(*slot).shared.timer }.shutdown_sync();
 }
 
 /// Pernet exit: drops the socket and the data of a netns.
@@ -307,12 +360,13 @@ unsafe extern "C" fn pernet_exit<T: NetService>(net: *mut bindings::net) {
     // socket) is freed while the socket exists. Then the socket.
     // The hooks' `nf_hook_ops` go last: RCU readers of an old hook array
     // could reach them until the grace period above.
-    // SAFETY: the three fields are initialised and unused from now on
-    // (above); the hooks are shut down.
+    // SAFETY: the four fields are initialised and unused from now on
+    // (above); the hooks and the timer are shut down.
     unsafe {
         core::ptr::drop_in_place(&raw mut (*slot).shared.data);
         core::ptr::drop_in_place(&raw mut (*slot).shared.socket);
         core::ptr::drop_in_place(&raw mut (*slot).hooks);
+        core::ptr::drop_in_place(&raw mut (*slot).shared.timer);
     }
 }
 

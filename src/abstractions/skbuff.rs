@@ -196,6 +196,26 @@ impl NlMsgBuf {
         Ok(Self { skb: NonNull::new(skb).ok_or(ENOMEM)? })
     }
 
+    /// An skb with room for `capacity` bytes of messages, holding none yet:
+    /// for batches, filled with [`NlMsgBuf::append`].
+    pub(crate) fn with_capacity(capacity: u32, context: AllocContext) -> Result<Self> {
+        // SAFETY: plain allocation; NULL on failure.
+        let skb = unsafe { bindings::imp2_skb_alloc(capacity, context.gfp()) };
+        // INVARIANT: we own the freshly allocated skb.
+        Ok(Self { skb: NonNull::new(skb).ok_or(ENOMEM)? })
+    }
+
+    /// Appends `messages` (complete netlink messages) if they fit in the
+    /// room left; `false`, changing nothing, if they do not.
+    pub(crate) fn append(&mut self, messages: &[u8]) -> bool {
+        let Ok(len) = u32::try_from(messages.len()) else {
+            return false;
+        };
+        // SAFETY: we own the skb (type invariant) and nobody else sees it
+        // before it is sent; `messages` is valid for reads of `len` bytes.
+        unsafe { bindings::imp2_skb_append(self.skb.as_ptr(), messages.as_ptr().cast(), len) }
+    }
+
     /// Gives up ownership of the skb (the caller must free or send it).
     pub(crate) fn into_raw(self) -> *mut bindings::sk_buff {
         let skb = self.skb.as_ptr();

@@ -6,7 +6,7 @@
 
 use crate::{
     imp2::{
-        filter::Filter,
+        filter::{Delivery, Filter},
         packet::{IpHeader, IpVersion},
     },
     wire::{
@@ -32,9 +32,10 @@ pub(crate) struct EventFacts {
 /// protocol, ICMP type and code; ifindex, length, timestamp, sequence.
 pub(crate) const EVENT_MAX: usize = 16 + 8 + 2 * 20 + 3 * 8 + 8 + 8 + 12 + 8;
 
-/// Room for one listener report: header, port, families, two counters and
-/// a nest with up to 256 one-byte protocol entries (8 bytes each).
-pub(crate) const LISTENER_MAX: usize = 16 + 8 + 8 + 2 * 12 + 4 + 256 * 8;
+/// Room for one listener report: header, port, families, two counters,
+/// batch and flush delay, and a nest with up to 256 one-byte protocol
+/// entries (8 bytes each).
+pub(crate) const LISTENER_MAX: usize = 16 + 8 + 8 + 2 * 12 + 2 * 8 + 4 + 256 * 8;
 
 /// Room for the `NLMSG_DONE` that ends a report.
 pub(crate) const DONE_MAX: usize = 16 + 4;
@@ -78,6 +79,7 @@ pub(crate) fn encode_event<'b>(
 pub(crate) struct ListenerReport<'a> {
     pub(crate) portid: u32,
     pub(crate) filter: &'a Filter,
+    pub(crate) delivery: Delivery,
     pub(crate) events_sent: u64,
     pub(crate) send_failures: u64,
 }
@@ -102,6 +104,11 @@ pub(crate) fn encode_listener<'b>(
     }
     w.put_u64(wire::IMP2_A_EVENTS_SENT, l.events_sent)?;
     w.put_u64(wire::IMP2_A_SEND_FAILURES, l.send_failures)?;
+    // Batching only if asked for: the report of a plain listener is as before.
+    if l.delivery.batched() {
+        w.put_u32(wire::IMP2_A_BATCH, l.delivery.batch)?;
+        w.put_u32(wire::IMP2_A_FLUSH_MS, l.delivery.flush_ms)?;
+    }
     let len = finish(w);
     Ok(&buf[..len])
 }

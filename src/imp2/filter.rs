@@ -3,7 +3,10 @@
 //! What a v2 listener asks to hear about. Pure `core` code, host-tested.
 
 use crate::{
-    imp2::packet::{IpHeader, IpVersion},
+    imp2::{
+        event::EVENT_MAX,
+        packet::{IpHeader, IpVersion},
+    },
     wire,
 };
 
@@ -51,5 +54,36 @@ impl Filter {
     /// The protocols listed, in increasing order (none for the default).
     pub(crate) fn protocols(&self) -> impl Iterator<Item = u8> + '_ {
         (0..=u8::MAX).filter(move |&p| self.protos.as_ref().is_some_and(|bits| Self::has(bits, p)))
+    }
+}
+
+/// How a listener wants its events delivered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Delivery {
+    /// Up to this many events per datagram; 1: each in its own.
+    pub(crate) batch: u32,
+    /// A batch waits at most this long after its first event.
+    pub(crate) flush_ms: u32,
+}
+
+impl Delivery {
+    /// One event per datagram, sent at once.
+    pub(crate) const UNBATCHED: Delivery = Delivery { batch: 1, flush_ms: 0 };
+
+    /// Whether events are gathered into batches.
+    pub(crate) fn batched(&self) -> bool {
+        self.batch > 1
+    }
+
+    /// The bytes a batch may hold: room for `batch` of the largest events,
+    /// at most `IMP2_BATCH_BYTES_MAX`.
+    pub(crate) fn capacity(&self) -> usize {
+        (self.batch as usize).saturating_mul(EVENT_MAX).min(wire::IMP2_BATCH_BYTES_MAX)
+    }
+
+    /// Whether a batch of `events` events in `bytes` bytes is due: it is
+    /// full, or the largest event might not fit any more.
+    pub(crate) fn batch_full(&self, events: u32, bytes: usize) -> bool {
+        events >= self.batch || bytes + EVENT_MAX > self.capacity()
     }
 }

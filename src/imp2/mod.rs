@@ -23,9 +23,11 @@ use crate::{
         net::Net,
         netfilter::{Family, HookSpec, Verdict},
         netlink::{ExtAck, InputSkb, Request, RequestQueue},
-        pernet::{NetHooks, NetId, NetService, PacketContext},
+        netlink::KernelSocket,
+        pernet::{NetHooks, NetId, NetService, PacketContext, TimerContext},
         semaphore::Semaphore,
         skbuff::{AllocContext, NlMsgBuf, SkBuff},
+        time::Jiffies,
     },
     params, policy, test_knobs,
     wire::{self, errno, nlmsg::Message, Stats},
@@ -187,14 +189,39 @@ impl NetService for Imp2Net {
     }
 
     fn port_released(&self, portid: u32, hooks: &NetHooks) {
-        let (v1, v2) = self.change_listeners(hooks, Families::NONE, || {
-            Ok((self.v1.port_released(portid), self.v2.remove(portid)))
-        }).unwrap_or_default();
+        // A batch still pending goes with the listener's state: its port is
+        // gone.
+        let (v1, v2) = self
+            .change_listeners(hooks, Families::NONE, || {
+                Ok((self.v1.port_released(portid), self.v2.remove(portid).is_some()))
+            })
+            .unwrap_or_default();
         if v1 {
             self.log_change(portid, "subscriber closed without IMP2_CLOSE, unsubscribed");
         }
         if v2 {
             self.log_change(portid, "v2 listener closed, removed");
+        }
+    }
+
+    fn timer_expired(&self, ctx: &TimerContext<'_>) {
+        test_knobs::timer_delay();
+        let now = Jiffies::now();
+        let next = self.v2.with_set(|set| {
+            let mut next: Option<Jiffies> = None;
+            for listener in set.all() {
+                match listener.batch_due(now) {
+                    v2::Due::Empty => {}
+                    v2::Due::Now(batch) => Self::send_batch(ctx.socket, listener, batch),
+                    v2::Due::Later(due) => {
+                        next = Some(next.map_or(due, |n| if due.is_before(n) { due } else { n }));
+                    }
+                }
+            }
+            next
+        });
+        if let Some(Some(due)) = next {
+            ctx.timer.fire_by(due);
         }
     }
 }
@@ -279,6 +306,15 @@ impl Imp2Net {
                     len: packet.len(),
                     tstamp_ns: crate::abstractions::time::realtime_ns(),
                 });
+                if listener.batched() {
+                    let encode = |buf: &mut [u8], seq| event::encode_event(buf, seq, &ip, &facts).ok().map(<[u8]>::len);
+                    match listener.batch_event(ctx.timer, encode) {
+                        v2::Batched::Queued => {}
+                        v2::Batched::Ready(batch) => Self::send_batch(ctx.socket, listener, batch),
+                        v2::Batched::NoMemory => self.counters.alloc_failures.inc(),
+                    }
+                    continue;
+                }
                 let seq = listener.next_seq();
                 let mut buf = [0u8; event::EVENT_MAX];
                 let Ok(bytes) = event::encode_event(&mut buf, seq, &ip, &facts) else {
@@ -290,6 +326,11 @@ impl Imp2Net {
                 }
             }
         });
+    }
+
+    /// Sends a listener its batch of events, in one datagram.
+    fn send_batch(socket: &KernelSocket, listener: &v2::Listener, batch: v2::ReadyBatch) {
+        listener.count_sends(batch.events, socket.unicast(batch.msg, listener.portid).is_ok());
     }
 
     fn handle_request(&self, request: &Request, hooks: &NetHooks) {
@@ -369,7 +410,7 @@ impl Imp2Net {
         hooks: &NetHooks,
     ) -> Result {
         let message = request.message(msg).ok_or(EINVAL)?;
-        let filter = policy::parse_subscribe(message, extack)?;
+        let (filter, delivery) = policy::parse_subscribe(message, extack)?;
         Self::may_subscribe(request)?;
         let portid = request.sender_portid();
         if portid == 0 {
@@ -378,7 +419,7 @@ impl Imp2Net {
         let adding = Families { ipv4: filter.wants(IpVersion::V4), ipv6: filter.wants(IpVersion::V6) };
         self.change_listeners(hooks, adding, || {
             self.v2
-                .subscribe(portid, filter, params::max_listeners(), || request.sender_closed())
+                .subscribe(portid, filter, delivery, params::max_listeners(), || request.sender_closed())
                 .map_err(|e| match e {
                     v2::SubscribeError::Full => ENOSPC,
                     v2::SubscribeError::SenderClosed => errno::ECONNREFUSED(),
@@ -400,8 +441,13 @@ impl Imp2Net {
         let portid = request.sender_portid();
         // Only the listener itself: the sender's own port, never a claim.
         let removed = self.change_listeners(hooks, Families::NONE, || Ok(self.v2.remove(portid)))?;
-        if !removed {
+        let Some(state) = removed else {
             return Err(EPERM);
+        };
+        // Events still batched for it go before the ack (the same socket
+        // delivers both, in order); nothing else can reach them any more.
+        if let Some(batch) = state.take_batch() {
+            let _ = request.reply(batch.msg);
         }
         self.log_change(portid, "v2 listener unsubscribed");
         Ok(())

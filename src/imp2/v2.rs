@@ -2,26 +2,42 @@
 
 //! Protocol v2 listeners: up to `max_listeners` per netns, each with its
 //! own filter and counters, reported to with one `IMP2_V2_EVENT` per
-//! matching packet.
+//! matching packet, each in its own datagram or gathered into batches.
 //!
 //! The hooks read the listener set under RCU and never take a lock that
 //! subscribers write: subscribe, unsubscribe and `NETLINK_URELEASE` publish
 //! a new copy of the set under the set's update mutex and free the old one
 //! after a grace period.
+//!
+//! A batching listener's pending datagram sits behind its own BH-safe
+//! spinlock, which the hooks (any CPU), the netns timer and unsubscribe
+//! take: appending an event, and taking the datagram out when it is full,
+//! due (the timer) or the listener leaves (unsubscribe). Sending happens
+//! outside the lock.
 
 use super::{
-    event::{self, ListenerReport},
-    filter::Filter,
+    event::{self, ListenerReport, EVENT_MAX},
+    filter::{Delivery, Filter},
     packet::{IpHeader, IpVersion},
 };
-use crate::abstractions::rcu::{self, RcuBox, Updater};
+use crate::{
+    abstractions::{
+        rcu::{self, RcuBox, Updater},
+        skbuff::{AllocContext, NlMsgBuf},
+        spinlock_bh::SpinLockBh,
+        time::Jiffies,
+        timer::Timer,
+    },
+    new_spinlock_bh,
+};
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::{prelude::*, sync::Arc};
 
-/// A listener's sequence number and counters. Shared by every published
-/// copy of the listener, so that replacing the filter keeps them.
-#[derive(Default)]
-struct ListenerState {
+/// A listener's sequence number, counters and pending batch. Shared by
+/// every published copy of the listener, so that replacing the filter
+/// keeps them.
+#[pin_data]
+pub(super) struct ListenerState {
     /// Its socket has closed: nothing more is sent to its port, which
     /// anyone may bind now, even if publishing the set without it failed.
     closed: AtomicBool,
@@ -29,12 +45,80 @@ struct ListenerState {
     next_seq: AtomicU32,
     events_sent: AtomicU64,
     send_failures: AtomicU64,
+    /// Events gathered for one datagram (batching listeners only).
+    #[pin]
+    batch: SpinLockBh<Batch>,
+}
+
+impl ListenerState {
+    fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            closed: AtomicBool::new(false),
+            next_seq: AtomicU32::new(0),
+            events_sent: AtomicU64::new(0),
+            send_failures: AtomicU64::new(0),
+            batch <- new_spinlock_bh!(Batch::EMPTY, "imp2_listener_batch"),
+        })
+    }
+
+    /// Takes the batch out, whatever its state: for a listener that leaves.
+    pub(super) fn take_batch(&self) -> Option<ReadyBatch> {
+        self.batch.lock().take()
+    }
+}
+
+/// Events waiting to go to a listener as one datagram.
+struct Batch {
+    /// The datagram; `None` while no event waits.
+    msg: Option<NlMsgBuf>,
+    events: u32,
+    bytes: usize,
+    /// When the batch is due, counted from its first event.
+    deadline: Jiffies,
+}
+
+impl Batch {
+    const EMPTY: Batch = Batch { msg: None, events: 0, bytes: 0, deadline: Jiffies::ZERO };
+
+    fn take(&mut self) -> Option<ReadyBatch> {
+        let msg = self.msg.take()?;
+        let events = core::mem::replace(&mut self.events, 0);
+        self.bytes = 0;
+        Some(ReadyBatch { msg, events })
+    }
+}
+
+/// A datagram of `events` events, ready to send.
+pub(super) struct ReadyBatch {
+    pub(super) msg: NlMsgBuf,
+    pub(super) events: u32,
+}
+
+/// What became of an event offered to a batching listener.
+pub(super) enum Batched {
+    /// It waits in the batch.
+    Queued,
+    /// It completed the batch: send this.
+    Ready(ReadyBatch),
+    /// No memory for a new batch: the event is lost.
+    NoMemory,
+}
+
+/// Whether a listener's batch is due, for the netns timer.
+pub(super) enum Due {
+    /// Nothing waits.
+    Empty,
+    /// Send this now.
+    Now(ReadyBatch),
+    /// Due at this time.
+    Later(Jiffies),
 }
 
 /// One listener, as published in a [`ListenerSet`].
 pub(super) struct Listener {
     pub(super) portid: u32,
     filter: Filter,
+    delivery: Delivery,
     state: Arc<ListenerState>,
 }
 
@@ -46,12 +130,77 @@ impl Listener {
 
     /// Records whether an event reached the listener's socket.
     pub(super) fn count_send(&self, sent: bool) {
+        self.count_sends(1, sent);
+    }
+
+    /// Records whether a datagram of `events` events reached the socket.
+    pub(super) fn count_sends(&self, events: u32, sent: bool) {
         let counter = if sent { &self.state.events_sent } else { &self.state.send_failures };
-        counter.fetch_add(1, Ordering::Relaxed);
+        counter.fetch_add(events.into(), Ordering::Relaxed);
+    }
+
+    /// Whether this listener gathers its events into batches.
+    pub(super) fn batched(&self) -> bool {
+        self.delivery.batched()
+    }
+
+    /// Adds an event to the listener's batch. `encode` writes the event
+    /// with the sequence number it is given at the start of the buffer and
+    /// returns its length; it runs under the batch lock, so that the events
+    /// of a batch are in sequence order even when they come from several
+    /// CPUs. A new batch arms `timer` for its deadline. Any context.
+    pub(super) fn batch_event(
+        &self,
+        timer: &Timer,
+        encode: impl FnOnce(&mut [u8], u32) -> Option<usize>,
+    ) -> Batched {
+        let mut batch = self.state.batch.lock();
+        if batch.msg.is_none() {
+            let capacity = self.delivery.capacity() as u32;
+            let Ok(msg) = NlMsgBuf::with_capacity(capacity, AllocContext::Atomic) else {
+                return Batched::NoMemory;
+            };
+            batch.msg = Some(msg);
+            batch.deadline = Jiffies::after_ms(self.delivery.flush_ms);
+            timer.fire_by(batch.deadline);
+        }
+        let mut buf = [0u8; EVENT_MAX];
+        let Some(len) = encode(&mut buf, self.next_seq()) else {
+            return Batched::Queued; // cannot happen: EVENT_MAX fits any event
+        };
+        let bytes = &buf[..len];
+        // Always fits: the batch is due before less than EVENT_MAX is left.
+        if !batch.msg.as_mut().is_some_and(|msg| msg.append(bytes)) {
+            return Batched::Queued;
+        }
+        batch.events += 1;
+        batch.bytes += len;
+        if self.delivery.batch_full(batch.events, batch.bytes) {
+            batch.take().map_or(Batched::Queued, Batched::Ready)
+        } else {
+            Batched::Queued
+        }
+    }
+
+    /// Takes the batch out if it is due at `now`, for the netns timer.
+    /// A closed listener's batch is taken and dropped: its port may belong
+    /// to somebody else by now.
+    pub(super) fn batch_due(&self, now: Jiffies) -> Due {
+        let mut batch = self.state.batch.lock();
+        if batch.msg.is_none() {
+            return Due::Empty;
+        }
+        if now.is_before(batch.deadline) {
+            return Due::Later(batch.deadline);
+        }
+        match batch.take() {
+            Some(ready) if !self.state.closed.load(Ordering::Acquire) => Due::Now(ready),
+            _ => Due::Empty,
+        }
     }
 
     fn duplicate(&self) -> Self {
-        Self { portid: self.portid, filter: self.filter, state: self.state.clone() }
+        Self { portid: self.portid, filter: self.filter, delivery: self.delivery, state: self.state.clone() }
     }
 }
 
@@ -77,6 +226,11 @@ impl ListenerSet {
             IpVersion::V4 => self.wants_v4,
             IpVersion::V6 => self.wants_v6,
         }
+    }
+
+    /// Every listener, open or closed.
+    pub(super) fn all(&self) -> impl Iterator<Item = &Listener> + '_ {
+        self.listeners.iter()
     }
 
     /// The open listeners whose filter matches `ip`.
@@ -149,6 +303,7 @@ impl Listeners {
         &self,
         portid: u32,
         filter: Filter,
+        delivery: Delivery,
         max_listeners: usize,
         sender_closed: impl FnOnce() -> bool,
     ) -> Result<(), SubscribeError> {
@@ -163,7 +318,12 @@ impl Listeners {
             .is_some_and(|s| {
                 s.listeners
                     .iter()
-                    .any(|l| l.portid == portid && l.filter == filter && !l.state.closed.load(Ordering::Relaxed))
+                    .any(|l| {
+                        l.portid == portid
+                            && l.filter == filter
+                            && l.delivery == delivery
+                            && !l.state.closed.load(Ordering::Relaxed)
+                    })
             });
         if unchanged {
             return Ok(());
@@ -174,7 +334,10 @@ impl Listeners {
             for l in current.iter().filter(|l| !l.state.closed.load(Ordering::Relaxed)) {
                 let mut copy = l.duplicate();
                 if l.portid == portid {
+                    // A batch pending from before keeps going: the timer
+                    // sends it whatever the new delivery is.
                     copy.filter = filter;
+                    copy.delivery = delivery;
                     replaced = true;
                 }
                 next.push(copy, GFP_KERNEL).map_err(|_| SubscribeError::NoMemory)?;
@@ -184,37 +347,41 @@ impl Listeners {
                     return Err(SubscribeError::Full);
                 }
                 let state =
-                    Arc::new(ListenerState::default(), GFP_KERNEL).map_err(|_| SubscribeError::NoMemory)?;
-                next.push(Listener { portid, filter, state }, GFP_KERNEL)
+                    Arc::pin_init(ListenerState::new(), GFP_KERNEL).map_err(|_| SubscribeError::NoMemory)?;
+                next.push(Listener { portid, filter, delivery, state }, GFP_KERNEL)
                     .map_err(|_| SubscribeError::NoMemory)?;
             }
             Ok(())
         })
     }
 
-    /// Removes listener `portid`; `false` if it was not one. Cannot fail:
-    /// if there is no memory for the new set, the listener stays in it
-    /// marked closed (the hooks skip it), and goes with the next update.
-    pub(super) fn remove(&self, portid: u32) -> bool {
+    /// Removes listener `portid` and returns its state, with any batch
+    /// still pending; `None` if it was not one. Cannot fail: if there is no
+    /// memory for the new set, the listener stays in it marked closed (the
+    /// hooks skip it), and goes with the next update. Either way no hook
+    /// and no timer run touches the listener any more when this returns.
+    pub(super) fn remove(&self, portid: u32) -> Option<Arc<ListenerState>> {
         let mut updater = self.set.lock();
-        let Some(state) = updater
+        let state = updater
             .current()
             .and_then(|s| s.listeners.iter().find(|l| l.portid == portid))
-            .map(|l| l.state.clone())
-        else {
-            return false;
-        };
+            .map(|l| l.state.clone())?;
         // Before republishing, which may fail: from now on no hook sends to
         // the port (Release pairs with the Acquire in `matching`).
         state.closed.store(true, Ordering::Release);
         // On failure the tombstone stays; later updates drop it (below).
-        let _ = Self::republish(&mut updater, |current, next| {
+        let published = Self::republish(&mut updater, |current, next| {
             for l in current.iter().filter(|l| l.portid != portid) {
                 next.push(l.duplicate(), GFP_KERNEL).map_err(|_| SubscribeError::NoMemory)?;
             }
             Ok(())
         });
-        true
+        // Publishing waited for a grace period; without it, wait here: hooks
+        // and timer runs that saw the listener open have finished then.
+        if published.is_err() {
+            rcu::synchronize();
+        }
+        Some(state)
     }
 
     /// Calls `send` with one encoded `IMP2_LISTENER` message per listener,
@@ -231,6 +398,7 @@ impl Listeners {
             let report = ListenerReport {
                 portid: l.portid,
                 filter: &l.filter,
+                delivery: l.delivery,
                 events_sent: l.state.events_sent.load(Ordering::Relaxed),
                 send_failures: l.state.send_failures.load(Ordering::Relaxed),
             };

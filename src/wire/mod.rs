@@ -41,6 +41,11 @@ pub(crate) const IMP2_A_SEQ: u16 = bindings::IMP2_A_SEQ as u16;
 pub(crate) const IMP2_A_PORTID: u16 = bindings::IMP2_A_PORTID as u16;
 pub(crate) const IMP2_A_EVENTS_SENT: u16 = bindings::IMP2_A_EVENTS_SENT as u16;
 pub(crate) const IMP2_A_SEND_FAILURES: u16 = bindings::IMP2_A_SEND_FAILURES as u16;
+pub(crate) const IMP2_A_BATCH: u16 = bindings::IMP2_A_BATCH as u16;
+pub(crate) const IMP2_A_FLUSH_MS: u16 = bindings::IMP2_A_FLUSH_MS as u16;
+
+/// Batched delivery: the most bytes of events in one datagram.
+pub(crate) const IMP2_BATCH_BYTES_MAX: usize = bindings::IMP2_BATCH_BYTES_MAX as usize;
 
 /// `IMP2_A_FAMILIES` bits.
 pub(crate) const IMP2_FAMILY_IPV4: u32 = bindings::IMP2_FAMILY_IPV4;

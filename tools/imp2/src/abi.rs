@@ -35,6 +35,8 @@ pub mod attr {
     pub const EVENTS_SENT: u16 = IMP2_A_EVENTS_SENT as u16;
     pub const SEND_FAILURES: u16 = IMP2_A_SEND_FAILURES as u16;
     pub const PAD: u16 = IMP2_A_PAD as u16;
+    pub const BATCH: u16 = IMP2_A_BATCH as u16;
+    pub const FLUSH_MS: u16 = IMP2_A_FLUSH_MS as u16;
 }
 
 /// Default netlink unit.

@@ -49,6 +49,16 @@ struct MonitorArgs {
     /// separated (default: ICMP over IPv4, ICMPv6 over IPv6).
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = v2::parse_proto)]
     proto: Vec<u8>,
+    /// Have the module gather up to N events into one datagram (v2; 2 to
+    /// IMP2_BATCH_MAX). A batch goes out when full, after --flush-ms, or
+    /// when the tool stops.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=abi::IMP2_BATCH_MAX as i64))]
+    batch: Option<u32>,
+    /// With --batch: the longest a batch waits after its first event, in
+    /// milliseconds (default: the module's, 10).
+    #[arg(long, value_name = "MS", requires = "batch",
+          value_parser = clap::value_parser!(u32).range(1..=abi::IMP2_FLUSH_MS_MAX as i64))]
+    flush_ms: Option<u32>,
     /// Stop after this many events.
     #[arg(long, value_name = "N")]
     count: Option<u64>,
@@ -221,6 +231,10 @@ struct Summary {
     /// v2 only (`None` keeps the v1 summary as it was).
     #[serde(skip_serializing_if = "Option::is_none")]
     unknown_attrs: Option<u64>,
+    /// v2 only: datagrams that carried events (fewer than the events when
+    /// the module batches them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    datagrams: Option<u64>,
     #[serde(skip)]
     highest_seq: Option<u32>,
 }
@@ -250,6 +264,9 @@ impl Summary {
         );
         if let Some(unknown) = self.unknown_attrs {
             text += &format!(", {unknown} unknown attributes skipped");
+        }
+        if let Some(datagrams) = self.datagrams {
+            text += &format!(", in {datagrams} datagrams");
         }
         text
     }
@@ -330,9 +347,17 @@ impl Protocol {
                             reports IPv4 ICMP only; drop --v1 or the filter"
                     .into());
             }
+            if args.batch.is_some() {
+                return Err("--batch needs protocol v2: the 2007 protocol (--v1) sends each event \
+                            on its own; drop --v1 or --batch"
+                    .into());
+            }
             return Ok(Protocol::V1);
         }
-        Ok(Protocol::V2(filter_from_args(&args.family, &args.proto)))
+        let mut filter = filter_from_args(&args.family, &args.proto);
+        filter.batch = args.batch;
+        filter.flush_ms = args.flush_ms;
+        Ok(Protocol::V2(filter))
     }
 
     fn subscribe_request(&self, seq: u32, portid: u32) -> Vec<u8> {
@@ -362,6 +387,7 @@ fn filter_from_args(families: &[u32], protos: &[u8]) -> Filter {
     Filter {
         families: (!families.is_empty()).then(|| families.iter().fold(0, |bits, bit| bits | bit)),
         protos: (!unique_protos.is_empty()).then_some(unique_protos),
+        ..Filter::default()
     }
 }
 
@@ -379,6 +405,7 @@ fn monitor(args: &MonitorArgs) -> Result<(), Fatal> {
         set_rcvbuf(&socket, bytes)?;
     }
     const SUBSCRIBE_SEQ: u32 = 1;
+    const UNSUBSCRIBE_SEQ: u32 = 2;
     let subscribe = protocol.subscribe_request(SUBSCRIBE_SEQ, portid);
     send(&socket, &subscribe)?;
 
@@ -386,45 +413,32 @@ fn monitor(args: &MonitorArgs) -> Result<(), Fatal> {
     let mut summary = Summary::default();
     if let Protocol::V2(_) = protocol {
         summary.unknown_attrs = Some(0);
+        summary.datagrams = Some(0);
     }
     let mut buf = Vec::with_capacity(64 * 1024);
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    'receive: loop {
-        if stop.load(Ordering::Relaxed) || args.count.is_some_and(|n| summary.events >= n) {
-            break;
-        }
-        let wait = match deadline {
-            Some(d) => match d.checked_duration_since(Instant::now()) {
-                Some(left) => left.min(Duration::from_millis(200)),
-                None => break,
-            },
-            None => Duration::from_millis(200),
-        };
-        if !wait_readable(&socket, wait)? {
-            continue;
-        }
-        let Some(n) = recv(&socket, &mut buf)? else {
-            summary.overruns += 1;
-            eprintln!("imp2: receive buffer overrun (ENOBUFS): events were lost; see --rcvbuf");
-            continue;
-        };
-        for msg in proto::decode(&buf[..n]) {
+    let datagram = |data: &[u8], summary: &mut Summary, out: &mut io::StdoutLock<'_>| -> Result<Flow, Fatal> {
+        let mut events = 0;
+        for msg in proto::decode(data) {
             let printed = match msg {
                 Ok(Message::Event(ev)) => {
                     summary.record(ev.seq);
-                    args.quiet || print_event(&mut out, args.json, &ev).is_ok()
+                    events += 1;
+                    args.quiet || print_event(out, args.json, &ev).is_ok()
                 }
                 Ok(Message::V2Event(decoded)) => {
                     summary.record(decoded.value.seq);
+                    events += 1;
                     if decoded.unknown_attrs > 0 {
-                        note_unknown_attrs(&mut summary, decoded.unknown_attrs);
+                        note_unknown_attrs(summary, decoded.unknown_attrs);
                     }
-                    args.quiet || print_v2_event(&mut out, args.json, &decoded.value).is_ok()
+                    args.quiet || print_v2_event(out, args.json, &decoded.value).is_ok()
                 }
                 Ok(Message::Ack(ack)) if ack.seq == SUBSCRIBE_SEQ && ack.errno != 0 => {
                     return Err(Fatal(subscribe_advice(&protocol, &ack, &subscribe)));
                 }
+                Ok(Message::Ack(ack)) if ack.seq == UNSUBSCRIBE_SEQ => return Ok(Flow::Unsubscribed),
                 Ok(Message::Ack(_) | Message::Stats { .. } | Message::Listener { .. } | Message::Done { .. }) => true,
                 Ok(Message::Unknown { msg_type }) => {
                     summary.malformed += 1;
@@ -438,16 +452,61 @@ fn monitor(args: &MonitorArgs) -> Result<(), Fatal> {
                 }
             };
             if !printed {
-                break 'receive; // stdout closed (e.g. piped to head)
+                return Ok(Flow::Done); // stdout closed (e.g. piped to head)
             }
             if args.count.is_some_and(|c| summary.events >= c) {
-                break 'receive;
+                return Ok(Flow::Done);
             }
         }
+        if events > 0 {
+            if let Some(datagrams) = summary.datagrams.as_mut() {
+                *datagrams += 1;
+            }
+        }
+        Ok(Flow::More)
+    };
+    // Receives until `deadline` (or stop, for the main phase) and feeds each
+    // datagram to `datagram`.
+    let mut receive = |deadline: Option<Instant>, stoppable: bool, summary: &mut Summary| -> Result<Flow, Fatal> {
+        loop {
+            if stoppable && (stop.load(Ordering::Relaxed) || args.count.is_some_and(|n| summary.events >= n)) {
+                return Ok(Flow::More);
+            }
+            let wait = match deadline {
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) => left.min(Duration::from_millis(200)),
+                    None => return Ok(Flow::More),
+                },
+                None => Duration::from_millis(200),
+            };
+            if !wait_readable(&socket, wait)? {
+                continue;
+            }
+            let Some(n) = recv(&socket, &mut buf)? else {
+                summary.overruns += 1;
+                eprintln!("imp2: receive buffer overrun (ENOBUFS): events were lost; see --rcvbuf");
+                continue;
+            };
+            match datagram(&buf[..n], summary, &mut out)? {
+                Flow::More => {}
+                flow => return Ok(flow),
+            }
+        }
+    };
+    let flow = receive(deadline, true, &mut summary)?;
+    // Unsubscribe, then close: the order the 2007 client used. A v2
+    // listener waits for the ack (up to 2 s), reading the events the module
+    // still had batched for it, which it sends first.
+    let unsubscribe = protocol.unsubscribe_request(UNSUBSCRIBE_SEQ, portid);
+    let mut close_result = send(&socket, &unsubscribe);
+    let wants_ack = matches!(protocol, Protocol::V2(_)) && close_result.is_ok() && flow == Flow::More;
+    if wants_ack && args.count.is_none_or(|n| summary.events < n) {
+        match receive(Some(Instant::now() + Duration::from_secs(2)), false, &mut summary) {
+            Ok(Flow::Unsubscribed | Flow::Done) => {}
+            Ok(Flow::More) => eprintln!("imp2: no ack for the unsubscribe within 2 s; closing anyway"),
+            Err(e) => close_result = Err(e),
+        }
     }
-    drop(out);
-    // Unsubscribe, then close: the order the 2007 client used.
-    let close_result = send(&socket, &protocol.unsubscribe_request(SUBSCRIBE_SEQ + 1, portid));
     drop(socket);
     if args.json {
         #[derive(serde::Serialize)]
@@ -460,6 +519,17 @@ fn monitor(args: &MonitorArgs) -> Result<(), Fatal> {
         eprintln!("{}", summary.text());
     }
     close_result
+}
+
+/// Where the receive loop stands after a datagram.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    /// Go on receiving.
+    More,
+    /// Enough: `--count` reached, or stdout closed.
+    Done,
+    /// The module acked our unsubscribe: nothing more will come.
+    Unsubscribed,
 }
 
 /// Counts unknown attributes; says so the first time (a newer module).
@@ -644,9 +714,9 @@ mod tests {
     #[test]
     fn family_and_proto_lists() {
         let filter = filter_of(&["--family", "ipv4", "--proto", "icmp,udp,tcp,132,udp"]);
-        assert_eq!(filter, Filter { families: Some(1), protos: Some(vec![1, 17, 6, 132]) });
+        assert_eq!(filter, Filter { families: Some(1), protos: Some(vec![1, 17, 6, 132]), ..Filter::default() });
         let filter = filter_of(&["--family", "ipv4,ipv6", "--proto", "icmpv6", "--proto", "0"]);
-        assert_eq!(filter, Filter { families: Some(3), protos: Some(vec![58, 0]) });
+        assert_eq!(filter, Filter { families: Some(3), protos: Some(vec![58, 0]), ..Filter::default() });
     }
 
     #[test]
@@ -697,7 +767,7 @@ mod tests {
     #[test]
     fn refusals_say_what_to_do() {
         let v2 = Protocol::V2(Filter::default());
-        let request = proto::v2_subscribe_request(1, 0, &Filter { families: Some(8), protos: None });
+        let request = proto::v2_subscribe_request(1, 0, &Filter { families: Some(8), protos: None, ..Filter::default() });
         let ack = |errno| Ack { seq: 1, errno, ..Ack::default() };
         assert!(subscribe_advice(&v2, &ack(libc::EPERM), &request).contains("CAP_NET_ADMIN"));
         assert!(subscribe_advice(&v2, &ack(libc::ENOSPC), &request).contains("max_listeners"));

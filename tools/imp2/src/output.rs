@@ -79,10 +79,17 @@ fn protos_text(protos: &[u8]) -> String {
 pub fn listener_line(l: &Listener) -> String {
     let families = l.families.map_or_else(|| "default (ipv4,ipv6)".to_string(), v2::families_text);
     let protos = l.protos.as_deref().map_or_else(|| DEFAULT_PROTOS.to_string(), protos_text);
-    format!(
+    let mut line = format!(
         "port {}  families {families}  protos {protos}  events_sent {}  send_failures {}",
         l.portid, l.events_sent, l.send_failures
-    )
+    );
+    if let Some(batch) = l.batch {
+        line += &format!("  batch {batch}");
+        if let Some(ms) = l.flush_ms {
+            line += &format!("  flush_ms {ms}");
+        }
+    }
+    line
 }
 
 /// A listener in `imp2 stats --json`: families as names, protocols as
@@ -94,6 +101,11 @@ pub struct ListenerJson {
     protos: Option<Vec<u8>>,
     events_sent: u64,
     send_failures: u64,
+    /// Present only for a batching listener.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    batch: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flush_ms: Option<u32>,
 }
 
 impl From<&Listener> for ListenerJson {
@@ -104,6 +116,8 @@ impl From<&Listener> for ListenerJson {
             protos: l.protos.clone(),
             events_sent: l.events_sent,
             send_failures: l.send_failures,
+            batch: l.batch,
+            flush_ms: l.flush_ms,
         }
     }
 }
@@ -178,6 +192,7 @@ mod tests {
             protos: Some(vec![1, 58, 132]),
             events_sent: 4,
             send_failures: 1,
+            ..Listener::default()
         };
         assert_eq!(
             listener_line(&l),
@@ -197,5 +212,10 @@ mod tests {
             serde_json::to_string(&ListenerJson::from(&defaults)).unwrap(),
             r#"{"port":78,"families":null,"protos":null,"events_sent":0,"send_failures":0}"#
         );
+        let batching = Listener { portid: 79, batch: Some(64), flush_ms: Some(10), ..Listener::default() };
+        assert!(listener_line(&batching).ends_with("send_failures 0  batch 64  flush_ms 10"));
+        assert!(serde_json::to_string(&ListenerJson::from(&batching))
+            .unwrap()
+            .ends_with(r#""send_failures":0,"batch":64,"flush_ms":10}"#));
     }
 }

@@ -80,9 +80,10 @@ pub fn v2_subscribe_request(seq: u32, portid: u32, filter: &v2::Filter) -> Vec<u
     encode_request_with_attrs(abi::V2_SUBSCRIBE, NLM_F_REQUEST | NLM_F_ACK, seq, portid, &attrs)
 }
 
-/// Stop listening. No ack: like `IMP2_CLOSE`, sent right before closing.
+/// Stop listening. Acked: events still batched for the listener arrive
+/// before the ack, so reading up to it loses none.
 pub fn v2_unsubscribe_request(seq: u32, portid: u32) -> Vec<u8> {
-    encode_request(abi::V2_UNSUBSCRIBE, NLM_F_REQUEST, seq, portid)
+    encode_request(abi::V2_UNSUBSCRIBE, NLM_F_REQUEST | NLM_F_ACK, seq, portid)
 }
 
 /// Ask for the v2 listener list: `IMP2_LISTENER`s, `NLMSG_DONE`, the ack.

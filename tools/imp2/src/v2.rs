@@ -36,6 +36,11 @@ pub struct Filter {
     pub families: Option<u32>,
     /// L4 protocol numbers, each sent once, in the given order.
     pub protos: Option<Vec<u8>>,
+    /// `IMP2_A_BATCH`: events per datagram (absent: one).
+    pub batch: Option<u32>,
+    /// `IMP2_A_FLUSH_MS`: the longest a batch waits (absent: the module's
+    /// default).
+    pub flush_ms: Option<u32>,
 }
 
 /// One attribute of a v2 request.
@@ -43,6 +48,8 @@ enum RequestAttr<'a> {
     Families(u32),
     /// `IMP2_A_PROTOS`: one `IMP2_A_PROTO` u8 per protocol.
     Protos(&'a [u8]),
+    Batch(u32),
+    FlushMs(u32),
 }
 
 /// `IMP2_A_PROTO` inside `IMP2_A_PROTOS`.
@@ -69,7 +76,7 @@ impl RequestAttr<'_> {
 impl Nla for RequestAttr<'_> {
     fn value_len(&self) -> usize {
         match self {
-            RequestAttr::Families(_) => 4,
+            RequestAttr::Families(_) | RequestAttr::Batch(_) | RequestAttr::FlushMs(_) => 4,
             RequestAttr::Protos(protos) => RequestAttr::proto_entries(protos).as_slice().buffer_len(),
         }
     }
@@ -79,11 +86,15 @@ impl Nla for RequestAttr<'_> {
             // NLA_F_NESTED: the kernel's strict validation (nlmsg_parse)
             // refuses a nested policy attribute without it.
             RequestAttr::Protos(_) => attr::PROTOS | NLA_F_NESTED,
+            RequestAttr::Batch(_) => attr::BATCH,
+            RequestAttr::FlushMs(_) => attr::FLUSH_MS,
         }
     }
     fn emit_value(&self, buffer: &mut [u8]) {
         match self {
-            RequestAttr::Families(bits) => buffer.copy_from_slice(&bits.to_ne_bytes()),
+            RequestAttr::Families(value) | RequestAttr::Batch(value) | RequestAttr::FlushMs(value) => {
+                buffer.copy_from_slice(&value.to_ne_bytes())
+            }
             RequestAttr::Protos(protos) => RequestAttr::proto_entries(protos).as_slice().emit(buffer),
         }
     }
@@ -97,6 +108,12 @@ pub fn subscribe_attrs(filter: &Filter) -> Vec<u8> {
     }
     if let Some(protos) = &filter.protos {
         attrs.push(RequestAttr::Protos(protos));
+    }
+    if let Some(batch) = filter.batch {
+        attrs.push(RequestAttr::Batch(batch));
+    }
+    if let Some(ms) = filter.flush_ms {
+        attrs.push(RequestAttr::FlushMs(ms));
     }
     let mut buf = vec![0u8; attrs.as_slice().buffer_len()];
     attrs.as_slice().emit(&mut buf);
@@ -148,6 +165,8 @@ pub fn attr_name(kind: u16) -> String {
         attr::EVENTS_SENT => "IMP2_A_EVENTS_SENT",
         attr::SEND_FAILURES => "IMP2_A_SEND_FAILURES",
         attr::PAD => "IMP2_A_PAD",
+        attr::BATCH => "IMP2_A_BATCH",
+        attr::FLUSH_MS => "IMP2_A_FLUSH_MS",
         other => return format!("attribute type {other}"),
     };
     name.to_string()
@@ -318,6 +337,9 @@ pub struct Listener {
     pub protos: Option<Vec<u8>>,
     pub events_sent: u64,
     pub send_failures: u64,
+    /// Events per datagram and flush delay, if the listener batches.
+    pub batch: Option<u32>,
+    pub flush_ms: Option<u32>,
 }
 
 /// Decodes the attributes of an `IMP2_LISTENER`. `IMP2_A_PORTID` is
@@ -333,6 +355,8 @@ pub fn decode_listener(attrs: &[u8]) -> Result<Decoded<Listener>, AttrError> {
             attr::PROTOS => listener.protos = Some(get_protos(value, &mut nested_unknown)?),
             attr::EVENTS_SENT => listener.events_sent = get_u64(kind, value)?,
             attr::SEND_FAILURES => listener.send_failures = get_u64(kind, value)?,
+            attr::BATCH => listener.batch = Some(get_u32(kind, value)?),
+            attr::FLUSH_MS => listener.flush_ms = Some(get_u32(kind, value)?),
             _ => return Ok(false),
         }
         Ok(true)
@@ -450,13 +474,13 @@ mod tests {
 
     #[test]
     fn subscribe_families_is_a_u32() {
-        let filter = Filter { families: Some(abi::IMP2_FAMILY_IPV6), protos: None };
+        let filter = Filter { families: Some(abi::IMP2_FAMILY_IPV6), protos: None, ..Filter::default() };
         assert_eq!(subscribe_attrs(&filter), nla(attr::FAMILIES, &2u32.to_ne_bytes()));
     }
 
     #[test]
     fn subscribe_protos_is_a_nest_of_u8_entries() {
-        let filter = Filter { families: None, protos: Some(vec![1, 58, 17]) };
+        let filter = Filter { families: None, protos: Some(vec![1, 58, 17]), ..Filter::default() };
         let entries = [nla(attr::PROTO, &[1]), nla(attr::PROTO, &[58]), nla(attr::PROTO, &[17])].concat();
         let want = nla(attr::PROTOS | NLA_F_NESTED, &entries);
         let got = subscribe_attrs(&filter);
@@ -469,7 +493,7 @@ mod tests {
 
     #[test]
     fn subscribe_families_then_protos() {
-        let filter = Filter { families: Some(abi::IMP2_FAMILY_ALL), protos: Some(vec![6]) };
+        let filter = Filter { families: Some(abi::IMP2_FAMILY_ALL), protos: Some(vec![6]), ..Filter::default() };
         let want =
             [nla(attr::FAMILIES, &3u32.to_ne_bytes()), nla(attr::PROTOS | NLA_F_NESTED, &nla(attr::PROTO, &[6]))]
                 .concat();
@@ -646,6 +670,7 @@ mod tests {
             protos: Some(vec![58, 17]),
             events_sent: 10,
             send_failures: 2,
+            ..Listener::default()
         };
         assert_eq!(got, Decoded { value: want, unknown_attrs: 0 });
     }

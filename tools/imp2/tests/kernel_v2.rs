@@ -41,6 +41,9 @@ mod wire {
     pub const IMP2_A_PORTID: u16 = abi::attr::PORTID;
     pub const IMP2_A_EVENTS_SENT: u16 = abi::attr::EVENTS_SENT;
     pub const IMP2_A_SEND_FAILURES: u16 = abi::attr::SEND_FAILURES;
+    pub const IMP2_A_BATCH: u16 = abi::attr::BATCH;
+    pub const IMP2_A_FLUSH_MS: u16 = abi::attr::FLUSH_MS;
+    pub const IMP2_BATCH_BYTES_MAX: usize = abi::IMP2_BATCH_BYTES_MAX as usize;
     pub const IMP2_FAMILY_IPV4: u32 = abi::IMP2_FAMILY_IPV4;
     pub const IMP2_FAMILY_IPV6: u32 = abi::IMP2_FAMILY_IPV6;
     pub const AF_INET: u8 = 2;
@@ -57,7 +60,7 @@ mod imp2 {
 use ::imp2::proto::{decode, Message};
 use crate::imp2::{
     event::{encode_done, encode_event, encode_listener, EventFacts, ListenerReport, EVENT_MAX, LISTENER_MAX},
-    filter::Filter,
+    filter::{Delivery, Filter},
     packet::{IpHeader, IpVersion, Ipv6UpperLayer, PacketBytes},
 };
 use std::net::IpAddr;
@@ -208,10 +211,10 @@ fn events_that_do_not_fit_are_refused_whole() {
 fn listener_reports_and_done_decode_as_the_tool_reads_them() {
     let mut buf = vec![0u8; LISTENER_MAX];
     let udp_tcp = Filter { families: 2, protos: protos(&[6, 17]) };
-    let report = ListenerReport { portid: 99, filter: &udp_tcp, events_sent: 5, send_failures: 1 };
+    let report = ListenerReport { portid: 99, filter: &udp_tcp, delivery: Delivery { batch: 64, flush_ms: 10 }, events_sent: 5, send_failures: 1 };
     let mut datagram = encode_listener(&mut buf, 3, &report).unwrap().to_vec();
     let default = Filter { families: 3, protos: None };
-    let report = ListenerReport { portid: 7, filter: &default, events_sent: 0, send_failures: 0 };
+    let report = ListenerReport { portid: 7, filter: &default, delivery: Delivery::UNBATCHED, events_sent: 0, send_failures: 0 };
     datagram.extend_from_slice(encode_listener(&mut buf, 3, &report).unwrap());
     let mut done = [0u8; 20];
     datagram.extend_from_slice(encode_done(&mut done, 3).unwrap());
@@ -227,11 +230,47 @@ fn listener_reports_and_done_decode_as_the_tool_reads_them() {
     assert_eq!(first.value.protos.as_deref(), Some(&[6u8, 17][..]));
     assert_eq!((first.value.events_sent, first.value.send_failures), (5, 1));
     assert_eq!(second.value.protos, None, "the default filter has no IMP2_A_PROTOS");
+    assert_eq!((first.value.batch, first.value.flush_ms), (Some(64), Some(10)));
+    assert_eq!((second.value.batch, second.value.flush_ms), (None, None), "no batching: no attributes");
 
     // The largest report: all 256 protocols.
     let all = Filter { families: 3, protos: Some([u64::MAX; 4]) };
-    let report = ListenerReport { portid: 1, filter: &all, events_sent: 0, send_failures: 0 };
+    let batched = Delivery { batch: 1024, flush_ms: 10_000 };
+    let report = ListenerReport { portid: 1, filter: &all, delivery: batched, events_sent: 0, send_failures: 0 };
     let bytes = encode_listener(&mut buf, 0, &report).unwrap();
     let [Ok(Message::Listener { listener, .. })] = &decode(bytes)[..] else { panic!() };
     assert_eq!(listener.value.protos.as_ref().map(Vec::len), Some(256));
+}
+
+#[test]
+fn a_batch_is_events_back_to_back_and_the_tool_reads_each() {
+    let ip = IpHeader::ipv4(&ipv4(1, 0, &[8, 0])).unwrap();
+    let facts = EventFacts { icmp: Some((8, 0)), ifindex: 2, len: 84, tstamp_ns: 7 };
+    let mut datagram = Vec::new();
+    for seq in 10..13 {
+        let mut buf = [0u8; EVENT_MAX];
+        datagram.extend_from_slice(encode_event(&mut buf, seq, &ip, &facts).unwrap());
+    }
+    let seqs: Vec<u32> = decode(&datagram)
+        .into_iter()
+        .map(|m| match m {
+            Ok(Message::V2Event(ev)) => ev.value.seq,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(seqs, [10, 11, 12]);
+}
+
+#[test]
+fn a_batch_is_due_when_full_or_when_the_largest_event_might_not_fit() {
+    let d = Delivery { batch: 64, flush_ms: 10 };
+    assert_eq!(d.capacity(), 64 * EVENT_MAX);
+    assert!(!d.batch_full(63, 63 * EVENT_MAX));
+    assert!(d.batch_full(64, 64 * 100));
+    // Capped at IMP2_BATCH_BYTES_MAX: 1024 events never fit in one datagram.
+    let big = Delivery { batch: 1024, flush_ms: 10 };
+    assert_eq!(big.capacity(), ::imp2::abi::IMP2_BATCH_BYTES_MAX as usize);
+    assert!(!big.batch_full(1, big.capacity() - EVENT_MAX));
+    assert!(big.batch_full(1, big.capacity() - EVENT_MAX + 1));
+    assert!(!Delivery::UNBATCHED.batched() && d.batched());
 }

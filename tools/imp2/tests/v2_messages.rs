@@ -52,7 +52,7 @@ fn error_reply(errno: i32, request: &[u8], capped: bool, tlvs: &[u8]) -> Vec<u8>
 
 #[test]
 fn v2_requests_are_acked_requests_with_attributes() {
-    let filter = Filter { families: Some(abi::IMP2_FAMILY_IPV4), protos: Some(vec![1]) };
+    let filter = Filter { families: Some(abi::IMP2_FAMILY_IPV4), protos: Some(vec![1]), ..Filter::default() };
     let req = proto::v2_subscribe_request(7, 99, &filter);
     let attrs =
         [nla(attr::FAMILIES, &1u32.to_ne_bytes()), nla(attr::PROTOS | NLA_F_NESTED, &nla(attr::PROTO, &[1]))].concat();
@@ -66,7 +66,13 @@ fn v2_requests_are_acked_requests_with_attributes() {
     assert_eq!((default.len(), u32_at(&default, 0), u16_at(&default, 4)), (16, 16, 0x20));
 
     let unsub = proto::v2_unsubscribe_request(2, 99);
-    assert_eq!((unsub.len(), u16_at(&unsub, 4), u16_at(&unsub, 6)), (16, 0x21, NLM_F_REQUEST));
+    // Acked: the tool reads up to the ack, collecting batched events.
+    assert_eq!((unsub.len(), u16_at(&unsub, 4), u16_at(&unsub, 6)), (16, 0x21, NLM_F_REQUEST | NLM_F_ACK));
+
+    let batched = Filter { batch: Some(64), flush_ms: Some(10), ..Filter::default() };
+    let req = proto::v2_subscribe_request(1, 0, &batched);
+    let attrs = [nla(attr::BATCH, &64u32.to_ne_bytes()), nla(attr::FLUSH_MS, &10u32.to_ne_bytes())].concat();
+    assert_eq!(&req[HDRLEN..], &attrs[..]);
     let list = proto::listeners_request(3, 99);
     assert_eq!((list.len(), u16_at(&list, 4), u16_at(&list, 6)), (16, 0x12, NLM_F_REQUEST | NLM_F_ACK));
 }
@@ -110,7 +116,7 @@ fn listener_list_then_done_then_ack() {
     let Message::Listener { seq: 2, listener } = &got[0] else { panic!("{:?}", got[0]) };
     assert_eq!(
         listener.value,
-        Listener { portid: 100, families: Some(3), protos: Some(vec![1, 58]), events_sent: 5, send_failures: 1 }
+        Listener { portid: 100, families: Some(3), protos: Some(vec![1, 58]), events_sent: 5, send_failures: 1, ..Listener::default() }
     );
     assert!(matches!(&got[1], Message::Listener { listener, .. } if listener.value.protos == Some(vec![17])));
     assert_eq!(got[2], Message::Done { seq: 2, errno: 0 });
@@ -186,7 +192,7 @@ fn v2_events_in_one_datagram_malformed_one_skipped() {
 
 #[test]
 fn extack_message_and_offset_from_a_capped_error() {
-    let filter = Filter { families: Some(8), protos: None };
+    let filter = Filter { families: Some(8), protos: None, ..Filter::default() };
     let request = proto::v2_subscribe_request(1, 50, &filter);
     let tlvs = [nla(1, b"IMP2_A_FAMILIES: unknown family bits\0"), nla(2, &16u32.to_ne_bytes())].concat();
     let got = proto::decode(&error_reply(libc::EINVAL, &request, true, &tlvs));
@@ -201,7 +207,7 @@ fn extack_message_and_offset_from_a_capped_error() {
 #[test]
 fn extack_after_an_echoed_request() {
     // Without NETLINK_CAP_ACK the kernel echoes the whole request first.
-    let filter = Filter { families: None, protos: Some(vec![1, 2, 3]) };
+    let filter = Filter { families: None, protos: Some(vec![1, 2, 3]), ..Filter::default() };
     let request = proto::v2_subscribe_request(4, 50, &filter);
     let tlvs = nla(1, b"IMP2_A_PROTOS: duplicate protocol\0");
     let got = proto::decode(&error_reply(libc::EINVAL, &request, false, &tlvs));
@@ -234,7 +240,7 @@ fn no_extack_without_the_tlv_flag_and_broken_tlvs_lose_only_the_text() {
 
 #[test]
 fn attr_type_at_refuses_offsets_outside_the_attributes() {
-    let request = proto::v2_subscribe_request(1, 0, &Filter { families: Some(1), protos: None });
+    let request = proto::v2_subscribe_request(1, 0, &Filter { families: Some(1), protos: None, ..Filter::default() });
     assert_eq!(proto::attr_type_at(&request, 0), None, "inside the nlmsghdr");
     assert_eq!(proto::attr_type_at(&request, 22), None, "past the end");
     assert_eq!(proto::attr_type_at(&request, 400), None);
