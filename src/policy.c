@@ -102,6 +102,9 @@ int imp2_v2_parse_subscribe(const struct nlmsghdr *nlh, struct imp2_v2_filter *f
 	if (err)
 		return err;
 	err = nlmsg_parse(nlh, 0, tb, IMP2_A_MAX, imp2_subscribe_policy, extack);
+	/* A value out of its policy range is a bad attribute like any other. */
+	if (err == -ERANGE)
+		err = -EINVAL;
 	if (err) {
 		/*
 		 * Bytes left over are reported without an attribute. If the top

@@ -19,9 +19,14 @@
 #  2. a listener killed, then its netns deleted at once, during pings into
 #     it, 20 times;
 #  3. a load whose pernet init fails in the last netns (test knob
-#     test_fail_init_netns) and unwinds the netns already set up, 20 times.
+#     test_fail_init_netns) and unwinds the netns already set up, 20 times;
+#  4. batching listeners killed with their netns timer still armed (5 s
+#     ahead), or due in the middle of the teardown and held there for
+#     200 ms (test knob test_timer_delay_us), then rmmod or the netns
+#     deleted at once, IMP2_TEARDOWN_CYCLES times each: .pre_exit must shut
+#     the timer down (timer_shutdown_sync) before anything is freed.
 . "$(dirname "$0")/lib.sh"
-ktap_plan 6
+ktap_plan 9
 CYCLES=${IMP2_TEARDOWN_CYCLES:-20}
 DELAY_US=3000
 A=imp2-td-a B=imp2-td-b C=imp2-td-c
@@ -111,4 +116,48 @@ check "load failing in the last netns during pings: $ok of $CYCLES cycles ended 
 	test "$ok" -eq "$CYCLES"
 check "no use-after-free report or other splat while unwinding a failed load" no_splat_since "$mark"
 stop_pingers
+cleanup_netns $A $B $C
+
+# --- 4. the netns timer at teardown ---------------------------------------------
+# batcher NETNS FILE CYCLE: a batching IPv4 listener in NETNS with one event
+# pending, so that the netns timer is armed: 5 s ahead on odd cycles, 300 ms
+# on even ones (whose timer runs take 200 ms, see the insmod below).
+batcher() {
+	local flush=$(( $3 % 2 ? 5000 : 300 ))
+	nsenter --net="/run/netns/$1" $IMP2 monitor --family ipv4 --batch 64 --flush-ms $flush >"$2" 2>/dev/null &
+	listeners+=($!)
+	busywait 5000 has_listeners "$1" 1 && ip netns exec $B ping -c 1 -q 10.99.0.1 >/dev/null
+}
+timer_knob() { echo $(( $1 % 2 ? 0 : 200000 )); }
+mark=$(kmsg_mark timer)
+setup_pair $A $B || exit $KSFT_FAIL
+ok=0
+for i in $(seq 1 "$CYCLES"); do
+	insmod "$IMP2_KO" test_timer_delay_us=$(timer_knob $i) || break
+	batcher $A $tmp/t$i $i || { diag "cycle $i: no listener or no ping"; break; }
+	kill_listeners
+	busywait 10000 rmmod imp2 2>/dev/null || { diag "cycle $i: rmmod failed"; break; }
+	reap_listeners
+	ok=$((ok + 1))
+done
+check "batching listener killed with the timer armed, then rmmod: $ok of $CYCLES cycles" test "$ok" -eq "$CYCLES"
+imp2_load || exit $KSFT_FAIL
+ok=0
+for i in $(seq 1 "$CYCLES"); do
+	knob test_timer_delay_us $(timer_knob $i)
+	[[ $i == 1 ]] || setup_pair $A $B || break
+	batcher $A $tmp/n$i $i || { diag "cycle $i: no listener or no ping"; break; }
+	kill_listeners
+	ip netns del $A
+	busywait 10000 bash -c "! ip -n $B link show veth-imp2 >/dev/null 2>&1" || break
+	reap_listeners
+	ip netns del $B
+	ok=$((ok + 1))
+done
+check "batching listener killed with the timer armed, then its netns deleted: $ok of $CYCLES cycles" \
+	bash -c "(( $ok == $CYCLES )) && rmmod imp2"
+# A timer left armed would fire into freed memory 5 s after its teardown:
+# nothing to poll for, so wait that long once.
+sleep 6
+check "no use-after-free report or other splat from a timer outliving its netns or module" no_splat_since "$mark"
 ktap_finish
