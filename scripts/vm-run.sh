@@ -73,7 +73,7 @@ cp -a "$IMP2_ROOT/tests" "$ov/imp2/tests"
 	printf '#!/bin/bash\n'
 	# Test knobs (IMP2_FUZZ_MESSAGES, IMP2_CYCLES, ...) reach the guest.
 	while IFS='=' read -r name _; do
-		[[ $name =~ ^IMP2_(FUZZ|CYCLES|CHURN|RACE|BENCH) ]] && printf 'export %s=%q\n' "$name" "${!name}"
+		[[ $name =~ ^IMP2_(FUZZ|CYCLES|CHURN|RACE|BENCH|TEARDOWN) ]] && printf 'export %s=%q\n' "$name" "${!name}"
 	done < <(env)
 	if (( $# )); then printf 'set -- %s\n' "$(printf '%q ' "$@")"; fi
 	cat "$script"
