@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
-"""Turn the IMP2-BENCH lines of a benchmark VM console log into a JSON
-file, a table on stdout and (if gnuplot is installed) a PNG plot.
+"""Turn the IMP2-BENCH lines of benchmark VM console logs into a JSON file,
+a table on stdout and (if gnuplot is installed) a PNG plot.
 
-    bench_report.py CONSOLE_LOG OUT_JSON [OUT_PNG]
+    bench_report.py OUT_JSON OUT_PNG CONSOLE_LOG...
 
-Figures come from one boot of a TCG-emulated VM: only ratios between peers
-measured in the same run are meaningful.
+Every figure is given as min / median / max over the repetitions. Ratios
+between peers are computed per repetition (the peers run interleaved in
+each one) and also given as min / median / max, with the spread
+(max - min) / median. The figures come from emulated (TCG) VMs: only ratios
+within one boot mean anything. The fast path runs under QEMU's instruction
+counting (pps = instructions per packet), the matching path in wall time.
 """
 import json
 import shutil
@@ -14,127 +18,146 @@ import subprocess
 import sys
 import tempfile
 
-PEERS = ["none", "imp2", "cref", "nflog", "nflog-q64"]
-LABEL = {"none": "no module", "imp2": "imp2.ko (Rust)", "cref": "C reference",
-         "nflog": "NFLOG", "nflog-q64": "NFLOG qthresh=64"}
+LABEL = {
+    "none": "no module", "emptyhook": "empty C hook", "imp2-idle": "imp2 idle",
+    "imp2-v1": "imp2 v1", "imp2-v2": "imp2 v2", "imp2-v2-batch": "imp2 v2 batched",
+    "cref": "C reference v1", "nflog": "NFLOG", "nflog-q64": "NFLOG qthresh 64",
+}
+FAST_PEERS = ["none", "emptyhook", "imp2-idle", "imp2-v1", "imp2-v2", "cref", "nflog"]
+MATCH_PEERS = ["imp2-v1", "imp2-v2", "imp2-v2-batch", "cref", "nflog", "nflog-q64"]
 
 
-def load(console):
+def load(consoles):
     records = []
-    with open(console, errors="replace") as f:
-        for line in f:
-            if "IMP2-BENCH: " in line:
-                records.append(json.loads(line.split("IMP2-BENCH: ", 1)[1].strip()))
+    for console in consoles:
+        with open(console, errors="replace") as f:
+            for line in f:
+                if "IMP2-BENCH: " in line:
+                    records.append(json.loads(line.split("IMP2-BENCH: ", 1)[1].strip()))
     return records
 
 
-def ratio(a, b):
-    return f"{a / b:.3f}" if a and b else "-"
+def spread(values):
+    """min, median, max and the spread in % of the median."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    med = statistics.median(values)
+    return {"min": min(values), "median": med, "max": max(values), "n": len(values),
+            "spread_pct": 100.0 * (max(values) - min(values)) / med if med else 0.0}
+
+
+def per_rep(records, key):
+    """{peer: {rep: value}} for the records, value = key(record)."""
+    out = {}
+    for r in records:
+        out.setdefault(r["peer"], {})[r["rep"]] = key(r)
+    return out
+
+
+def ratios(by_peer, a, b):
+    """a / b per repetition both have."""
+    ra, rb = by_peer.get(a, {}), by_peer.get(b, {})
+    return [ra[k] / rb[k] for k in ra if k in rb and rb[k]]
 
 
 def summarise(records):
-    rows = []
-    fast = {}
-    for r in records:
-        if r["metric"] == "fastpath_pps":
-            fast.setdefault(r["peer"], []).append(r["value"])
-    fast = {p: statistics.median(v) for p, v in fast.items()}
-    for p in PEERS:
+    out = {"fastpath": {}, "matching": {}, "ratios": {}}
+    fast = per_rep([r for r in records if r["metric"] == "fastpath_pps"], lambda r: r["value"])
+    for p in FAST_PEERS:
         if p in fast:
-            rows.append({"section": "fast path (UDP, pktgen netif_receive)", "peer": p,
-                         "metric": "pps", "value": fast[p],
-                         "vs_none": ratio(fast[p], fast.get("none")),
-                         "vs_cref": ratio(fast[p], fast.get("cref"))})
-    runs = {}
-    for r in records:
-        if r["metric"] == "matching":
-            runs.setdefault((r["rcvbuf"], r["senders"], r["peer"]), []).append(r)
-    groups = {}
-    for (rcvbuf, senders, peer), reps in runs.items():
-        # Median of each measured field over the repetitions.
-        med = dict(reps[0])
-        for field in ("ip_in", "crossed_hook", "events", "overruns"):
-            med[field] = statistics.median(x[field] for x in reps)
-        med["reps"] = len(reps)
-        groups.setdefault((rcvbuf, senders), {})[peer] = med
-    for (rcvbuf, senders), by_peer in groups.items():
-        section = f"matching path (ICMP flood, {senders} sender(s), rcvbuf {rcvbuf}; median of runs)"
-        pps = {p: r["ip_in"] / r["secs"] for p, r in by_peer.items()}
-        eps = {p: r["events"] / r["secs"] for p, r in by_peer.items()}
-        for p in PEERS:
-            r = by_peer.get(p)
-            if not r:
-                continue
-            rows.append({"section": section, "peer": p, "metric": "pps", "value": pps[p],
-                         "vs_none": ratio(pps[p], pps.get("none")),
-                         "vs_cref": ratio(pps[p], pps.get("cref"))})
-            if p == "none":
-                continue
-            crossed = r["crossed_hook"] or r["ip_in"]
-            loss = 100.0 * (1 - r["events"] / crossed) if crossed else 0.0
-            rows.append({"section": section, "peer": p, "metric": "events/s", "value": eps[p],
-                         "vs_none": "-", "vs_cref": ratio(eps[p], eps.get("cref"))})
-            rows.append({"section": section, "peer": p, "metric": "loss %", "value": loss,
-                         "vs_none": "-", "vs_cref": "-"})
-            rows.append({"section": section, "peer": p, "metric": "overruns", "value": r["overruns"],
-                         "vs_none": "-", "vs_cref": "-"})
-    return rows
+            out["fastpath"][p] = spread(list(fast[p].values()))
+    for name, a, b in [("fast: imp2 idle / no module", "imp2-idle", "none"),
+                       ("fast: empty C hook / no module", "emptyhook", "none"),
+                       ("fast: imp2 v1 (listening) / empty C hook", "imp2-v1", "emptyhook"),
+                       ("fast: imp2 v2 (listening) / empty C hook", "imp2-v2", "emptyhook"),
+                       ("fast: imp2 v1 / C reference v1", "imp2-v1", "cref"),
+                       ("fast: NFLOG / no module", "nflog", "none")]:
+        r = spread(ratios(fast, a, b))
+        if r:
+            out["ratios"][name] = r
+
+    match = [r for r in records if r["metric"] == "matching"]
+    scenarios = {}
+    for r in match:
+        scenarios.setdefault((r["senders"], r["listeners"], r["rcvbuf"]), []).append(r)
+    for (senders, listeners, rcvbuf), rs in sorted(scenarios.items()):
+        label = f"{senders} sender(s), {listeners} listener(s), rcvbuf {rcvbuf}"
+        eps = per_rep(rs, lambda r: sum(r["events"]) / r["secs"])
+        per_listener = per_rep(rs, lambda r: sum(r["events"]) / len(r["events"]) / r["secs"])
+        loss = per_rep(rs, lambda r: 100.0 * (1 - min(r["events"]) / r["ip_in"]) if r["ip_in"] else 0.0)
+        scen = {}
+        for p in MATCH_PEERS:
+            if p in eps:
+                scen[p] = {"events_per_s": spread(list(eps[p].values())),
+                           "events_per_s_per_listener": spread(list(per_listener[p].values())),
+                           "loss_pct": spread(list(loss[p].values()))}
+        out["matching"][label] = scen
+        if listeners == 1:
+            for name, a, b in [("v2 batched / v1 per-event", "imp2-v2-batch", "imp2-v1"),
+                               ("v2 batched / NFLOG qthresh 64", "imp2-v2-batch", "nflog-q64"),
+                               ("v2 unbatched / v1", "imp2-v2", "imp2-v1"),
+                               ("imp2 v1 / C reference v1", "imp2-v1", "cref")]:
+                r = spread(ratios(eps, a, b))
+                if r:
+                    out["ratios"][f"matching ({senders} sender(s)): {name}"] = r
+    return out
 
 
-def print_table(rows):
-    print("imp2 benchmark: one boot of a QEMU TCG (emulated) VM; absolute numbers mean")
-    print("little, compare the ratios (vs no module, vs the C reference) within this run.")
-    section = None
-    for r in rows:
-        if r["section"] != section:
-            section = r["section"]
-            print(f"\n{section}")
-            print(f"  {'peer':<18} {'metric':<9} {'value':>12} {'/none':>7} {'/cref':>7}")
-        v = r["value"]
-        value = f"{v:.1f}" if isinstance(v, float) and r["metric"] == "loss %" else f"{v:,.0f}"
-        print(f"  {LABEL[r['peer']]:<18} {r['metric']:<9} {value:>12} {r['vs_none']:>7} {r['vs_cref']:>7}")
+def fmt(v, digits=0):
+    return f"{v:,.{digits}f}"
 
 
-def plot(rows, png):
+def print_table(s):
+    print("imp2 benchmark: QEMU TCG VMs; absolute numbers mean little. Each figure is")
+    print("min / median / max over the repetitions; ratios are per repetition.")
+    if s["fastpath"]:
+        print("\nfast path: non-matching UDP, pktgen netif_receive, QEMU -icount (pps = instructions per packet)")
+        print(f"  {'peer':<18} {'min':>12} {'median':>12} {'max':>12} {'spread':>8}")
+        for p, v in s["fastpath"].items():
+            print(f"  {LABEL[p]:<18} {fmt(v['min']):>12} {fmt(v['median']):>12} {fmt(v['max']):>12} {v['spread_pct']:>7.2f}%")
+    for label, scen in s["matching"].items():
+        print(f"\nmatching path: ICMP flood over veth, {label}, wall time")
+        print(f"  {'peer':<18} {'events/s min':>12} {'median':>10} {'max':>10} {'spread':>8} {'per listener':>13} {'loss % med':>10} {'max':>6}")
+        for p, v in scen.items():
+            e, pl, l = v["events_per_s"], v["events_per_s_per_listener"], v["loss_pct"]
+            print(f"  {LABEL[p]:<18} {fmt(e['min']):>12} {fmt(e['median']):>10} {fmt(e['max']):>10} "
+                  f"{e['spread_pct']:>7.1f}% {fmt(pl['median']):>13} {l['median']:>10.1f} {l['max']:>6.1f}")
+    print("\nratios (per repetition)")
+    print(f"  {'':<58} {'min':>7} {'median':>7} {'max':>7} {'spread':>8}")
+    for name, r in s["ratios"].items():
+        print(f"  {name:<58} {r['min']:>7.3f} {r['median']:>7.3f} {r['max']:>7.3f} {r['spread_pct']:>7.2f}%")
+
+
+def plot(s, png):
     if not shutil.which("gnuplot"):
         print("(gnuplot not installed: no plot; apt-get install gnuplot-nox)", file=sys.stderr)
         return False
-    fast = [r for r in rows if r["section"].startswith("fast") and r["metric"] == "pps"]
-    # Matching path, 1 sender: one cluster per rcvbuf, one bar per peer.
-    clusters = {}
-    for r in rows:
-        if r["section"].startswith("matching") and "1 sender" in r["section"] and r["metric"] == "events/s":
-            buf = r["section"].split("rcvbuf ")[1].split(";")[0]
-            clusters.setdefault(buf, {})[r["peer"]] = r["value"]
-    peers = [p for p in PEERS if p != "none" and any(p in c for c in clusters.values())]
+    fast = s["fastpath"]
+    base = fast.get("none", {}).get("median")
+    one = next((scen for label, scen in s["matching"].items() if label.startswith("1 sender(s), 1 listener")), {})
     with tempfile.TemporaryDirectory() as d:
-        base = next((r["value"] for r in fast if r["peer"] == "none"), None)
         with open(f"{d}/fast.dat", "w") as f:
-            for r in fast:
-                f.write(f"\"{LABEL[r['peer']]}\" {r['value'] / base if base else 0}\n")
+            for p, v in fast.items():
+                f.write(f"\"{LABEL[p]}\" {v['median'] / base if base else 0} {v['min'] / base if base else 0} {v['max'] / base if base else 0}\n")
         with open(f"{d}/match.dat", "w") as f:
-            f.write("rcvbuf " + " ".join(f'"{LABEL[p]}"' for p in peers) + "\n")
-            for buf, by_peer in clusters.items():
-                label = "default" if buf == "default" else f"{int(buf) // 1048576} MiB"
-                f.write(f'"rcvbuf {label}" ' + " ".join(str(by_peer.get(p, 0)) for p in peers) + "\n")
-        cols = " , ".join(f"'' using {i + 2} title columnheader" for i in range(1, len(peers)))
+            for p, v in one.items():
+                e = v["events_per_s"]
+                f.write(f"\"{LABEL[p]}\" {e['median']} {e['min']} {e['max']}\n")
         script = f"""
-set terminal png size 1200,520
+set terminal png size 1300,520
 set output '{png}'
-set multiplot layout 1,2 title 'imp2 benchmark, one QEMU TCG VM boot: compare ratios only'
+set multiplot layout 1,2 title 'imp2 benchmark, QEMU TCG VMs: compare ratios only (bars: median, whiskers: min-max)'
 set style fill solid 0.8 border -1
 set grid ytics
 set yrange [0:*]
-set style data histograms
-set style histogram clustered gap 1
-set boxwidth 0.8
-set title 'Fast path (UDP): pps relative to no module'
+set boxwidth 0.7
 set key off
-set xtics font ',10'
-plot '{d}/fast.dat' using 2:xtic(1) lc rgb '#4477aa'
-set title 'Matching path (ICMP, 1 sender): events delivered per second'
-set key below horizontal autotitle columnheader font ',9'
-plot '{d}/match.dat' using 2:xtic(1) title columnheader{', ' + cols if cols else ''}
+set xtics rotate by -30 font ',9'
+set title 'Fast path (UDP, -icount): pps relative to no module'
+plot '{d}/fast.dat' using 0:2:xtic(1) with boxes lc rgb '#4477aa', '' using 0:2:3:4 with yerrorbars lc rgb 'black' pt -1
+set title 'Matching path (ICMP, 1 sender, 8 MiB rcvbuf): events/s'
+plot '{d}/match.dat' using 0:2:xtic(1) with boxes lc rgb '#aa7744', '' using 0:2:3:4 with yerrorbars lc rgb 'black' pt -1
 unset multiplot
 """
         subprocess.run(["gnuplot"], input=script, text=True, check=True)
@@ -142,17 +165,18 @@ unset multiplot
 
 
 def main():
-    console, out_json = sys.argv[1], sys.argv[2]
-    png = sys.argv[3] if len(sys.argv) > 3 else None
-    records = load(console)
+    if len(sys.argv) < 4:
+        sys.exit("usage: bench_report.py OUT_JSON OUT_PNG CONSOLE_LOG...")
+    out_json, png, consoles = sys.argv[1], sys.argv[2], sys.argv[3:]
+    records = load(consoles)
     if not records:
-        sys.exit(f"no IMP2-BENCH lines in {console}: did the benchmark run? see that log")
-    rows = summarise(records)
+        sys.exit(f"no IMP2-BENCH lines in {' '.join(consoles)}: did the benchmark run? see those logs")
+    summary = summarise(records)
     with open(out_json, "w") as f:
-        json.dump({"note": "QEMU TCG VM, one boot: compare ratios only",
-                   "records": records, "summary": rows}, f, indent=1)
-    print_table(rows)
-    if png and plot(rows, png):
+        json.dump({"note": "QEMU TCG VMs: compare ratios only; fast path under -icount",
+                   "records": records, "summary": summary}, f, indent=1)
+    print_table(summary)
+    if plot(summary, png):
         print(f"\nplot: {png}")
     print(f"json: {out_json}")
 

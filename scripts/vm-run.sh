@@ -4,7 +4,7 @@
 # status.
 #
 #   scripts/vm-run.sh [--share HOSTDIR[:GUESTDIR]]... [--timeout SECS]
-#                     [--log FILE] [--cpus N] [--mem MB] [--quiet]
+#                     [--log FILE] [--cpus N] [--mem MB] [--quiet] [--icount]
 #                     SCRIPT [ARGS...]
 #
 # The guest gets, under /imp2: imp2.ko, the userspace tool and test helpers
@@ -13,7 +13,9 @@
 # console is kept in the log file (--quiet shows only the script's own
 # output, not kernel messages, on the terminal); the run fails if the script fails, if the
 # VM times out or crashes, or if the console shows a kernel splat, a leak or
-# an unexpected taint.
+# an unexpected taint.  --icount runs QEMU's instruction counting (TCG:
+# guest time advances with executed instructions, 1 ns each), for
+# benchmarks whose figures must not depend on the host's load.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -22,6 +24,7 @@ cpus=${IMP2_VM_CPUS:-2}
 mem=${IMP2_VM_MEM:-2048}
 logfile=
 quiet=0
+icount=()
 shares=()
 while (( $# )); do
 	case $1 in
@@ -31,7 +34,8 @@ while (( $# )); do
 	--cpus) cpus=$2; shift 2 ;;
 	--mem) mem=$2; shift 2 ;;
 	--quiet) quiet=1; shift ;;
-	-h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+	--icount) icount=(-icount shift=0,sleep=off); shift ;;
+	-h|--help) sed -n '2,19p' "$0"; exit 0 ;;
 	--) shift; break ;;
 	-*) die "unknown option $1 (see --help)" ;;
 	*) break ;;
@@ -107,13 +111,14 @@ done
 cmdline="console=ttyS0 panic=-1 printk.devkmsg=on kasan.fault=report kasan_multi_shot"
 [[ $share_arg ]] && cmdline+=" imp2.share=$share_arg"
 
-log "VM: $accel, $cpus cpus, ${mem}M, timeout ${timeout_s}s, console log $logfile"
+[[ ${#icount[@]} -gt 0 && $accel != tcg ]] && die "--icount needs TCG (IMP2_ACCEL=tcg)"
+log "VM: $accel${icount:+ (icount)}, $cpus cpus, ${mem}M, timeout ${timeout_s}s, console log $logfile"
 rc=0
 timeout -k 10 "$timeout_s" qemu-system-x86_64 \
 	-accel "$accel" -cpu max,la57=off -smp "$cpus" -m "$mem" \
 	-kernel "$bzimage" -initrd "$work/initrd.cpio.gz" -append "$cmdline" \
 	-display none -serial stdio -monitor none -no-reboot \
-	-nic none "${virtfs[@]}" </dev/null 2>&1 |
+	-nic none "${virtfs[@]}" "${icount[@]}" </dev/null 2>&1 |
 	tee "$logfile" |
 	if (( quiet )); then grep -av --line-buffered '^\[ *[0-9]*\.[0-9]*\]' || true; else cat; fi
 rc=${PIPESTATUS[0]}

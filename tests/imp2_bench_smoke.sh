@@ -12,8 +12,8 @@ rc=$?
 grep -v '^IMP2-BENCH' "$tmp" | sed 's/^/# /'
 check "bench --smoke ran to the end" bash -c "(( $rc == 0 )) && grep -q 'bench: done' $tmp"
 fast=$(grep -c '"metric":"fastpath_pps".*"value":[1-9]' "$tmp")
-check "fast path: pps measured for all 4 peers" test "$fast" -eq 4
-events=$(grep '"metric":"matching"' "$tmp" | grep -c '"events":[1-9]')
-check "matching path: events delivered by imp2, cref, nflog and nflog-q64" test "$events" -eq 4
+check "fast path: pps measured for all 7 peers" test "$fast" -eq 7
+events=$(grep '"metric":"matching"' "$tmp" | grep -c '"events":\[[1-9]')
+check "matching path: events delivered by imp2 v1, v2, v2 batched, cref, nflog and nflog-q64" test "$events" -eq 6
 grep '^IMP2-BENCH' "$tmp" | sed 's/^IMP2-BENCH: /# bench: /'
 ktap_finish

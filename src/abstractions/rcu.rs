@@ -120,6 +120,13 @@ impl<T> RcuBox<T> {
         unsafe { p.as_ref() }
     }
 
+    /// Whether the box is empty at this instant. Needs no read-side
+    /// section: only the pointer's value is looked at, never its target.
+    /// For a fast path that may skip the read-side section altogether.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ptr.load(Ordering::Relaxed).is_null()
+    }
+
     /// Becomes the updater (sleeps on the update mutex). Must not be called
     /// inside a read-side section: `replace` waits for a grace period.
     pub(crate) fn lock(&self) -> Updater<'_, T> {

@@ -286,6 +286,10 @@ impl Imp2Net {
     /// header the IPv4 hook has already read; the IPv6 hook reads its own,
     /// and only if some listener wants IPv6.
     fn v2_packet(&self, ctx: &PacketContext<'_>, packet: &SkbPacket<'_>, ipv4: Option<IpHeader>) {
+        // The common case with only a v1 subscriber: no read-side section.
+        if self.v2.is_empty() {
+            return;
+        }
         self.v2.with_set(|set| {
             let version = if ipv4.is_some() { packet::IpVersion::V4 } else { packet::IpVersion::V6 };
             if !set.wants(version) {

@@ -264,6 +264,11 @@ impl Listeners {
         pin_init!(Self { set <- RcuBox::new() })
     }
 
+    /// Whether nobody listens at this instant (no read-side section).
+    pub(super) fn is_empty(&self) -> bool {
+        self.set.is_empty()
+    }
+
     /// Runs `f` on the current set, if anybody listens, in an RCU read-side
     /// section (so `f` must not sleep).
     pub(super) fn with_set<R>(&self, f: impl FnOnce(&ListenerSet) -> R) -> Option<R> {
