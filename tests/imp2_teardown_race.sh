@@ -15,11 +15,11 @@
 # flooded: with 3 ms per packet that keeps a packet inside a hook most of
 # the time without starving the rest of the VM.
 #  1. listeners killed, then rmmod at once, during two-way pings,
-#     IMP2_TEARDOWN_CYCLES (20) times;
+#     IMP2_TEARDOWN_CYCLES (10) times;
 #  2. a listener killed, then its netns deleted at once, during pings into
-#     it, 20 times;
+#     it, as often;
 #  3. a load whose pernet init fails in the last netns (test knob
-#     test_fail_init_netns) and unwinds the netns already set up, 20 times;
+#     test_fail_init_netns) and unwinds the netns already set up, as often;
 #  4. batching listeners killed with their netns timer still armed (5 s
 #     ahead), or due in the middle of the teardown and held there for
 #     200 ms (test knob test_timer_delay_us), then rmmod or the netns
@@ -27,7 +27,7 @@
 #     the timer down (timer_shutdown_sync) before anything is freed.
 . "$(dirname "$0")/lib.sh"
 ktap_plan 9
-CYCLES=${IMP2_TEARDOWN_CYCLES:-20}
+CYCLES=${IMP2_TEARDOWN_CYCLES:-10}
 DELAY_US=3000
 A=imp2-td-a B=imp2-td-b C=imp2-td-c
 IMP2=$(type -P imp2)

@@ -80,11 +80,12 @@ struct Batch {
 impl Batch {
     const EMPTY: Batch = Batch { msg: None, events: 0, bytes: 0, deadline: Jiffies::ZERO };
 
+    /// Empties the batch; its datagram, unless it holds no event.
     fn take(&mut self) -> Option<ReadyBatch> {
         let msg = self.msg.take()?;
         let events = core::mem::replace(&mut self.events, 0);
         self.bytes = 0;
-        Some(ReadyBatch { msg, events })
+        (events > 0).then_some(ReadyBatch { msg, events })
     }
 }
 
