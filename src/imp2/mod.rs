@@ -151,6 +151,11 @@ impl NetService for Imp2Net {
         let packet = SkbPacket(skb);
         match ctx.family {
             Family::Ipv4 => {
+                // Only the 2007 protocol listens, and most traffic is not
+                // ICMP: one byte decides.
+                if self.v2.is_empty() && !IpHeader::ipv4_may_be_icmp(&packet) {
+                    return Verdict::Accept;
+                }
                 // Reads only what is present: a short packet is simply skipped.
                 let Some(ip) = IpHeader::ipv4(&packet) else {
                     return Verdict::Accept;

@@ -83,6 +83,14 @@ impl IpHeader {
     const IPV4_MIN_LEN: usize = 20;
     const IPV6_LEN: usize = 40;
 
+    /// Whether an IPv4 packet may be ICMP, from its protocol byte alone: a
+    /// cheap test for the hook when only the 2007 protocol listens, which
+    /// reports nothing else. `false` for what is surely not (another
+    /// protocol); a malformed header is left to [`IpHeader::ipv4`].
+    pub(crate) fn ipv4_may_be_icmp(p: &impl PacketBytes) -> bool {
+        p.read::<1>(9).is_none_or(|[protocol]| protocol == IPPROTO_ICMP)
+    }
+
     /// Reads an IPv4 header. `None` if it is not one (short, wrong version
     /// or header length).
     pub(crate) fn ipv4(p: &impl PacketBytes) -> Option<Self> {

@@ -274,3 +274,14 @@ fn a_batch_is_due_when_full_or_when_the_largest_event_might_not_fit() {
     assert!(big.batch_full(1, big.capacity() - EVENT_MAX + 1));
     assert!(!Delivery::UNBATCHED.batched() && d.batched());
 }
+
+#[test]
+fn the_v1_only_fast_test_keeps_icmp_and_drops_the_rest() {
+    assert!(IpHeader::ipv4_may_be_icmp(&ipv4(1, 0, &[8, 0])));
+    assert!(!IpHeader::ipv4_may_be_icmp(&ipv4(17, 0, &[])));
+    assert!(!IpHeader::ipv4_may_be_icmp(&ipv4(6, 0x2000, &[])));
+    // Too short to tell: left to the full parse, which refuses it.
+    let short = Bytes { data: vec![0x45; 9], upper: None };
+    assert!(IpHeader::ipv4_may_be_icmp(&short));
+    assert!(IpHeader::ipv4(&short).is_none());
+}
