@@ -88,7 +88,7 @@ impl IpHeader {
     /// reports nothing else. `false` for what is surely not (another
     /// protocol); a malformed header is left to [`IpHeader::ipv4`].
     pub(crate) fn ipv4_may_be_icmp(p: &impl PacketBytes) -> bool {
-        p.read::<1>(9).is_none_or(|[protocol]| protocol == IPPROTO_ICMP)
+        p.read::<1>(9).map_or(true, |[protocol]| protocol == IPPROTO_ICMP)
     }
 
     /// Reads an IPv4 header. `None` if it is not one (short, wrong version
