@@ -46,6 +46,14 @@ listen() { nsenter --net="/run/netns/$1" $IMP2 monitor >"$2" 2>/dev/null & liste
 # kill_listeners: SIGKILL, so that NETLINK_URELEASE switches the hooks off.
 kill_listeners() { kill -KILL "${listeners[@]}" 2>/dev/null; }
 reap_listeners() { wait "${listeners[@]}" 2>/dev/null; listeners=(); }
+# delete_pair: deletes A at once, waits until its devices are gone (its
+# veth, and with it B's end), then reaps the listeners and deletes B.
+delete_pair() {
+	ip netns del $A
+	busywait 10000 bash -c "! ip -n $B link show veth-imp2 >/dev/null 2>&1" || return 1
+	reap_listeners
+	ip netns del $B
+}
 
 # --- 1. rmmod ---------------------------------------------------------------
 setup_pair $A $B || exit $KSFT_FAIL
@@ -81,12 +89,8 @@ for i in $(seq 1 "$CYCLES"); do
 	busywait 10000 has_lines $tmp/n$i 1 || { diag "cycle $i: no ICMP crossed the hook"; break; }
 	# The listener's socket holds A: A dies as soon as it is gone.
 	kill_listeners
-	ip netns del $A
-	# A's devices go first (its veth, and with it B's end): wait for that.
-	busywait 10000 bash -c "! ip -n $B link show veth-imp2 >/dev/null 2>&1" || break
-	reap_listeners
+	delete_pair || break
 	stop_pingers
-	ip netns del $B
 	ok=$((ok + 1))
 done
 # rmmod waits for netns cleanups still in progress (pernet_ops_rwsem).
@@ -149,10 +153,7 @@ for i in $(seq 1 "$TIMER_CYCLES"); do
 	[[ $i == 1 ]] || setup_pair $A $B || break
 	batcher $A $tmp/n$i $i || { diag "cycle $i: no listener or no ping"; break; }
 	kill_listeners
-	ip netns del $A
-	busywait 10000 bash -c "! ip -n $B link show veth-imp2 >/dev/null 2>&1" || break
-	reap_listeners
-	ip netns del $B
+	delete_pair || break
 	ok=$((ok + 1))
 done
 check "batching listener killed with the timer armed, then its netns deleted: $ok of $TIMER_CYCLES cycles" \
