@@ -34,7 +34,7 @@ for ((first = 1; first <= CHURN; first += BATCH)); do
 		ip_batch imp2-ch$i-b "addr add ${net[i]}.2/24 dev v" "link set v up"
 		nsenter --net=/run/netns/imp2-ch$i-a $IMP2 monitor --v1 --count 1 --timeout 60 >"$tmp/ev$i" 2>/dev/null &
 		mon[i]=$!
-		nsenter --net=/run/netns/imp2-ch$i-a $IMP2 monitor --count 1 --timeout 60 >"$tmp/ev2-$i" 2>/dev/null &
+		nsenter --net=/run/netns/imp2-ch$i-a $IMP2 monitor --family ipv4 --count 1 --timeout 60 >"$tmp/ev2-$i" 2>/dev/null &
 		mon2[i]=$!
 		# Ping until both monitors have their one event (the first pings may go
 		# before it subscribed, or wait for ARP).
