@@ -1,13 +1,13 @@
 #!/bin/bash
 # imp2-tier: full
-# IMP2_CYCLES (default 100) cycles of insmod -> subscribe (a v1 subscriber
+# IMP2_CYCLES (default 50) cycles of insmod -> subscribe (a v1 subscriber
 # and a v2 listener) -> ping flood -> rmmod.  Each cycle tries rmmod while
 # they are attached and packets are in flight (refused: their sockets hold
 # the module), then kills them (SIGKILL or SIGINT, alternately) and removes
 # the module while the flood goes on.
 . "$(dirname "$0")/lib.sh"
 ktap_plan 5
-CYCLES=${IMP2_CYCLES:-100}
+CYCLES=${IMP2_CYCLES:-50}
 A=imp2-lc-a B=imp2-lc-b
 tmp=$(mktemp -d)
 PING=$(type -P ping) IMP2=$(type -P imp2)    # for nsenter (see in_netns)

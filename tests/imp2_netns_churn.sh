@@ -1,6 +1,6 @@
 #!/bin/bash
 # imp2-tier: full
-# With the module loaded, create and destroy IMP2_CHURN (default 100)
+# With the module loaded, create and destroy IMP2_CHURN (default 50)
 # network namespace pairs, each with a veth pair, a v1 subscriber and a v2
 # listener that must both receive their own pair's event.  Pairs are churned
 # in batches of IMP2_CHURN_BATCH (default 10) that live side by side, with
@@ -9,7 +9,7 @@
 # catches any leak.
 . "$(dirname "$0")/lib.sh"
 ktap_plan 3
-CHURN=${IMP2_CHURN:-100}
+CHURN=${IMP2_CHURN:-50}
 BATCH=${IMP2_CHURN_BATCH:-10}
 tmp=$(mktemp -d)
 PING=$(type -P ping) IMP2=$(type -P imp2)    # for nsenter (see in_netns)
