@@ -338,7 +338,8 @@ unsafe extern "C" fn pernet_pre_exit<T: NetService>(net: *mut bindings::net) {
     unsafe { &(*slot).shared.timer }.shutdown_sync();
 }
 
-/// Pernet exit: drops the socket and the data of a netns.
+/// Pernet exit: drops the data, the socket, the hooks and the timer of a
+/// netns.
 ///
 /// # Safety
 ///
@@ -358,8 +359,8 @@ unsafe extern "C" fn pernet_exit<T: NetService>(net: *mut bindings::net) {
     // data goes first: anything it still holds that was received on the
     // socket (queued requests, whose skbs' destructor charges the kernel
     // socket) is freed while the socket exists. Then the socket.
-    // The hooks' `nf_hook_ops` go last: RCU readers of an old hook array
-    // could reach them until the grace period above.
+    // The hooks' `nf_hook_ops` go after them: RCU readers of an old hook
+    // array could reach them until the grace period above. The timer last.
     // SAFETY: the four fields are initialised and unused from now on
     // (above); the hooks and the timer are shut down.
     unsafe {

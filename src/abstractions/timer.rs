@@ -30,8 +30,9 @@ pub(crate) struct Timer {
     _pin: PhantomPinned,
 }
 
-// SAFETY: the timer functions may be called from any context, concurrently;
-// the timer core serialises them with the timer base lock.
+// SAFETY: the timer functions may be called concurrently from several CPUs;
+// the timer core serialises them with the timer base lock. `fire_by` may be
+// called from any context, `shutdown_sync` from process context (see there).
 unsafe impl Send for Timer {}
 // SAFETY: see above.
 unsafe impl Sync for Timer {}
@@ -73,9 +74,11 @@ impl Timer {
     }
 
     /// Waits for a running callback to return and keeps the timer from
-    /// ever firing again. Sleeps: process context, and never from the
-    /// callback itself.
-    pub(crate) fn shutdown_sync(&self) {
+    /// ever firing again. Process context only: called from the callback
+    /// itself it would wait for itself forever (`__timer_delete_sync()`),
+    /// and it warns in hard interrupt context. So only the abstractions'
+    /// owners call it (teardown); services get the timer to arm it.
+    pub(in crate::abstractions) fn shutdown_sync(&self) {
         // SAFETY: the timer is set up (type invariant).
         unsafe { bindings::timer_shutdown_sync(self.as_raw()) };
     }

@@ -81,9 +81,11 @@ impl Delivery {
         (self.batch as usize).saturating_mul(EVENT_MAX).min(wire::IMP2_BATCH_BYTES_MAX)
     }
 
-    /// Whether a batch of `events` events in `bytes` bytes is due: it is
-    /// full, or the largest event might not fit any more.
-    pub(crate) fn batch_full(&self, events: u32, bytes: usize) -> bool {
-        events >= self.batch || bytes + EVENT_MAX > self.capacity()
+    /// Whether a batch of `events` events in `bytes` bytes of a datagram
+    /// of `capacity` bytes is due: it is full, or the largest event might
+    /// not fit any more. The capacity is the datagram's own, which an
+    /// earlier delivery may have sized.
+    pub(crate) fn batch_full(&self, events: u32, bytes: usize, capacity: usize) -> bool {
+        events >= self.batch || bytes + EVENT_MAX > capacity
     }
 }

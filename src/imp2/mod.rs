@@ -426,7 +426,7 @@ impl Imp2Net {
             return Err(EINVAL);
         }
         let adding = Families { ipv4: filter.wants(IpVersion::V4), ipv6: filter.wants(IpVersion::V6) };
-        self.change_listeners(hooks, adding, || {
+        let earlier_batch = self.change_listeners(hooks, adding, || {
             self.v2
                 .subscribe(portid, filter, delivery, params::max_listeners(), || request.sender_closed())
                 .map_err(|e| match e {
@@ -435,6 +435,11 @@ impl Imp2Net {
                     v2::SubscribeError::NoMemory => ENOMEM,
                 })
         })?;
+        // Events batched under the listener's previous delivery go first,
+        // before the ack, to the listener itself.
+        if let Some(batch) = earlier_batch {
+            let _ = request.reply(batch.msg);
+        }
         self.log_change(portid, "v2 listener subscribed");
         Ok(())
     }

@@ -71,6 +71,8 @@ impl ListenerState {
 struct Batch {
     /// The datagram; `None` while no event waits.
     msg: Option<NlMsgBuf>,
+    /// The bytes it was allocated for.
+    capacity: usize,
     events: u32,
     bytes: usize,
     /// When the batch is due, counted from its first event.
@@ -78,7 +80,7 @@ struct Batch {
 }
 
 impl Batch {
-    const EMPTY: Batch = Batch { msg: None, events: 0, bytes: 0, deadline: Jiffies::ZERO };
+    const EMPTY: Batch = Batch { msg: None, capacity: 0, events: 0, bytes: 0, deadline: Jiffies::ZERO };
 
     /// Empties the batch; its datagram, unless it holds no event.
     fn take(&mut self) -> Option<ReadyBatch> {
@@ -157,11 +159,12 @@ impl Listener {
     ) -> Batched {
         let mut batch = self.state.batch.lock();
         if batch.msg.is_none() {
-            let capacity = self.delivery.capacity() as u32;
-            let Ok(msg) = NlMsgBuf::with_capacity(capacity, AllocContext::Atomic) else {
+            let capacity = self.delivery.capacity();
+            let Ok(msg) = NlMsgBuf::with_capacity(capacity as u32, AllocContext::Atomic) else {
                 return Batched::NoMemory;
             };
             batch.msg = Some(msg);
+            batch.capacity = capacity;
             batch.deadline = Jiffies::after_ms(self.delivery.flush_ms);
             timer.fire_by(batch.deadline);
         }
@@ -170,23 +173,27 @@ impl Listener {
             return Batched::Queued; // cannot happen: EVENT_MAX fits any event
         };
         let bytes = &buf[..len];
-        // Always fits: the batch is due before less than EVENT_MAX is left.
+        // Always fits: a batch is due as soon as less than EVENT_MAX is left
+        // in its own datagram.
         if !batch.msg.as_mut().is_some_and(|msg| msg.append(bytes)) {
             return Batched::Queued;
         }
         batch.events += 1;
         batch.bytes += len;
-        if self.delivery.batch_full(batch.events, batch.bytes) {
+        if self.delivery.batch_full(batch.events, batch.bytes, batch.capacity) {
             batch.take().map_or(Batched::Queued, Batched::Ready)
         } else {
             Batched::Queued
         }
     }
 
-    /// Takes the batch out if it is due at `now`, for the netns timer.
-    /// A closed listener's batch is taken and dropped: its port may belong
-    /// to somebody else by now.
+    /// Takes the batch out if it is due at `now`, for the netns timer. A
+    /// closed listener's batch is left alone: its port may belong to
+    /// somebody else by now, and unsubscribe, which closed it, sends it.
     pub(super) fn batch_due(&self, now: Jiffies) -> Due {
+        if self.state.closed.load(Ordering::Acquire) {
+            return Due::Empty;
+        }
         let mut batch = self.state.batch.lock();
         if batch.msg.is_none() {
             return Due::Empty;
@@ -194,10 +201,7 @@ impl Listener {
         if now.is_before(batch.deadline) {
             return Due::Later(batch.deadline);
         }
-        match batch.take() {
-            Some(ready) if !self.state.closed.load(Ordering::Acquire) => Due::Now(ready),
-            _ => Due::Empty,
-        }
+        batch.take().map_or(Due::Empty, Due::Now)
     }
 
     fn duplicate(&self) -> Self {
@@ -277,9 +281,15 @@ impl Listeners {
         self.set.get(&guard).map(f)
     }
 
-    /// Whether any listener wants packets of IP version `version`.
+    /// Whether any open listener wants packets of IP version `version`
+    /// (a closed one left behind by a failed removal does not count).
     pub(super) fn wants(&self, version: IpVersion) -> bool {
-        self.with_set(|set| set.wants(version)).unwrap_or(false)
+        self.with_set(|set| {
+            set.listeners
+                .iter()
+                .any(|l| l.filter.wants(version) && !l.state.closed.load(Ordering::Relaxed))
+        })
+        .unwrap_or(false)
     }
 
     /// Publishes the listeners that `edit` makes of the current ones.
@@ -312,11 +322,17 @@ impl Listeners {
         delivery: Delivery,
         max_listeners: usize,
         sender_closed: impl FnOnce() -> bool,
-    ) -> Result<(), SubscribeError> {
+    ) -> Result<Option<ReadyBatch>, SubscribeError> {
         let mut updater = self.set.lock();
         if sender_closed() {
             return Err(SubscribeError::SenderClosed);
         }
+        let old_delivery = updater.current().and_then(|s| {
+            s.listeners
+                .iter()
+                .find(|l| l.portid == portid && !l.state.closed.load(Ordering::Relaxed))
+                .map(|l| l.delivery)
+        });
         // Subscribing again with the same filter changes nothing: spare the
         // grace period.
         let unchanged = updater
@@ -332,7 +348,7 @@ impl Listeners {
                     })
             });
         if unchanged {
-            return Ok(());
+            return Ok(None);
         }
         Self::republish(&mut updater, |current, next| {
             let mut replaced = false;
@@ -340,8 +356,6 @@ impl Listeners {
             for l in current.iter().filter(|l| !l.state.closed.load(Ordering::Relaxed)) {
                 let mut copy = l.duplicate();
                 if l.portid == portid {
-                    // A batch pending from before keeps going: the timer
-                    // sends it whatever the new delivery is.
                     copy.filter = filter;
                     copy.delivery = delivery;
                     replaced = true;
@@ -358,14 +372,26 @@ impl Listeners {
                     .map_err(|_| SubscribeError::NoMemory)?;
             }
             Ok(())
-        })
+        })?;
+        // A new delivery starts with a new batch: the one gathered under the
+        // old one goes to the caller to send first (publishing waited for a
+        // grace period, so no hook still fills it the old way).
+        match old_delivery {
+            Some(old) if old != delivery => {}
+            _ => return Ok(None),
+        }
+        Ok(updater
+            .current()
+            .and_then(|s| s.listeners.iter().find(|l| l.portid == portid))
+            .and_then(|l| l.state.take_batch()))
     }
 
     /// Removes listener `portid` and returns its state, with any batch
     /// still pending; `None` if it was not one. Cannot fail: if there is no
     /// memory for the new set, the listener stays in it marked closed (the
-    /// hooks skip it), and goes with the next update. Either way no hook
-    /// and no timer run touches the listener any more when this returns.
+    /// hooks skip it, the timer leaves its batch alone), and goes with the
+    /// next update. Either way no hook and no timer run takes or fills its
+    /// batch any more when this returns.
     pub(super) fn remove(&self, portid: u32) -> Option<Arc<ListenerState>> {
         let mut updater = self.set.lock();
         let state = updater

@@ -265,13 +265,16 @@ fn a_batch_is_events_back_to_back_and_the_tool_reads_each() {
 fn a_batch_is_due_when_full_or_when_the_largest_event_might_not_fit() {
     let d = Delivery { batch: 64, flush_ms: 10 };
     assert_eq!(d.capacity(), 64 * EVENT_MAX);
-    assert!(!d.batch_full(63, 63 * EVENT_MAX));
-    assert!(d.batch_full(64, 64 * 100));
+    assert!(!d.batch_full(63, 63 * EVENT_MAX, d.capacity()));
+    assert!(d.batch_full(64, 64 * 100, d.capacity()));
+    // A datagram sized under an earlier, smaller batch is due when it fills.
+    let small = Delivery { batch: 4, flush_ms: 10 };
+    assert!(d.batch_full(4, 4 * EVENT_MAX, small.capacity()));
     // Capped at IMP2_BATCH_BYTES_MAX: 1024 events never fit in one datagram.
     let big = Delivery { batch: 1024, flush_ms: 10 };
     assert_eq!(big.capacity(), ::imp2::abi::IMP2_BATCH_BYTES_MAX as usize);
-    assert!(!big.batch_full(1, big.capacity() - EVENT_MAX));
-    assert!(big.batch_full(1, big.capacity() - EVENT_MAX + 1));
+    assert!(!big.batch_full(1, big.capacity() - EVENT_MAX, big.capacity()));
+    assert!(big.batch_full(1, big.capacity() - EVENT_MAX + 1, big.capacity()));
     assert!(!Delivery::UNBATCHED.batched() && d.batched());
 }
 
