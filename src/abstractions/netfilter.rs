@@ -236,16 +236,15 @@ impl SwitchableHook {
     }
 
     fn unregister(&self, state: &mut SwitchState, next: SwitchState) {
+        // This does NOT wait for hooks already running: `nf_remove_net_hook()`
+        // (net/netfilter/core.c) patches the live hook array in place (our
+        // entry becomes `accept_all`, its `orig_ops` `dummy_ops`), then
+        // `__nf_hook_entries_try_shrink()` publishes a smaller copy and frees
+        // the old array with `call_rcu()` (or, out of memory, leaves the
+        // patched one in place). Readers that loaded our hook, `priv` or
+        // `orig_ops` before the patch may still use them.
         // SAFETY: `ops` is registered in `net` (type invariant, `state` is
-        // `On`). This does NOT wait for hooks already running:
-        // `nf_remove_net_hook()` (net/netfilter/core.c) patches the live
-        // hook array in place (our entry becomes `accept_all`, its
-        // `orig_ops` `dummy_ops`), `__nf_hook_entries_try_shrink()` then
-        // publishes a smaller copy and frees the old array with `call_rcu()`
-        // (or, out of memory, leaves the patched one in place). Readers that
-        // loaded our hook, `priv` or `orig_ops` before the patch may still
-        // use them: keeping the data and `ops` alive for a grace period is
-        // the promise made to `new`.
+        // `On`); the data and `ops` outlive a grace period (promise to `new`).
         unsafe { bindings::nf_unregister_net_hook(self.net, self.ops.get()) };
         *state = next;
     }
