@@ -22,8 +22,7 @@ use crate::{
     abstractions::{
         net::Net,
         netfilter::{Family, HookSpec, Verdict},
-        netlink::{ExtAck, InputSkb, Request, RequestQueue},
-        netlink::KernelSocket,
+        netlink::{ExtAck, InputSkb, KernelSocket, Request, RequestQueue},
         pernet::{NetHooks, NetId, NetService, PacketContext, TimerContext},
         semaphore::Semaphore,
         skbuff::{AllocContext, NlMsgBuf, SkBuff},
