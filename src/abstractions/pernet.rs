@@ -78,7 +78,12 @@ pub(crate) trait NetService: Sized + Send + Sync + 'static {
     /// Initialises the per-net data.
     fn init(net: &Net) -> impl PinInit<Self, Error>;
 
-    /// A packet crossed one of the hooks (softirq context).
+    /// A packet crossed the hook of `family` (softirq context): whether the
+    /// service may want it. The cheap test that most packets stop at, inlined
+    /// into the hook; [`NetService::packet`] sees only those it passes.
+    fn may_want(&self, family: Family, skb: &SkBuff) -> bool;
+
+    /// A packet that [`NetService::may_want`] passed (softirq context).
     fn packet(&self, ctx: &PacketContext<'_>, skb: &SkBuff) -> Verdict;
 
     /// A datagram arrived on the netlink socket (sender's process context).
@@ -156,8 +161,12 @@ struct HookAdapter<T, const V6: bool>(core::marker::PhantomData<T>);
 impl<T: NetService, const V6: bool> netfilter::Hook for HookAdapter<T, V6> {
     type Data = Shared<T>;
 
+    #[inline]
     fn hook(shared: &Shared<T>, skb: &SkBuff, state: &HookState) -> Verdict {
         let family = if V6 { Family::Ipv6 } else { Family::Ipv4 };
+        if !shared.data.may_want(family, skb) {
+            return Verdict::Accept;
+        }
         let ctx = PacketContext { socket: &shared.socket, timer: &shared.timer, family, state };
         shared.data.packet(&ctx, skb)
     }

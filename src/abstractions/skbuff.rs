@@ -40,6 +40,7 @@ impl SkBuff {
     }
 
     /// The linear part of the data (`skb->data`, `skb_headlen()` bytes).
+    #[inline]
     pub(crate) fn linear_data(&self) -> &[u8] {
         let skb = self.as_raw();
         // SAFETY: the skb is valid (type invariant). `data` points to
@@ -58,6 +59,7 @@ impl SkBuff {
     /// straight from the linear area when they are there (the fast path,
     /// no copy), else copied into `buf` from the fragments. `None` if the
     /// packet is shorter: it never reads past its end.
+    #[inline]
     pub(crate) fn header_pointer<'a, const N: usize>(
         &'a self,
         offset: usize,
@@ -67,6 +69,13 @@ impl SkBuff {
         if let Some(linear) = self.linear_data().get(offset..end) {
             return linear.try_into().ok();
         }
+        self.copy_bits_cold(offset, buf)
+    }
+
+    /// The rare half of [`SkBuff::header_pointer`], out of line.
+    #[cold]
+    #[inline(never)]
+    fn copy_bits_cold<'a, const N: usize>(&self, offset: usize, buf: &'a mut [u8; N]) -> Option<&'a [u8; N]> {
         self.copy_bits(offset, buf).ok()?;
         Some(buf)
     }

@@ -5,12 +5,16 @@
 use crate::{
     imp2::{
         event::EVENT_MAX,
-        packet::{IpHeader, IpVersion},
+        packet::{IpHeader, IpVersion, IPPROTO_ICMP},
     },
     wire,
 };
+use core::sync::atomic::{AtomicU64, Ordering};
 
 const WORD_BITS: usize = u64::BITS as usize;
+
+/// A bit per L4 protocol number.
+pub(crate) type ProtocolBits = [u64; 256 / WORD_BITS];
 
 /// A listener's filter: address families and L4 protocols.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,7 +23,7 @@ pub(crate) struct Filter {
     pub(crate) families: u32,
     /// A bit per L4 protocol number, or `None` for the default: ICMP for
     /// IPv4 and ICMPv6 for IPv6.
-    pub(crate) protos: Option<[u64; 256 / WORD_BITS]>,
+    pub(crate) protos: Option<ProtocolBits>,
 }
 
 impl Filter {
@@ -46,15 +50,67 @@ impl Filter {
         }
     }
 
-    fn has(bits: &[u64; 256 / WORD_BITS], proto: u8) -> bool {
+    fn has(bits: &ProtocolBits, proto: u8) -> bool {
         let p = usize::from(proto);
         bits[p / WORD_BITS] & (1 << (p % WORD_BITS)) != 0
+    }
+
+    /// The IPv4 protocols this filter accepts.
+    pub(crate) fn ipv4_protocols(&self) -> ProtocolBits {
+        if !self.wants(IpVersion::V4) {
+            return [0; 256 / WORD_BITS];
+        }
+        self.protos.unwrap_or_else(|| {
+            let mut bits = [0; 256 / WORD_BITS];
+            bits[usize::from(IPPROTO_ICMP) / WORD_BITS] |= 1 << (usize::from(IPPROTO_ICMP) % WORD_BITS);
+            bits
+        })
     }
 
     /// The protocols listed, in increasing order (none for the default).
     pub(crate) fn protocols(&self) -> impl Iterator<Item = u8> + '_ {
         (0..=u8::MAX).filter(move |&p| self.protos.as_ref().is_some_and(|bits| Self::has(bits, p)))
     }
+}
+
+/// The IPv4 protocols that some listener of a netns may want, for the hook
+/// to pass over all other traffic with one load and without an RCU
+/// read-side section. A superset while the listeners change: it is widened
+/// before a new set of listeners is published and narrowed after.
+#[derive(Debug, Default)]
+pub(crate) struct ProtocolInterest([AtomicU64; 256 / WORD_BITS]);
+
+impl ProtocolInterest {
+    /// Whether some listener may want IPv4 protocol `proto`.
+    #[inline]
+    pub(crate) fn may_want(&self, proto: u8) -> bool {
+        let p = usize::from(proto);
+        self.0[p / WORD_BITS].load(Ordering::Relaxed) & (1 << (p % WORD_BITS)) != 0
+    }
+
+    /// Adds `bits` (before the listeners that want them are published).
+    pub(crate) fn widen(&self, bits: &ProtocolBits) {
+        for (word, add) in self.0.iter().zip(bits) {
+            word.fetch_or(*add, Ordering::Relaxed);
+        }
+    }
+
+    /// Becomes exactly `bits` (once no published listener wants others).
+    pub(crate) fn set(&self, bits: &ProtocolBits) {
+        for (word, new) in self.0.iter().zip(bits) {
+            word.store(*new, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The union of the IPv4 protocols the `filters` accept.
+pub(crate) fn ipv4_protocols<'a>(filters: impl Iterator<Item = &'a Filter>) -> ProtocolBits {
+    filters.fold([0; 256 / WORD_BITS], |mut all, f| {
+        for (word, add) in all.iter_mut().zip(f.ipv4_protocols()) {
+            *word |= add;
+        }
+        all
+    })
 }
 
 /// How a listener wants its events delivered.

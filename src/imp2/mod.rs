@@ -37,7 +37,7 @@ use core::{
 };
 use event::EventFacts;
 use kernel::{error::code::*, new_mutex, prelude::*, sync::Mutex};
-use packet::{IpHeader, IpVersion, Ipv6UpperLayer, PacketBytes};
+use packet::{IpHeader, IpVersion, Ipv6UpperLayer, PacketBytes, IPPROTO_ICMP};
 
 static NET_ID: NetId = NetId::new();
 
@@ -89,6 +89,7 @@ struct Counters {
 struct SkbPacket<'a>(&'a SkBuff);
 
 impl PacketBytes for SkbPacket<'_> {
+    #[inline]
     fn read<const N: usize>(&self, offset: usize) -> Option<[u8; N]> {
         let mut buf = [0u8; N];
         self.0.header_pointer(offset, &mut buf).copied()
@@ -146,15 +147,27 @@ impl NetService for Imp2Net {
         }? Error)
     }
 
+    // Inlined into the netfilter callback: a packet that nobody wants, the
+    // common case, costs a protocol byte and one load.
+    #[inline]
+    fn may_want(&self, family: Family, skb: &SkBuff) -> bool {
+        if family == Family::Ipv6 {
+            return true;
+        }
+        // Too short to tell: `packet` skips it.
+        let Some(protocol) = IpHeader::ipv4_protocol(&SkbPacket(skb)) else {
+            return true;
+        };
+        // v1 reports ICMP; v2 listeners publish their IPv4 protocols.
+        protocol == IPPROTO_ICMP || self.v2.may_want_ipv4(protocol)
+    }
+
+    // Out of line: its stack frame is not the fast path's to pay for.
+    #[inline(never)]
     fn packet(&self, ctx: &PacketContext<'_>, skb: &SkBuff) -> Verdict {
         let packet = SkbPacket(skb);
         match ctx.family {
             Family::Ipv4 => {
-                // Only the 2007 protocol listens, and most traffic is not
-                // ICMP: one byte decides.
-                if self.v2.is_empty() && !IpHeader::ipv4_may_be_icmp(&packet) {
-                    return Verdict::Accept;
-                }
                 // Reads only what is present: a short packet is simply skipped.
                 let Some(ip) = IpHeader::ipv4(&packet) else {
                     return Verdict::Accept;

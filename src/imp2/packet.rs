@@ -83,17 +83,13 @@ impl IpHeader {
     const IPV4_MIN_LEN: usize = 20;
     const IPV6_LEN: usize = 40;
 
-    /// Whether an IPv4 packet may be ICMP, from its protocol byte alone: a
-    /// cheap test for the hook when only the 2007 protocol listens, which
-    /// reports nothing else. `false` for what is surely not (another
-    /// protocol); a malformed header is left to [`IpHeader::ipv4`].
-    pub(crate) fn ipv4_may_be_icmp(p: &impl PacketBytes) -> bool {
-        // A match: 6.12's MSRV (1.78) lacks `is_none_or`, which 7.3's clippy
-        // would ask for instead of `map_or(true, ..)`.
-        match p.read::<1>(9) {
-            Some([protocol]) => protocol == IPPROTO_ICMP,
-            None => true,
-        }
+    /// The protocol byte of an IPv4 header, read alone: the hook's cheap
+    /// test of whether anybody may want the packet. `None` if the packet is
+    /// too short to tell; [`IpHeader::ipv4`] then refuses it.
+    #[inline]
+    pub(crate) fn ipv4_protocol(p: &impl PacketBytes) -> Option<u8> {
+        let [protocol] = p.read::<1>(9)?;
+        Some(protocol)
     }
 
     /// Reads an IPv4 header. `None` if it is not one (short, wrong version

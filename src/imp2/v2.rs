@@ -17,7 +17,7 @@
 
 use super::{
     event::{self, ListenerReport, EVENT_MAX},
-    filter::{Delivery, Filter},
+    filter::{self, Delivery, Filter, ProtocolInterest},
     packet::{IpHeader, IpVersion},
 };
 use crate::{
@@ -262,16 +262,27 @@ pub(super) enum SubscribeError {
 pub(super) struct Listeners {
     #[pin]
     set: RcuBox<ListenerSet>,
+    /// The IPv4 protocols the listeners of `set` may want.
+    ipv4_interest: ProtocolInterest,
 }
 
 impl Listeners {
     pub(super) fn new() -> impl PinInit<Self> {
-        pin_init!(Self { set <- RcuBox::new() })
+        pin_init!(Self { set <- RcuBox::new(), ipv4_interest: ProtocolInterest::default() })
     }
 
     /// Whether nobody listens at this instant (no read-side section).
     pub(super) fn is_empty(&self) -> bool {
         self.set.is_empty()
+    }
+
+    /// Whether some listener may want IPv4 packets of L4 protocol `proto`
+    /// (no read-side section). A hint: `true` while a change that drops
+    /// the protocol is being published, `false` before a listener that adds
+    /// it is.
+    #[inline]
+    pub(super) fn may_want_ipv4(&self, proto: u8) -> bool {
+        self.ipv4_interest.may_want(proto)
     }
 
     /// Runs `f` on the current set, if anybody listens, in an RCU read-side
@@ -294,6 +305,7 @@ impl Listeners {
 
     /// Publishes the listeners that `edit` makes of the current ones.
     fn republish(
+        &self,
         updater: &mut Updater<'_, ListenerSet>,
         edit: impl FnOnce(&[Listener], &mut KVec<Listener>) -> Result<(), SubscribeError>,
     ) -> Result<(), SubscribeError> {
@@ -301,12 +313,17 @@ impl Listeners {
         let mut next =
             KVec::with_capacity(current.len() + 1, GFP_KERNEL).map_err(|_| SubscribeError::NoMemory)?;
         edit(current, &mut next)?;
+        let next_interest = filter::ipv4_protocols(next.iter().map(|l| &l.filter));
         let next = if next.is_empty() {
             None
         } else {
             Some(KBox::new(ListenerSet::new(next), GFP_KERNEL).map_err(|_| SubscribeError::NoMemory)?)
         };
+        // The hooks test the interest before the set: it covers the old set
+        // and the new one while both may be in use.
+        self.ipv4_interest.widen(&next_interest);
         updater.replace(next);
+        self.ipv4_interest.set(&next_interest);
         Ok(())
     }
 
@@ -350,7 +367,7 @@ impl Listeners {
         if unchanged {
             return Ok(None);
         }
-        Self::republish(&mut updater, |current, next| {
+        self.republish(&mut updater, |current, next| {
             let mut replaced = false;
             // Listeners left closed by a failed removal go now.
             for l in current.iter().filter(|l| !l.state.closed.load(Ordering::Relaxed)) {
@@ -402,7 +419,7 @@ impl Listeners {
         // the port (Release pairs with the Acquire in `matching`).
         state.closed.store(true, Ordering::Release);
         // On failure the tombstone stays; later updates drop it (below).
-        let published = Self::republish(&mut updater, |current, next| {
+        let published = self.republish(&mut updater, |current, next| {
             for l in current.iter().filter(|l| l.portid != portid) {
                 next.push(l.duplicate(), GFP_KERNEL).map_err(|_| SubscribeError::NoMemory)?;
             }

@@ -279,12 +279,28 @@ fn a_batch_is_due_when_full_or_when_the_largest_event_might_not_fit() {
 }
 
 #[test]
-fn the_v1_only_fast_test_keeps_icmp_and_drops_the_rest() {
-    assert!(IpHeader::ipv4_may_be_icmp(&ipv4(1, 0, &[8, 0])));
-    assert!(!IpHeader::ipv4_may_be_icmp(&ipv4(17, 0, &[])));
-    assert!(!IpHeader::ipv4_may_be_icmp(&ipv4(6, 0x2000, &[])));
+fn the_fast_test_reads_the_ipv4_protocol_byte_alone() {
+    assert_eq!(IpHeader::ipv4_protocol(&ipv4(1, 0, &[8, 0])), Some(1));
+    assert_eq!(IpHeader::ipv4_protocol(&ipv4(6, 0x2000, &[])), Some(6));
     // Too short to tell: left to the full parse, which refuses it.
     let short = Bytes { data: vec![0x45; 9], upper: None };
-    assert!(IpHeader::ipv4_may_be_icmp(&short));
+    assert_eq!(IpHeader::ipv4_protocol(&short), None);
     assert!(IpHeader::ipv4(&short).is_none());
+}
+
+#[test]
+fn protocol_interest_is_the_union_of_the_ipv4_filters() {
+    let default = Filter { families: 3, protos: None };
+    let v6_udp = Filter { families: 2, protos: protos(&[17]) };
+    let v4_tcp_255 = Filter { families: 1, protos: protos(&[6, 255]) };
+    let interest = filter::ProtocolInterest::default();
+    assert!((0..=255).all(|p| !interest.may_want(p)));
+    interest.set(&filter::ipv4_protocols([default, v6_udp, v4_tcp_255].iter()));
+    let wanted: Vec<u8> = (0..=255).filter(|&p| interest.may_want(p)).collect();
+    assert_eq!(wanted, vec![1, 6, 255]);
+    // Widening keeps what was there; setting narrows.
+    interest.widen(&filter::ipv4_protocols([Filter { families: 1, protos: protos(&[17]) }].iter()));
+    assert!(interest.may_want(17) && interest.may_want(6));
+    interest.set(&filter::ipv4_protocols([v6_udp].iter()));
+    assert!((0..=255).all(|p| !interest.may_want(p)));
 }
