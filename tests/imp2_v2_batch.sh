@@ -1,12 +1,13 @@
 #!/bin/bash
 # imp2-tier: quick
 # Batched v2 delivery (IMP2_A_BATCH, IMP2_A_FLUSH_MS): a batch goes out when
-# it holds N events, when its flush delay has passed, or on unsubscribe
-# (before the ack); events from two CPUs at once are neither lost nor
+# it holds N events, when its flush delay has passed, on unsubscribe
+# (before the ack), or when a re-subscribe changes the delivery (before that
+# ack, and the new delivery applies at once); events from two CPUs at once are neither lost nor
 # duplicated; the listener report shows the batching; bad batch attributes
 # are refused with EINVAL naming the attribute.
 . "$(dirname "$0")/lib.sh"
-ktap_plan 8
+ktap_plan 10
 A=imp2-vb-a B=imp2-vb-b
 tmp=$(mktemp -d)
 IMP2=$(type -P imp2) PING=$(type -P ping)    # full paths: busybox prefers its applets
@@ -78,7 +79,29 @@ datagrams=$(summary $tmp/flood datagrams)
 check "2 pinned floods of 500: 1000 events, no gap, no overrun ($got), batched ($datagrams datagrams)" \
 	test "$got" = "1000 0 0" -a "${datagrams:-1000}" -lt 1000
 
-# 4. Bad batch attributes (IMP2_A_BATCH 17, IMP2_A_FLUSH_MS 18, u32 LE).
+# 4. Re-subscribing from the same port without batching: the 3 events held
+# in the old batch of 64 (flush delay 10 s) go out before the re-subscribe's
+# ack, and the next event comes alone, at once. imp2_v2send sends the second
+# SPEC once the file go exists, and prints every message it receives.
+in_netns $A imp2_v2send -k -w 2000 "sub families=1 attr=17:40000000 attr=18:10270000" \
+	"sub families=1 after=$tmp/go" >$tmp/resub & mons+=($!); resub=$!
+wait_listeners $A 1 || exit $KSFT_FAIL
+ping_a -c 3 -i 0.1
+held=$(grep -c "^msg type=34 " $tmp/resub)
+touch $tmp/go
+busywait 5000 grep -q "^ack seq=2 " $tmp/resub
+check "the listener report shows the new delivery (batch 1) after the re-subscribe" \
+	grep -q '"batch":1,' <<<"$(in_netns $A imp2 stats --json)"
+ping_a -c 1
+busywait 5000 bash -c "(( \$(grep -c '^msg type=34 ' $tmp/resub) == 4 ))"
+wait $resub
+# The messages in order, E for an event: ack 1, E, E, E, ack 2, E.
+order=$(awk '/^ack seq=1 error=0/{o=o"A1 "} /^ack seq=2 error=0/{o=o"A2 "} /^msg type=34 /{o=o"E "} END{print o}' $tmp/resub)
+diag "held before the re-subscribe: $held; order: $order"
+check "re-subscribing sends the old batch before its ack, then events one by one" \
+	test "$held-$order" = "0-A1 E E E A2 E "
+
+# 5. Bad batch attributes (IMP2_A_BATCH 17, IMP2_A_FLUSH_MS 18, u32 LE).
 bad=(
 	"sub attr=17:00000000"              # a batch of 0
 	"sub attr=17:01040000"              # 1025, above IMP2_BATCH_MAX

@@ -21,6 +21,8 @@
  *   raw=HEX           raw bytes appended to the payload, no header
  *   flags=F seq=S     override nlmsg_flags (default NLM_F_REQUEST|NLM_F_ACK)
  *                     and nlmsg_seq (default: the SPEC's position, from 1)
+ *   after=PATH        send this request only once file PATH exists (replies
+ *                     that come meanwhile are printed); gives up after 30 s
  * Example: imp2_v2send -w 500 "sub families=1 protos=1,58" "attr=1:0300" list
  *
  * NETLINK_EXT_ACK is set (-c also sets NETLINK_CAP_ACK).  Replies are
@@ -50,6 +52,8 @@
 
 static unsigned char msg[65536];
 static size_t msg_len;
+/* The after= file of the SPEC being built, if any. */
+static const char *send_after;
 
 static void die(const char *what, const char *detail)
 {
@@ -177,6 +181,7 @@ static uint16_t build(char *spec, uint32_t default_seq)
 	msg_len = NLMSG_HDRLEN;
 	h->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
 	h->nlmsg_seq = default_seq;
+	send_after = NULL;
 	for (word = strtok_r(spec, " ", &save); word; word = strtok_r(NULL, " ", &save), first = 0) {
 		char *value = strchr(word, '=');
 
@@ -208,6 +213,8 @@ static uint16_t build(char *spec, uint32_t default_seq)
 			h->nlmsg_flags = (uint16_t)number(value, "flags");
 		else if (!strcmp(word, "seq"))
 			h->nlmsg_seq = (uint32_t)number(value, "seq");
+		else if (!strcmp(word, "after"))
+			send_after = value;
 		else
 			die("unknown key", word);
 	}
@@ -253,6 +260,42 @@ static void print_ack(const struct nlmsghdr *h)
 	printf("msg=%.*s\n", text_len, text);
 }
 
+/*
+ * Waits up to wait_ms for a datagram and prints each message in it, one
+ * line each; counts the acks off *acks_due.  Returns 0 if nothing came.
+ */
+static int print_replies(int fd, int wait_ms, int *acks_due)
+{
+	static unsigned char rbuf[65536];
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	ssize_t n;
+	size_t off;
+
+	if (poll(&pfd, 1, wait_ms) <= 0)
+		return 0;
+	n = recv(fd, rbuf, sizeof(rbuf), 0);
+	if (n < 0) {
+		printf("recv error=%d\n", -errno);
+		return 1;
+	}
+	for (off = 0; off + NLMSG_HDRLEN <= (size_t)n;) {
+		struct nlmsghdr *h = (struct nlmsghdr *)(rbuf + off);
+
+		if (h->nlmsg_len < NLMSG_HDRLEN || off + h->nlmsg_len > (size_t)n)
+			break;
+		/* From the kernel, type 2 is NLMSG_ERROR, never IMP2_CLOSE. */
+		if (h->nlmsg_type == NLMSG_ERROR && h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct nlmsgerr))) {
+			print_ack(h);
+			(*acks_due)--;
+		} else {
+			printf("msg type=%u seq=%u len=%u\n", h->nlmsg_type, h->nlmsg_seq, h->nlmsg_len);
+		}
+		off += NLMSG_ALIGN(h->nlmsg_len);
+	}
+	fflush(stdout);
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_nl local = { .nl_family = AF_NETLINK };
@@ -288,38 +331,16 @@ int main(int argc, char **argv)
 	for (; optind < argc; optind++) {
 		if (build(argv[optind], ++seq) & NLM_F_ACK)
 			acks_due++;
+		for (int waited_ms = 0; send_after && access(send_after, F_OK); waited_ms += 50) {
+			if (waited_ms >= 30000)
+				die("gave up waiting for after= file", send_after);
+			print_replies(fd, 50, &acks_due);
+		}
 		if (sendto(fd, msg, msg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
 			die("sendto", strerror(errno));
 	}
-	while (keep || acks_due > 0) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		static unsigned char rbuf[65536];
-		ssize_t n;
-		size_t off;
-
-		if (poll(&pfd, 1, wait_ms) <= 0)
-			break;
-		n = recv(fd, rbuf, sizeof(rbuf), 0);
-		if (n < 0) {
-			printf("recv error=%d\n", -errno);
-			continue;
-		}
-		for (off = 0; off + NLMSG_HDRLEN <= (size_t)n;) {
-			struct nlmsghdr *h = (struct nlmsghdr *)(rbuf + off);
-
-			if (h->nlmsg_len < NLMSG_HDRLEN || off + h->nlmsg_len > (size_t)n)
-				break;
-			/* From the kernel, type 2 is NLMSG_ERROR, never IMP2_CLOSE. */
-			if (h->nlmsg_type == NLMSG_ERROR && h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct nlmsgerr))) {
-				print_ack(h);
-				acks_due--;
-			} else {
-				printf("msg type=%u seq=%u len=%u\n", h->nlmsg_type, h->nlmsg_seq, h->nlmsg_len);
-			}
-			off += NLMSG_ALIGN(h->nlmsg_len);
-		}
-		fflush(stdout);
-	}
+	while ((keep || acks_due > 0) && print_replies(fd, wait_ms, &acks_due))
+		;
 	close(fd);
 	return 0;
 }
