@@ -8,8 +8,9 @@ Every figure is given as min / median / max over the repetitions. Ratios
 between peers are computed per repetition (the peers run interleaved in
 each one) and also given as min / median / max, with the spread
 (max - min) / median. The figures come from emulated (TCG) VMs: only ratios
-within one boot mean anything. The fast path runs under QEMU's instruction
-counting (pps = instructions per packet), the matching path in wall time.
+within one boot mean anything. The fast path and the matching path's
+bursts run under QEMU's instruction counting (guest time = instructions);
+the matching path's timed floods run in wall time.
 """
 import json
 import shutil
@@ -25,6 +26,11 @@ LABEL = {
 }
 FAST_PEERS = ["none", "emptyhook", "imp2-idle", "imp2-v1", "imp2-v2", "cref", "nflog"]
 MATCH_PEERS = ["imp2-v1", "imp2-v2", "imp2-v2-batch", "cref", "nflog", "nflog-q64"]
+BURST_PEERS = ["none", "imp2-v1", "imp2-v2", "imp2-v2-batch", "cref", "nflog-q64"]
+MATCH_RATIOS = [("v2 batched / v1 per-event", "imp2-v2-batch", "imp2-v1"),
+                ("v2 batched / NFLOG qthresh 64", "imp2-v2-batch", "nflog-q64"),
+                ("v2 unbatched / v1", "imp2-v2", "imp2-v1"),
+                ("imp2 v1 / C reference v1", "imp2-v1", "cref")]
 
 
 def load(consoles):
@@ -61,8 +67,49 @@ def ratios(by_peer, a, b):
     return [ra[k] / rb[k] for k in ra if k in rb and rb[k]]
 
 
+def bursts(records):
+    """The matching path's icount bursts: per scenario and peer, events/s
+    (all listeners, burst and drain), and per delivered event the
+    instructions of the kernel side (the burst beyond the sender's own,
+    which is the "none" peer of the same repetition and scenario) and of
+    the consumers (the drain); and the loss."""
+    out, ratio_out = {}, {}
+    scenarios = {}
+    for r in records:
+        if r["metric"] == "burst":
+            scenarios.setdefault((r["senders"], r["listeners"]), []).append(r)
+    base = {(r["senders"], r["rep"]): r["burst_us"] for r in records
+            if r["metric"] == "burst" and r["peer"] == "none"}
+    for (senders, listeners), rs in sorted(scenarios.items()):
+        label = f"{senders} sender(s), {listeners} listener(s)"
+        delivered = [r for r in rs if r["peer"] != "none" and sum(r["events"])]
+        eps = per_rep(delivered, lambda r: sum(r["events"]) / (r["us"] / 1e6))
+        kernel = per_rep([r for r in delivered if (senders, r["rep"]) in base],
+                         lambda r: 1000.0 * (r["burst_us"] - base[(senders, r["rep"])]) / sum(r["events"]))
+        consumer = per_rep(delivered, lambda r: 1000.0 * (r["us"] - r["burst_us"]) / sum(r["events"]))
+        loss = per_rep([r for r in rs if r["peer"] != "none"],
+                       lambda r: 100.0 * (1 - min(r["events"]) / r["packets"]))
+        scen = {}
+        for p in BURST_PEERS:
+            if p in eps:
+                scen[p] = {"events_per_s": spread(list(eps[p].values())),
+                           "kernel_instructions_per_event": spread(list(kernel.get(p, {}).values())),
+                           "consumer_instructions_per_event": spread(list(consumer[p].values())),
+                           "loss_pct": spread(list(loss[p].values()))}
+        out[label] = scen
+        if listeners == 1:
+            for name, a, b in MATCH_RATIOS:
+                r = spread(ratios(eps, a, b))
+                if r:
+                    ratio_out[f"bursts ({senders} sender(s)): {name}"] = r
+                r = spread(ratios(kernel, b, a))
+                if r:
+                    ratio_out[f"bursts ({senders} sender(s)), kernel side only: {name}"] = r
+    return out, ratio_out
+
+
 def summarise(records):
-    out = {"fastpath": {}, "matching": {}, "ratios": {}}
+    out = {"fastpath": {}, "bursts": {}, "matching": {}, "ratios": {}}
     fast = per_rep([r for r in records if r["metric"] == "fastpath_pps"], lambda r: r["value"])
     for p in FAST_PEERS:
         if p in fast:
@@ -76,6 +123,9 @@ def summarise(records):
         r = spread(ratios(fast, a, b))
         if r:
             out["ratios"][name] = r
+
+    out["bursts"], burst_ratios = bursts(records)
+    out["ratios"].update(burst_ratios)
 
     match = [r for r in records if r["metric"] == "matching"]
     scenarios = {}
@@ -94,13 +144,10 @@ def summarise(records):
                            "loss_pct": spread(list(loss[p].values()))}
         out["matching"][label] = scen
         if listeners == 1:
-            for name, a, b in [("v2 batched / v1 per-event", "imp2-v2-batch", "imp2-v1"),
-                               ("v2 batched / NFLOG qthresh 64", "imp2-v2-batch", "nflog-q64"),
-                               ("v2 unbatched / v1", "imp2-v2", "imp2-v1"),
-                               ("imp2 v1 / C reference v1", "imp2-v1", "cref")]:
+            for name, a, b in MATCH_RATIOS:
                 r = spread(ratios(eps, a, b))
                 if r:
-                    out["ratios"][f"matching ({senders} sender(s)): {name}"] = r
+                    out["ratios"][f"matching, wall time ({senders} sender(s)): {name}"] = r
     return out
 
 
@@ -116,6 +163,15 @@ def print_table(s):
         print(f"  {'peer':<18} {'min':>12} {'median':>12} {'max':>12} {'spread':>8}")
         for p, v in s["fastpath"].items():
             print(f"  {LABEL[p]:<18} {fmt(v['min']):>12} {fmt(v['median']):>12} {fmt(v['max']):>12} {v['spread_pct']:>7.2f}%")
+    for label, scen in s["bursts"].items():
+        print(f"\nmatching path, bursts: ICMP over veth, consumers stopped, then drained; {label}; QEMU -icount")
+        print(f"  {'peer':<18} {'events/s min':>12} {'median':>10} {'max':>10} {'spread':>8} "
+              f"{'kernel instr/event':>18} {'consumer':>9} {'loss %':>7}")
+        for p, v in scen.items():
+            e, k, c, l = (v["events_per_s"], v["kernel_instructions_per_event"],
+                          v["consumer_instructions_per_event"], v["loss_pct"])
+            print(f"  {LABEL[p]:<18} {fmt(e['min']):>12} {fmt(e['median']):>10} {fmt(e['max']):>10} "
+                  f"{e['spread_pct']:>7.2f}% {fmt(k['median']) if k else '-':>18} {fmt(c['median']):>9} {l['max']:>7.1f}")
     for label, scen in s["matching"].items():
         print(f"\nmatching path: ICMP flood over veth, {label}, wall time")
         print(f"  {'peer':<18} {'events/s min':>12} {'median':>10} {'max':>10} {'spread':>8} {'per listener':>13} {'loss % med':>10} {'max':>6}")
@@ -135,7 +191,7 @@ def plot(s, png):
         return False
     fast = s["fastpath"]
     base = fast.get("none", {}).get("median")
-    one = next((scen for label, scen in s["matching"].items() if label.startswith("1 sender(s), 1 listener")), {})
+    one = s["bursts"].get("1 sender(s), 1 listener(s)", {})
     with tempfile.TemporaryDirectory() as d:
         with open(f"{d}/fast.dat", "w") as f:
             for p, v in fast.items():
@@ -156,7 +212,7 @@ set key off
 set xtics rotate by -30 font ',9'
 set title 'Fast path (UDP, -icount): pps relative to no module'
 plot '{d}/fast.dat' using 0:2:xtic(1) with boxes lc rgb '#4477aa', '' using 0:2:3:4 with yerrorbars lc rgb 'black' pt -1
-set title 'Matching path (ICMP, 1 sender, 8 MiB rcvbuf): events/s'
+set title 'Matching path (ICMP bursts, 1 sender, -icount): events/s'
 plot '{d}/match.dat' using 0:2:xtic(1) with boxes lc rgb '#aa7744', '' using 0:2:3:4 with yerrorbars lc rgb 'black' pt -1
 unset multiplot
 """

@@ -3,14 +3,18 @@
 # reference (bench/cref) and NFLOG (nftables "log group", default and
 # qthreshold 64).
 #
-#   guest-bench.sh [--fastpath | --matching | --smoke]
+#   guest-bench.sh [--fastpath] [--bursts] [--matching] | --smoke
 #
 # --fastpath: non-matching UDP injected with pktgen; the boot is meant to
 #   run under QEMU's instruction counting (-icount), where pps measures
 #   instructions per packet and repeats to within 0.1 %.
-# --matching: ICMP floods over veth with live consumers, in wall time
-#   (icount starves the consumers).
-# --smoke: both, tiny, once per peer (the test suite, on the debug kernel).
+# --bursts: the matching path's cost, also under -icount: fixed bursts of
+#   ICMP over veth while the consumers are stopped, then their drain
+#   (lossless: 8 MiB buffers, bursts they can hold).
+# --matching: ICMP floods over veth with live consumers for a fixed time,
+#   in wall time: throughput and loss when the consumers fall behind.
+# --smoke: all three, tiny, once per peer (the test suite, on the debug
+#   kernel).
 #
 # Prints one "IMP2-BENCH: {json}" line per measurement; the host turns them
 # into the table (min/median/max over the repetitions, and of the ratios
@@ -18,15 +22,16 @@
 # emulated VM: only ratios between peers of one boot mean anything.
 . /imp2/tests/lib.sh
 
-MODE=${1:---all}
 SMOKE=0
-[[ $MODE == --smoke ]] && SMOKE=1
+[[ ${1:-} == --smoke ]] && SMOKE=1
 REPS=${IMP2_BENCH_REPS:-5}
 SECS=${IMP2_BENCH_SECS:-2}
 PKTGEN_COUNT=${IMP2_BENCH_PKTGEN:-500000}
+BURST=${IMP2_BENCH_BURST:-30000}   # packets per burst, all held by a BURST_RCVBUF buffer
+BURST_RCVBUF=33554432
 DRAIN=2        # seconds for consumers to drain after a flood
 LARGE=8388608  # the 8 MiB receive buffer of the matching path
-if (( SMOKE )); then REPS=1 SECS=1 PKTGEN_COUNT=10000 DRAIN=1; fi
+if (( SMOKE )); then REPS=1 SECS=1 PKTGEN_COUNT=10000 DRAIN=1 BURST=500; fi
 A=bench-rx B=bench-tx
 IMP2=$(type -P imp2)
 
@@ -55,9 +60,10 @@ consume() { # consume OUT CMD...: a consumer in A, its stdout+stderr to OUT
 	nsenter --net=/run/netns/$A "$@" >"$out" 2>&1 &
 	consumers+=($!) outs+=("$out")
 }
-peer_up() { # peer_up PEER RCVBUF LISTENERS
-	local peer=$1 rcvbuf=$2 n=${3:-1} rb=() i
+peer_up() { # peer_up PEER RCVBUF LISTENERS [COUNT: consumers exit after it]
+	local peer=$1 rcvbuf=$2 n=${3:-1} count=${4:-} rb=() i
 	[[ $rcvbuf != default ]] && rb=(--rcvbuf "$rcvbuf")
+	[[ $count ]] && rb+=(--count "$count")
 	consumers=() outs=()
 	case $peer in
 	none) ;;
@@ -92,6 +98,7 @@ peer_up() { # peer_up PEER RCVBUF LISTENERS
 		local q=()
 		[[ $peer == nflog-q64 ]] && q=(-q 64)
 		[[ $rcvbuf != default ]] && q+=(-r "$rcvbuf")
+		[[ $count ]] && q+=(-c "$count")
 		consume "$(mktemp)" $(type -P imp2_nflog) -g 5 "${q[@]}"
 		busywait 5000 grep -q bound "${outs[0]}" ;;
 	*) fail "unknown peer $peer" ;;
@@ -103,7 +110,8 @@ peer_up() { # peer_up PEER RCVBUF LISTENERS
 peer_down() {
 	local peer=$1 out e o
 	EVENTS="" OVERRUNS=0
-	(( ${#consumers[@]} )) && { kill -INT "${consumers[@]}"; wait "${consumers[@]}"; }
+	# Those given a count may have exited already.
+	(( ${#consumers[@]} )) && { kill -INT "${consumers[@]}" 2>/dev/null; wait "${consumers[@]}" 2>/dev/null; }
 	for out in "${outs[@]}"; do
 		case $peer in
 		nflog*) e=$(sed -n 's/nflog: \([0-9]*\) events.*/\1/p' "$out")
@@ -154,6 +162,54 @@ fastpath() {
 	done
 }
 
+# --- matching path cost: fixed ICMP bursts under -icount -------------------
+# Under instruction counting, guest time counts the instructions of every
+# CPU. The consumers are stopped (SIGSTOP) during a burst of BURST packets
+# from B and resumed after it, so that the two halves do not interleave (how
+# often a running consumer is woken changes from run to run): the burst's
+# time is the sender's and the kernel side's (hook, event, queueing), the
+# drain's is the consumers'. Their 32 MiB buffers (64 MiB of truesize) hold
+# a burst's events, even one skb each. "none" (no module, no consumer) is
+# the sender's own share.
+# Each consumer exits once it has all BURST events; one that missed some
+# would not: a watchdog stops it, and the record shows the loss. Plain NFLOG
+# is left out: one 4 KiB skb per event (its nlbufsiz) would not fit.
+burst() { # burst PEER SENDERS LISTENERS REP
+	local peer=$1 senders=$2 n=$3 rep=$4 t0 t1 t2 dog
+	peer_up $peer $BURST_RCVBUF "$n" $BURST || fail "peer $peer"
+	(( ${#consumers[@]} )) && kill -STOP "${consumers[@]}"
+	t0=${EPOCHREALTIME/./}
+	nsenter --net=/run/netns/$B imp2_icmpflood -i veth0 -s 10.97.0.2 -d 10.97.0.1 -m "$A_MAC" \
+		-n $((BURST / senders)) -p "$senders" >/dev/null
+	t1=${EPOCHREALTIME/./}
+	if (( ${#consumers[@]} )); then
+		kill -CONT "${consumers[@]}"
+		(sleep 30; kill -INT "${consumers[@]}" 2>/dev/null) & dog=$!
+		wait "${consumers[@]}"
+		kill $dog 2>/dev/null; wait $dog 2>/dev/null
+	fi
+	t2=${EPOCHREALTIME/./}
+	peer_down $peer
+	local list=${EVENTS// /,}
+	emit "{\"metric\":\"burst\",\"peer\":\"$peer\",\"rep\":$rep,\"senders\":$senders,\"listeners\":$n,\"packets\":$BURST,\"us\":$((t2 - t0)),\"burst_us\":$((t1 - t0)),\"events\":[${list:-0}],\"overruns\":$OVERRUNS}"
+}
+
+bursts() {
+	local rep peer
+	for rep in $(seq 1 "$REPS"); do
+		for peer in ${IMP2_BENCH_BURST_PEERS:-none imp2-v1 imp2-v2 imp2-v2-batch cref nflog-q64}; do
+			burst $peer 1 1 "$rep"
+		done
+		(( SMOKE )) || [[ ${IMP2_BENCH_BURST_PEERS:-} ]] && continue
+		for peer in none imp2-v1 imp2-v2-batch cref nflog-q64; do
+			burst $peer 2 1 "$rep"
+		done
+		for peer in imp2-v2 imp2-v2-batch; do
+			burst $peer 1 4 "$rep"
+		done
+	done
+}
+
 # --- matching path: ICMP flood from B over veth, live consumers in A --------
 matching() { # matching PEER RCVBUF SENDERS LISTENERS REP
 	local peer=$1 rcvbuf=$2 senders=$3 n=$4 rep=$5 in0 in1
@@ -184,11 +240,15 @@ matching_all() {
 	done
 }
 
-case $MODE in
---fastpath) fastpath ;;
---matching) matching_all ;;
---smoke|--all) fastpath; matching_all ;;
-*) fail "usage: guest-bench.sh [--fastpath | --matching | --smoke]" ;;
-esac
+(( $# )) || fail "usage: guest-bench.sh [--fastpath] [--bursts] [--matching] | --smoke"
+for mode in "$@"; do
+	case $mode in
+	--fastpath) fastpath ;;
+	--bursts) bursts ;;
+	--matching) matching_all ;;
+	--smoke|--all) fastpath; bursts; matching_all ;;
+	*) fail "usage: guest-bench.sh [--fastpath] [--bursts] [--matching] | --smoke" ;;
+	esac
+done
 cleanup_netns $A $B
 echo "# bench: done"

@@ -11,12 +11,18 @@ dmesg | grep 'imp2:' | sed 's/^\[[^]]*\] //'
 step "two network namespaces joined by veth: host 10.99.0.1, peer 10.99.0.2"
 setup_pair host peer
 
+# imp2's lines in `nft list hooks ip` (nfnetlink_hook lists every hook).
+imp2_hooks() { ip netns exec host nft list hooks ip | grep '\[imp2\]' | sed 's/^[[:space:]]*//' || true; }
+step "nobody listens in 'host': imp2 has no hook there (nft list hooks ip)"
+echo "imp2 hooks: $(imp2_hooks | wc -l)"
+
 step "imp2 monitor --v1 (the 2007 protocol) in 'host'; 'peer' pings it 3 times"
 ip netns exec host imp2 monitor --v1 >/tmp/plain 2>/tmp/plain.err &
 mon=$!
 wait_subscribed host
 ip netns exec peer ping -c 3 -i 0.2 -q 10.99.0.1 >/dev/null
 busywait 5000 has_lines /tmp/plain 3
+echo "(while subscribed, nft list hooks ip shows: $(imp2_hooks | cut -c1-60)...)"
 kill -INT $mon; wait $mon
 cat /tmp/plain /tmp/plain.err
 
@@ -45,6 +51,16 @@ cat /tmp/v2-all.err
 echo "--- listener 2 (--family ipv6 --json):"
 grep '"icmp_type":128' /tmp/v2-ipv6
 cat /tmp/v2-ipv6.err
+
+step "batched delivery: a v2 listener with --batch 4 --flush-ms 200; 'peer' pings 6 times"
+ip netns exec host imp2 monitor --family ipv4 --batch 4 --flush-ms 200 >/tmp/batch 2>/tmp/batch.err &
+mon=$!
+wait_listeners host 1
+ip netns exec peer ping -c 6 -i 0.05 -q 10.99.0.1 >/dev/null
+busywait 5000 has_lines /tmp/batch 6
+kill -INT $mon; wait $mon
+cut -d, -f1-3 /tmp/batch
+cat /tmp/batch.err
 
 step "imp2 stats (counters of the 'host' namespace), then as JSON"
 ip netns exec host imp2 stats

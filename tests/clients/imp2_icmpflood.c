@@ -3,10 +3,11 @@
  * ICMP echo flood for the benchmarks: prebuilt Ethernet frames sent with
  * AF_PACKET sendmmsg(), far faster than ping -f.
  *
- *   imp2_icmpflood -i IFACE -s SRC_IP -d DST_IP -m DST_MAC [-t SECS] [-p PROCS] [-b BATCH]
+ *   imp2_icmpflood -i IFACE -s SRC_IP -d DST_IP -m DST_MAC [-t SECS | -n COUNT] [-p PROCS] [-b BATCH]
  *
  * PROCS processes each send batches of BATCH identical 98-byte echo
- * requests for SECS seconds.  Prints "flood: N packets in S s (P pps)".
+ * requests for SECS seconds, or until each has sent COUNT (the benchmark's
+ * fixed bursts).  Prints "flood: N packets in S s (P pps)".
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -53,25 +54,27 @@ int main(int argc, char **argv)
 {
 	const char *ifname = NULL, *src = NULL, *dst = NULL, *mac = NULL;
 	int secs = 5, procs = 1, batch = 64, opt;
+	long count = 0;
 	unsigned char frame[FRAME_LEN] = { 0 };
 	struct ifreq ifr = { 0 };
 	struct sockaddr_ll ll = { .sll_family = AF_PACKET };
 	long total = 0;
 	double t0;
 
-	while ((opt = getopt(argc, argv, "i:s:d:m:t:p:b:")) != -1) {
+	while ((opt = getopt(argc, argv, "i:s:d:m:t:n:p:b:")) != -1) {
 		switch (opt) {
 		case 'i': ifname = optarg; break;
 		case 's': src = optarg; break;
 		case 'd': dst = optarg; break;
 		case 'm': mac = optarg; break;
 		case 't': secs = atoi(optarg); break;
+		case 'n': count = atol(optarg); break;
 		case 'p': procs = atoi(optarg); break;
 		case 'b': batch = atoi(optarg); break;
 		}
 	}
-	if (!ifname || !src || !dst || !mac || batch < 1 || batch > 1024 || procs < 1) {
-		fprintf(stderr, "usage: imp2_icmpflood -i IFACE -s SRC -d DST -m DST_MAC [-t SECS] [-p PROCS] [-b BATCH]\n");
+	if (!ifname || !src || !dst || !mac || batch < 1 || batch > 1024 || procs < 1 || count < 0) {
+		fprintf(stderr, "usage: imp2_icmpflood -i IFACE -s SRC -d DST -m DST_MAC [-t SECS | -n COUNT] [-p PROCS] [-b BATCH]\n");
 		return 2;
 	}
 
@@ -133,8 +136,8 @@ int main(int argc, char **argv)
 				msgs[i].msg_hdr.msg_name = &ll;
 				msgs[i].msg_hdr.msg_namelen = sizeof(ll);
 			}
-			while (now() - t0 < secs) {
-				int n = sendmmsg(s, msgs, batch, 0);
+			while (count ? sent < count : now() - t0 < secs) {
+				int n = sendmmsg(s, msgs, count && count - sent < batch ? count - sent : batch, 0);
 
 				if (n > 0)
 					sent += n;

@@ -3,12 +3,12 @@
  * Minimal NFLOG (nfnetlink_log) reader: the kernel's own way to stream
  * packet metadata, as a benchmark peer for imp2.
  *
- *   imp2_nflog [-g GROUP] [-t SECS] [-q QTHRESH] [-r RCVBUF]
+ *   imp2_nflog [-g GROUP] [-t SECS] [-c COUNT] [-q QTHRESH] [-r RCVBUF]
  *
  * Binds to log group GROUP (default 5) in meta-only copy mode.  -q sets the
  * queue threshold (packets batched per netlink message; kernel default 1)
- * with a 10 ms flush timeout.  Counts packet messages for SECS seconds, or
- * until SIGINT/SIGTERM, then prints "nflog: N events, M overruns".
+ * with a 10 ms flush timeout.  Counts packet messages for SECS seconds, up
+ * to COUNT of them, or until SIGINT/SIGTERM, then prints "nflog: N events, M overruns".
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -86,19 +86,21 @@ static void config(int group, int attr_type, const void *data, size_t len)
 int main(int argc, char **argv)
 {
 	int group = 5, secs = 0, qthresh = 0, rcvbuf = 0, opt;
+	long count = 0;
 	struct sigaction sa = { .sa_handler = on_signal };
 	static unsigned char buf[1 << 17];
 	long events = 0, overruns = 0;
 	struct timespec t0, t;
 
-	while ((opt = getopt(argc, argv, "g:t:q:r:")) != -1) {
+	while ((opt = getopt(argc, argv, "g:t:c:q:r:")) != -1) {
 		switch (opt) {
 		case 'g': group = atoi(optarg); break;
 		case 't': secs = atoi(optarg); break;
+		case 'c': count = atol(optarg); break;
 		case 'q': qthresh = atoi(optarg); break;
 		case 'r': rcvbuf = atoi(optarg); break;
 		default:
-			fprintf(stderr, "usage: imp2_nflog [-g GROUP] [-t SECS] [-q QTHRESH] [-r RCVBUF]\n");
+			fprintf(stderr, "usage: imp2_nflog [-g GROUP] [-t SECS] [-c COUNT] [-q QTHRESH] [-r RCVBUF]\n");
 			return 2;
 		}
 	}
@@ -127,7 +129,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (!stop) {
+	while (!stop && !(count && events >= count)) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		ssize_t n;
 
