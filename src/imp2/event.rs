@@ -7,7 +7,7 @@
 use crate::{
     imp2::{
         filter::{Delivery, Filter},
-        packet::{IpHeader, IpVersion},
+        packet::{IpAddr, IpHeader, IpVersion},
     },
     wire::{
         self,
@@ -60,8 +60,12 @@ pub(crate) fn encode_event<'b>(
         IpVersion::V6 => wire::AF_INET6,
     };
     w.put_u8(wire::IMP2_A_FAMILY, family)?;
-    w.put(wire::IMP2_A_SRC, ip.src.octets())?;
-    w.put(wire::IMP2_A_DST, ip.dst.octets())?;
+    for (attr, addr) in [(wire::IMP2_A_SRC, ip.src), (wire::IMP2_A_DST, ip.dst)] {
+        match addr {
+            IpAddr::V4(a) => w.put_array(attr, a)?,
+            IpAddr::V6(a) => w.put_array(attr, a)?,
+        }
+    }
     w.put_u8(wire::IMP2_A_PROTO, ip.protocol)?;
     if let Some((icmp_type, code)) = facts.icmp {
         w.put_u8(wire::IMP2_A_ICMP_TYPE, icmp_type)?;

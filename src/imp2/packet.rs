@@ -45,16 +45,6 @@ pub(crate) enum IpAddr {
     V6([u8; 16]),
 }
 
-impl IpAddr {
-    /// The address bytes as on the wire.
-    pub(crate) fn octets(&self) -> &[u8] {
-        match self {
-            IpAddr::V4(a) => a,
-            IpAddr::V6(a) => a,
-        }
-    }
-}
-
 /// IP version of a packet (its hook).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum IpVersion {

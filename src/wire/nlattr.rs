@@ -28,7 +28,10 @@ pub(crate) struct Nest {
 
 /// Appends netlink messages, each with attributes, to a buffer.
 ///
-/// Every `put` either writes a whole, aligned attribute or nothing.
+/// Every `put` either writes a whole, aligned attribute or nothing. The
+/// fixed-size writers are inlined and store arrays: with the sizes known at
+/// compile time, an attribute becomes a few stores, where slice copies
+/// called `copy_from_slice` and `memcpy` several times each.
 pub(crate) struct MsgWriter<'a> {
     buf: &'a mut [u8],
     len: usize,
@@ -49,6 +52,7 @@ impl<'a> MsgWriter<'a> {
 
     /// Reserves `len` bytes plus alignment padding (zeroed) and returns
     /// where they start.
+    #[inline(always)]
     fn reserve(&mut self, len: usize) -> Result<usize, BufferFull> {
         let start = self.len;
         let end = start.checked_add(nlmsg_align(len)).ok_or(BufferFull)?;
@@ -58,8 +62,18 @@ impl<'a> MsgWriter<'a> {
         Ok(start)
     }
 
+    /// Stores `bytes` at `at`, in an area [`MsgWriter::reserve`] returned
+    /// (so they always fit).
+    #[inline(always)]
+    fn store<const N: usize>(&mut self, at: usize, bytes: [u8; N]) {
+        if let Some(dst) = self.buf.get_mut(at..).and_then(<[u8]>::first_chunk_mut) {
+            *dst = bytes;
+        }
+    }
+
     /// Starts a message (`nlmsg_put()`); its length is filled in by
     /// [`MsgWriter::end`].
+    #[inline(always)]
     pub(crate) fn begin(
         &mut self,
         msg_type: u16,
@@ -68,20 +82,20 @@ impl<'a> MsgWriter<'a> {
         portid: u32,
     ) -> Result<(), BufferFull> {
         let at = self.reserve(NLMSG_HDRLEN)?;
-        let h = &mut self.buf[at..at + NLMSG_HDRLEN];
-        h[4..6].copy_from_slice(&msg_type.to_ne_bytes());
-        h[6..8].copy_from_slice(&flags.to_ne_bytes());
-        h[8..12].copy_from_slice(&seq.to_ne_bytes());
-        h[12..16].copy_from_slice(&portid.to_ne_bytes());
+        self.store(at + 4, msg_type.to_ne_bytes());
+        self.store(at + 6, flags.to_ne_bytes());
+        self.store(at + 8, seq.to_ne_bytes());
+        self.store(at + 12, portid.to_ne_bytes());
         self.msg_start = Some(at);
         Ok(())
     }
 
     /// Finishes the open message (`nlmsg_end()`).
+    #[inline(always)]
     pub(crate) fn end(&mut self) {
         if let Some(start) = self.msg_start.take() {
             let len = (self.len - start) as u32;
-            self.buf[start..start + 4].copy_from_slice(&len.to_ne_bytes());
+            self.store(start, len.to_ne_bytes());
         }
     }
 
@@ -94,29 +108,33 @@ impl<'a> MsgWriter<'a> {
     }
 
     /// Appends attribute `attr_type` with payload `data` (`nla_put()`).
-    pub(crate) fn put(&mut self, attr_type: u16, data: &[u8]) -> Result<(), BufferFull> {
-        let nla_len = NLA_HDRLEN + data.len();
+    #[inline(always)]
+    pub(crate) fn put_array<const N: usize>(&mut self, attr_type: u16, data: [u8; N]) -> Result<(), BufferFull> {
+        let nla_len = NLA_HDRLEN + N;
         let nla_len16 = u16::try_from(nla_len).map_err(|_| BufferFull)?;
         let at = self.reserve(nla_len)?;
-        self.buf[at..at + 2].copy_from_slice(&nla_len16.to_ne_bytes());
-        self.buf[at + 2..at + 4].copy_from_slice(&attr_type.to_ne_bytes());
-        self.buf[at + NLA_HDRLEN..at + nla_len].copy_from_slice(data);
+        self.store(at, nla_len16.to_ne_bytes());
+        self.store(at + 2, attr_type.to_ne_bytes());
+        self.store(at + NLA_HDRLEN, data);
         Ok(())
     }
 
+    #[inline(always)]
     pub(crate) fn put_u8(&mut self, attr_type: u16, value: u8) -> Result<(), BufferFull> {
-        self.put(attr_type, &[value])
+        self.put_array(attr_type, [value])
     }
 
+    #[inline(always)]
     pub(crate) fn put_u32(&mut self, attr_type: u16, value: u32) -> Result<(), BufferFull> {
-        self.put(attr_type, &value.to_ne_bytes())
+        self.put_array(attr_type, value.to_ne_bytes())
     }
 
     /// A 64-bit attribute. Not padded to 8 bytes (`nla_put_u64_64bit()`
     /// only pads on architectures without efficient unaligned access;
     /// readers must accept both).
+    #[inline(always)]
     pub(crate) fn put_u64(&mut self, attr_type: u16, value: u64) -> Result<(), BufferFull> {
-        self.put(attr_type, &value.to_ne_bytes())
+        self.put_array(attr_type, value.to_ne_bytes())
     }
 
     /// Opens nested attribute `attr_type` (`nla_nest_start()`, which sets
