@@ -22,7 +22,7 @@ mon=$!
 wait_subscribed host
 ip netns exec peer ping -c 3 -i 0.2 -q 10.99.0.1 >/dev/null
 busywait 5000 has_lines /tmp/plain 3
-echo "(while subscribed, nft list hooks ip shows: $(imp2_hooks | cut -c1-60)...)"
+echo "(while subscribed: $(imp2_hooks | wc -l) imp2 hook in nft list hooks ip, at priority $(imp2_hooks | awk '{print $1 + 0}'))"
 kill -INT $mon; wait $mon
 cat /tmp/plain /tmp/plain.err
 

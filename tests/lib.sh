@@ -55,11 +55,12 @@ busywait() {
 
 # nap SECS: busywait's poll interval, without exec'ing sleep: a read that
 # times out on a pipe nobody writes to (we hold both ends).  Shells that
-# only inherit the function (bash -c) fall back to sleep.
+# only inherit the function (bash -c) fall back to sleep.  The read's
+# timeout status (142) is swallowed: under `set -e` (the demo) it would end
+# the script.
 exec {_imp2_nap_fd}<> <(:)
 nap() {
-	if [[ ${_imp2_nap_fd:-} ]]; then read -r -t "$1" -u "$_imp2_nap_fd"; else sleep "$1"; fi
-	return 0
+	if [[ ${_imp2_nap_fd:-} ]]; then read -r -t "$1" -u "$_imp2_nap_fd" || :; else sleep "$1"; fi
 }
 
 # has_lines FILE N: FILE holds at least N complete lines (no fork).
