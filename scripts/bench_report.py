@@ -87,14 +87,14 @@ def bursts(records):
         kernel = per_rep([r for r in delivered if (senders, r["rep"]) in base],
                          lambda r: 1000.0 * (r["burst_us"] - base[(senders, r["rep"])]) / sum(r["events"]))
         consumer = per_rep(delivered, lambda r: 1000.0 * (r["us"] - r["burst_us"]) / sum(r["events"]))
-        loss = per_rep([r for r in rs if r["peer"] != "none"],
+        loss = per_rep([r for r in rs if r["peer"] != "none" and r["packets"]],
                        lambda r: 100.0 * (1 - min(r["events"]) / r["packets"]))
         scen = {}
         for p in BURST_PEERS:
-            if p in eps:
-                scen[p] = {"events_per_s": spread(list(eps[p].values())),
+            if p in loss:   # a peer that lost everything has no rates, but shows
+                scen[p] = {"events_per_s": spread(list(eps.get(p, {}).values())),
                            "kernel_instructions_per_event": spread(list(kernel.get(p, {}).values())),
-                           "consumer_instructions_per_event": spread(list(consumer[p].values())),
+                           "consumer_instructions_per_event": spread(list(consumer.get(p, {}).values())),
                            "loss_pct": spread(list(loss[p].values()))}
         out[label] = scen
         if listeners == 1:
@@ -102,9 +102,10 @@ def bursts(records):
                 r = spread(ratios(eps, a, b))
                 if r:
                     ratio_out[f"bursts ({senders} sender(s)): {name}"] = r
+                # Costs, inverted: above 1, the first peer is the cheaper.
                 r = spread(ratios(kernel, b, a))
                 if r:
-                    ratio_out[f"bursts ({senders} sender(s)), kernel side only: {name}"] = r
+                    ratio_out[f"bursts ({senders} sender(s)), kernel cost, inverse: {name}"] = r
     return out, ratio_out
 
 
@@ -170,8 +171,10 @@ def print_table(s):
         for p, v in scen.items():
             e, k, c, l = (v["events_per_s"], v["kernel_instructions_per_event"],
                           v["consumer_instructions_per_event"], v["loss_pct"])
-            print(f"  {LABEL[p]:<18} {fmt(e['min']):>12} {fmt(e['median']):>10} {fmt(e['max']):>10} "
-                  f"{e['spread_pct']:>7.2f}% {fmt(k['median']) if k else '-':>18} {fmt(c['median']):>9} {l['max']:>7.1f}")
+            rates = (f"{fmt(e['min']):>12} {fmt(e['median']):>10} {fmt(e['max']):>10} {e['spread_pct']:>7.2f}%"
+                     if e else f"{'-':>12} {'-':>10} {'-':>10} {'-':>8}")
+            print(f"  {LABEL[p]:<18} {rates} {fmt(k['median']) if k else '-':>18} "
+                  f"{fmt(c['median']) if c else '-':>9} {l['max']:>7.1f}")
     for label, scen in s["matching"].items():
         print(f"\nmatching path: ICMP flood over veth, {label}, wall time")
         print(f"  {'peer':<18} {'events/s min':>12} {'median':>10} {'max':>10} {'spread':>8} {'per listener':>13} {'loss % med':>10} {'max':>6}")
@@ -191,7 +194,14 @@ def plot(s, png):
         return False
     fast = s["fastpath"]
     base = fast.get("none", {}).get("median")
-    one = s["bursts"].get("1 sender(s), 1 listener(s)", {})
+    # The bursts if this run has them, else the wall-time floods.
+    one, method = s["bursts"].get("1 sender(s), 1 listener(s)", {}), "ICMP bursts, 1 sender, -icount"
+    if not one:
+        one = next((scen for label, scen in s["matching"].items() if label.startswith("1 sender(s), 1 listener")), {})
+        method = "ICMP floods, 1 sender, wall time"
+    if not fast or not one:
+        print("(no plot: it needs the fast path and the matching path of one run)", file=sys.stderr)
+        return False
     with tempfile.TemporaryDirectory() as d:
         with open(f"{d}/fast.dat", "w") as f:
             for p, v in fast.items():
@@ -199,6 +209,8 @@ def plot(s, png):
         with open(f"{d}/match.dat", "w") as f:
             for p, v in one.items():
                 e = v["events_per_s"]
+                if not e:
+                    continue
                 f.write(f"\"{LABEL[p]}\" {e['median']} {e['min']} {e['max']}\n")
         script = f"""
 set terminal png size 1300,520
@@ -212,7 +224,7 @@ set key off
 set xtics rotate by -30 font ',9'
 set title 'Fast path (UDP, -icount): pps relative to no module'
 plot '{d}/fast.dat' using 0:2:xtic(1) with boxes lc rgb '#4477aa', '' using 0:2:3:4 with yerrorbars lc rgb 'black' pt -1
-set title 'Matching path (ICMP bursts, 1 sender, -icount): events/s'
+set title 'Matching path ({method}): events/s'
 plot '{d}/match.dat' using 0:2:xtic(1) with boxes lc rgb '#aa7744', '' using 0:2:3:4 with yerrorbars lc rgb 'black' pt -1
 unset multiplot
 """

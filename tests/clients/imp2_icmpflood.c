@@ -6,8 +6,9 @@
  *   imp2_icmpflood -i IFACE -s SRC_IP -d DST_IP -m DST_MAC [-t SECS | -n COUNT] [-p PROCS] [-b BATCH]
  *
  * PROCS processes each send batches of BATCH identical 98-byte echo
- * requests for SECS seconds, or until each has sent COUNT (the benchmark's
- * fixed bursts).  Prints "flood: N packets in S s (P pps)".
+ * requests for SECS seconds (default 5), or until each has sent COUNT (the
+ * benchmark's fixed bursts; SECS, default 60, then only bounds a sender the
+ * device keeps refusing).  Prints "flood: N packets in S s (P pps)".
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -53,7 +54,7 @@ static double now(void)
 int main(int argc, char **argv)
 {
 	const char *ifname = NULL, *src = NULL, *dst = NULL, *mac = NULL;
-	int secs = 5, procs = 1, batch = 64, opt;
+	int secs = 0, procs = 1, batch = 64, opt;
 	long count = 0;
 	unsigned char frame[FRAME_LEN] = { 0 };
 	struct ifreq ifr = { 0 };
@@ -77,6 +78,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: imp2_icmpflood -i IFACE -s SRC -d DST -m DST_MAC [-t SECS | -n COUNT] [-p PROCS] [-b BATCH]\n");
 		return 2;
 	}
+
+	if (!secs)
+		secs = count ? 60 : 5;
 
 	int fd = socket(AF_PACKET, SOCK_RAW, 0);
 
@@ -136,7 +140,7 @@ int main(int argc, char **argv)
 				msgs[i].msg_hdr.msg_name = &ll;
 				msgs[i].msg_hdr.msg_namelen = sizeof(ll);
 			}
-			while (count ? sent < count : now() - t0 < secs) {
+			while ((!count || sent < count) && now() - t0 < secs) {
 				int n = sendmmsg(s, msgs, count && count - sent < batch ? count - sent : batch, 0);
 
 				if (n > 0)

@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "uapi/imp2.h"
@@ -260,6 +261,14 @@ static void print_ack(const struct nlmsghdr *h)
 	printf("msg=%.*s\n", text_len, text);
 }
 
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
 /*
  * Waits up to wait_ms for a datagram and prints each message in it, one
  * line each; counts the acks off *acks_due.  Returns 0 if nothing came.
@@ -331,8 +340,8 @@ int main(int argc, char **argv)
 	for (; optind < argc; optind++) {
 		if (build(argv[optind], ++seq) & NLM_F_ACK)
 			acks_due++;
-		for (int waited_ms = 0; send_after && access(send_after, F_OK); waited_ms += 50) {
-			if (waited_ms >= 30000)
+		for (double give_up = now_s() + 30; send_after && access(send_after, F_OK);) {
+			if (now_s() > give_up)
 				die("gave up waiting for after= file", send_after);
 			print_replies(fd, 50, &acks_due);
 		}
