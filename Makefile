@@ -33,12 +33,14 @@ modules: check-kdir
 	$(KMAKE) M=$(CURDIR)/tests/modules modules
 	$(KMAKE) M=$(CURDIR)/bench/cref modules
 	$(KMAKE) M=$(CURDIR)/bench/emptyhook modules
+	$(KMAKE) M=$(CURDIR)/bench/icmpgen modules
 
 clean:
 	-$(KMAKE) clean
 	-$(KMAKE) M=$(CURDIR)/tests/modules clean
 	-$(KMAKE) M=$(CURDIR)/bench/cref clean
 	-$(KMAKE) M=$(CURDIR)/bench/emptyhook clean
+	-$(KMAKE) M=$(CURDIR)/bench/icmpgen clean
 	rm -rf build/kbuild build/bench-tree   # keeps build/bench results and VM logs
 
 # rust-project.json for rust-analyzer, covering the kernel crates and ours.

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # make bench: the side-by-side benchmark (no module, an empty C hook,
 # imp2.ko idle / v1 / v2 / v2 batched, the C reference, NFLOG) in two VM
-# boots (fast path under -icount, matching path in wall time), on a kernel
-# without the test kernel's debugging options (kconfig/bench.config).  Writes build/bench/bench-<time>
-# .json/.png/.txt and prints the table.  Not part of CI (slow and noisy
+# boots (one under -icount, one in wall time, see below), on a kernel
+# without the test kernel's debugging options (kconfig/bench.config).
+# Writes build/bench/bench-<time>.json/.png/.txt and prints the table.  Not part of CI (slow and noisy
 # there); a smoke variant runs in the test suite, on the debug kernel.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -31,13 +31,13 @@ out=$IMP2_ROOT/build/bench
 mkdir -p "$out"
 stamp=$(date -u +%Y%m%d-%H%M%S)
 # Two boots: under instruction counting (guest time then counts
-# instructions, repeatable to 0.1 %), the fast path and the matching path's
-# lossless bursts; in wall time, the matching path's timed floods, where
-# consumers fall behind.
+# instructions, repeatable to 0.1 %), the fast path, the matching path's
+# kernel side (in-kernel ICMP) and its lossless bursts; in wall time, the
+# matching path's timed floods, where consumers fall behind.
 start=$(date +%s)
-log "bench boot 1 of 2: fast path and bursts, QEMU -icount (about 10 min)"
+log "bench boot 1 of 2: fast path, in-kernel ICMP and bursts, QEMU -icount (about 12 min)"
 KDIR=$BENCH_KDIR "$tree/scripts/vm-run.sh" --quiet --icount --timeout 3600 --log "$out/console-$stamp-fastpath.log" \
-	"$tree/tests/guest-bench.sh" --fastpath --bursts ||
+	"$tree/tests/guest-bench.sh" --fastpath --icmpgen --bursts ||
 	die "benchmark VM run failed (console: $out/console-$stamp-fastpath.log)"
 log "bench boot 2 of 2: matching path, wall time (about 10 min; $(( $(date +%s) - start ))s so far)"
 KDIR=$BENCH_KDIR "$tree/scripts/vm-run.sh" --quiet --timeout 3600 --log "$out/console-$stamp-matching.log" \

@@ -27,6 +27,33 @@ LABEL = {
 FAST_PEERS = ["none", "emptyhook", "imp2-idle", "imp2-v1", "imp2-v2", "cref", "nflog"]
 MATCH_PEERS = ["imp2-v1", "imp2-v2", "imp2-v2-batch", "cref", "nflog", "nflog-q64"]
 BURST_PEERS = ["none", "imp2-v1", "imp2-v2", "imp2-v2-batch", "cref", "nflog-q64"]
+
+
+def icmpgens(records):
+    """The matching path's kernel side, from in-kernel ICMP under icount:
+    per listener count and peer, the instructions per event beyond the
+    receive path's own (the "none" peer of the same repetition), and the
+    loss; ratios of those costs, inverted (above 1: the first is cheaper)."""
+    out, ratio_out = {"scenarios": {}, "receive_path_per_packet": None}, {}
+    recs = [r for r in records if r["metric"] == "icmpgen"]
+    base = {r["rep"]: r["ns"] for r in recs if r["peer"] == "none"}
+    for listeners in sorted({r["listeners"] for r in recs}):
+        rs = [r for r in recs if r["listeners"] == listeners and r["peer"] != "none"]
+        cost = per_rep([r for r in rs if r["rep"] in base and sum(r["events"])],
+                       lambda r: (r["ns"] - base[r["rep"]]) / sum(r["events"]))
+        loss = per_rep([r for r in rs if r["packets"]], lambda r: 100.0 * (1 - min(r["events"]) / r["packets"]))
+        out["scenarios"][f"{listeners} listener(s)"] = {
+            p: {"instructions_per_event": spread(list(cost.get(p, {}).values())),
+                "loss_pct": spread(list(loss[p].values()))}
+            for p in BURST_PEERS if p in loss}
+        if listeners == 1:
+            for name, a, b in MATCH_RATIOS:
+                r = spread(ratios(cost, b, a))
+                if r:
+                    ratio_out[f"in-kernel ICMP, kernel cost, inverse: {name}"] = r
+    out["receive_path_per_packet"] = spread(
+        [r["ns"] / r["packets"] for r in recs if r["peer"] == "none" and r["packets"]])
+    return out, ratio_out
 MATCH_RATIOS = [("v2 batched / v1 per-event", "imp2-v2-batch", "imp2-v1"),
                 ("v2 batched / NFLOG qthresh 64", "imp2-v2-batch", "nflog-q64"),
                 ("v2 unbatched / v1", "imp2-v2", "imp2-v1"),
@@ -110,7 +137,7 @@ def bursts(records):
 
 
 def summarise(records):
-    out = {"fastpath": {}, "bursts": {}, "matching": {}, "ratios": {}}
+    out = {"fastpath": {}, "icmpgen": {}, "bursts": {}, "matching": {}, "ratios": {}}
     fast = per_rep([r for r in records if r["metric"] == "fastpath_pps"], lambda r: r["value"])
     for p in FAST_PEERS:
         if p in fast:
@@ -125,6 +152,8 @@ def summarise(records):
         if r:
             out["ratios"][name] = r
 
+    out["icmpgen"], icmpgen_ratios = icmpgens(records)
+    out["ratios"].update(icmpgen_ratios)
     out["bursts"], burst_ratios = bursts(records)
     out["ratios"].update(burst_ratios)
 
@@ -164,6 +193,17 @@ def print_table(s):
         print(f"  {'peer':<18} {'min':>12} {'median':>12} {'max':>12} {'spread':>8}")
         for p, v in s["fastpath"].items():
             print(f"  {LABEL[p]:<18} {fmt(v['min']):>12} {fmt(v['median']):>12} {fmt(v['max']):>12} {v['spread_pct']:>7.2f}%")
+    recv = s["icmpgen"]["receive_path_per_packet"]
+    for label, scen in s["icmpgen"]["scenarios"].items():
+        print(f"\nmatching path, kernel side: in-kernel ICMP echo requests (bench/icmpgen), {label}, QEMU -icount")
+        if recv:
+            print(f"  (the receive path alone: {fmt(recv['median'])} instructions per packet)")
+        print(f"  {'peer':<18} {'instr/event min':>15} {'median':>8} {'max':>8} {'spread':>8} {'loss %':>7}")
+        for p, v in scen.items():
+            c, l = v["instructions_per_event"], v["loss_pct"]
+            cost = (f"{fmt(c['min']):>15} {fmt(c['median']):>8} {fmt(c['max']):>8} {c['spread_pct']:>7.2f}%"
+                    if c else f"{'-':>15} {'-':>8} {'-':>8} {'-':>8}")
+            print(f"  {LABEL[p]:<18} {cost} {l['max']:>7.1f}")
     for label, scen in s["bursts"].items():
         print(f"\nmatching path, bursts: ICMP over veth, consumers stopped, then drained; {label}; QEMU -icount")
         print(f"  {'peer':<18} {'events/s min':>12} {'median':>10} {'max':>10} {'spread':>8} "

@@ -3,11 +3,14 @@
 # reference (bench/cref) and NFLOG (nftables "log group", default and
 # qthreshold 64).
 #
-#   guest-bench.sh [--fastpath] [--bursts] [--matching] | --smoke
+#   guest-bench.sh [--fastpath] [--icmpgen] [--bursts] [--matching] | --smoke
 #
 # --fastpath: non-matching UDP injected with pktgen; the boot is meant to
 #   run under QEMU's instruction counting (-icount), where pps measures
 #   instructions per packet and repeats to within 0.1 %.
+# --icmpgen: the matching path's kernel side under -icount: ICMP echo
+#   requests injected in the kernel (bench/icmpgen, like pktgen) into
+#   stopped consumers' 32 MiB buffers; instructions per event, no sender.
 # --bursts: the matching path's cost, also under -icount: fixed bursts of
 #   ICMP over veth while the consumers are stopped, then their drain
 #   (lossless: 32 MiB buffers, bursts they can hold).
@@ -165,6 +168,48 @@ fastpath() {
 	done
 }
 
+# --- matching path, kernel side: in-kernel ICMP under -icount ---------------
+# bench/icmpgen injects BURST echo requests into dummy0 in A with
+# netif_receive_skb(), as pktgen does UDP, and times that in the kernel
+# (guest ns: instructions). The consumers are stopped meanwhile and drain
+# afterwards, each exiting at BURST events (a watchdog shows a loss). With
+# no userspace sender and no scheduling in the timed part, only the
+# receive path and the peer's hook and delivery count: "none" is the
+# receive path alone. Plain NFLOG is left out, as for the bursts.
+icmpgen() { # icmpgen PEER LISTENERS REP
+	local peer=$1 n=$2 rep=$3 ns dog
+	peer_up $peer $BURST_RCVBUF "$n" $BURST || fail "peer $peer"
+	(( ${#consumers[@]} )) && kill -STOP "${consumers[@]}"
+	nsenter --net=/run/netns/$A insmod /imp2/modules/imp2_icmpgen.ko count=$BURST dev=dummy0 \
+		saddr=10.97.0.2 daddr=10.97.0.1 || fail "imp2_icmpgen did not load"
+	ns=$(dmesg | sed -n "s/.*imp2_icmpgen: $BURST echo requests into dummy0 in \([0-9]*\) ns.*/\1/p" | tail -n 1)
+	rmmod imp2_icmpgen
+	if (( ${#consumers[@]} )); then
+		kill -CONT "${consumers[@]}"
+		(trap 'kill $s 2>/dev/null; exit' TERM; sleep 30 & s=$!; wait $s; kill -INT "${consumers[@]}" 2>/dev/null) &
+		dog=$!
+		wait "${consumers[@]}"
+		kill $dog 2>/dev/null; wait $dog 2>/dev/null
+		consumers=()
+	fi
+	peer_down $peer
+	local list=${EVENTS// /,}
+	emit "{\"metric\":\"icmpgen\",\"peer\":\"$peer\",\"rep\":$rep,\"listeners\":$n,\"packets\":$BURST,\"ns\":${ns:-0},\"events\":[${list:-0}],\"overruns\":$OVERRUNS}"
+}
+
+icmpgens() {
+	local rep peer
+	for rep in $(seq 1 "$REPS"); do
+		for peer in ${IMP2_BENCH_GEN_PEERS:-none imp2-v1 imp2-v2 imp2-v2-batch cref nflog-q64}; do
+			icmpgen $peer 1 "$rep"
+		done
+		(( SMOKE )) || [[ ${IMP2_BENCH_GEN_PEERS:-} ]] && continue
+		for peer in imp2-v2 imp2-v2-batch; do
+			icmpgen $peer 4 "$rep"
+		done
+	done
+}
+
 # --- matching path cost: fixed ICMP bursts under -icount -------------------
 # Under instruction counting, guest time counts the instructions of every
 # CPU. The consumers are stopped (SIGSTOP) during a burst of BURST packets
@@ -247,14 +292,15 @@ matching_all() {
 	done
 }
 
-(( $# )) || fail "usage: guest-bench.sh [--fastpath] [--bursts] [--matching] | --smoke"
+(( $# )) || fail "usage: guest-bench.sh [--fastpath] [--icmpgen] [--bursts] [--matching] | --smoke"
 for mode in "$@"; do
 	case $mode in
 	--fastpath) fastpath ;;
+	--icmpgen) icmpgens ;;
 	--bursts) bursts ;;
 	--matching) matching_all ;;
-	--smoke|--all) fastpath; bursts; matching_all ;;
-	*) fail "usage: guest-bench.sh [--fastpath] [--bursts] [--matching] | --smoke" ;;
+	--smoke|--all) fastpath; icmpgens; bursts; matching_all ;;
+	*) fail "usage: guest-bench.sh [--fastpath] [--icmpgen] [--bursts] [--matching] | --smoke" ;;
 	esac
 done
 cleanup_netns $A $B

@@ -3,7 +3,7 @@
 # Smoke variant of `make bench` (a second or so per peer), so that the
 # benchmark code cannot rot: every peer must come up and produce numbers.
 . "$(dirname "$0")/lib.sh"
-ktap_plan 4
+ktap_plan 5
 tmp=$(mktemp)
 trap 'rm -f $tmp' EXIT
 imp2_unload
@@ -13,6 +13,8 @@ grep -v '^IMP2-BENCH' "$tmp" | sed 's/^/# /'
 check "bench --smoke ran to the end" bash -c "(( $rc == 0 )) && grep -q 'bench: done' $tmp"
 fast=$(grep -c '"metric":"fastpath_pps".*"value":[1-9]' "$tmp")
 check "fast path: pps measured for all 7 peers" test "$fast" -eq 7
+gen=$(grep '"metric":"icmpgen"' "$tmp" | grep -v '"peer":"none"' | grep -c '"packets":\([0-9]*\),"ns":[1-9][0-9]*,"events":\[\1\]')
+check "in-kernel ICMP: timed, and every event consumed by imp2 v1, v2, v2 batched, cref and nflog-q64" test "$gen" -eq 5
 whole=$(grep '"metric":"burst"' "$tmp" | grep -v '"peer":"none"' | grep -c '"packets":\([0-9]*\),"us":[1-9][0-9]*,"burst_us":[0-9]*,"events":\[\1\]')
 check "bursts: every event of the burst consumed by imp2 v1, v2, v2 batched, cref and nflog-q64" test "$whole" -eq 5
 events=$(grep '"metric":"matching"' "$tmp" | grep -c '"events":\[[1-9]')

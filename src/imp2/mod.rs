@@ -177,7 +177,10 @@ impl NetService for Imp2Net {
                     self.counters.packets_seen.inc();
                     self.v1.packet(ctx.socket, &ip, &self.counters);
                 }
-                self.v2_packet(ctx, &packet, Some(ip));
+                // Only the 2007 protocol listens, commonly: no call at all.
+                if !self.v2.is_empty() {
+                    self.v2_packet(ctx, &packet, Some(ip));
+                }
             }
             Family::Ipv6 => self.v2_packet(ctx, &packet, None),
         }
@@ -448,9 +451,10 @@ impl Imp2Net {
                 })
         })?;
         // Events batched under the listener's previous delivery go first,
-        // before the ack, to the listener itself.
-        if let Some(batch) = earlier_batch {
-            let _ = request.reply(batch.msg);
+        // before the ack, to the listener itself, and count as its own.
+        if let Some((batch, state)) = earlier_batch {
+            let events = batch.events;
+            state.count_sends(events, request.reply(batch.msg).is_ok());
         }
         self.log_change(portid, "v2 listener subscribed");
         Ok(())

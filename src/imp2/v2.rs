@@ -65,6 +65,12 @@ impl ListenerState {
     pub(super) fn take_batch(&self) -> Option<ReadyBatch> {
         self.batch.lock().take()
     }
+
+    /// Records whether a datagram of `events` events reached the socket.
+    pub(super) fn count_sends(&self, events: u32, sent: bool) {
+        let counter = if sent { &self.events_sent } else { &self.send_failures };
+        counter.fetch_add(events.into(), Ordering::Relaxed);
+    }
 }
 
 /// Events waiting to go to a listener as one datagram.
@@ -138,8 +144,7 @@ impl Listener {
 
     /// Records whether a datagram of `events` events reached the socket.
     pub(super) fn count_sends(&self, events: u32, sent: bool) {
-        let counter = if sent { &self.state.events_sent } else { &self.state.send_failures };
-        counter.fetch_add(events.into(), Ordering::Relaxed);
+        self.state.count_sends(events, sent);
     }
 
     /// Whether this listener gathers its events into batches.
@@ -331,7 +336,8 @@ impl Listeners {
     /// if it is one already. `sender_closed` is checked under the update
     /// lock, which [`Listeners::remove`] (the `NETLINK_URELEASE` path) takes
     /// too: either the closed sender is seen here, or its release runs
-    /// after and removes it.
+    /// after and removes it. A change of delivery returns the batch gathered
+    /// under the old one, if any, with the listener's state to count it on.
     pub(super) fn subscribe(
         &self,
         portid: u32,
@@ -339,7 +345,7 @@ impl Listeners {
         delivery: Delivery,
         max_listeners: usize,
         sender_closed: impl FnOnce() -> bool,
-    ) -> Result<Option<ReadyBatch>, SubscribeError> {
+    ) -> Result<Option<(ReadyBatch, Arc<ListenerState>)>, SubscribeError> {
         let mut updater = self.set.lock();
         if sender_closed() {
             return Err(SubscribeError::SenderClosed);
@@ -400,7 +406,7 @@ impl Listeners {
         Ok(updater
             .current()
             .and_then(|s| s.listeners.iter().find(|l| l.portid == portid))
-            .and_then(|l| l.state.take_batch()))
+            .and_then(|l| Some((l.state.take_batch()?, l.state.clone()))))
     }
 
     /// Removes listener `portid` and returns its state, with any batch
@@ -420,7 +426,8 @@ impl Listeners {
         state.closed.store(true, Ordering::Release);
         // On failure the tombstone stays; later updates drop it (below).
         let published = self.republish(&mut updater, |current, next| {
-            for l in current.iter().filter(|l| l.portid != portid) {
+            // Tombstones of earlier failed removals go too.
+            for l in current.iter().filter(|l| l.portid != portid && !l.state.closed.load(Ordering::Relaxed)) {
                 next.push(l.duplicate(), GFP_KERNEL).map_err(|_| SubscribeError::NoMemory)?;
             }
             Ok(())
