@@ -168,6 +168,20 @@ fastpath() {
 	done
 }
 
+# drain_consumers: resumes the stopped consumers and waits until each has
+# exited at its count; one that never gets there (lost events) is stopped
+# after 30 s by a watchdog, which takes its sleep with it when not needed.
+drain_consumers() {
+	local dog
+	(( ${#consumers[@]} )) || return 0
+	kill -CONT "${consumers[@]}"
+	(trap 'kill $s 2>/dev/null; exit' TERM; sleep 30 & s=$!; wait $s; kill -INT "${consumers[@]}" 2>/dev/null) &
+	dog=$!
+	wait "${consumers[@]}"
+	kill $dog 2>/dev/null; wait $dog 2>/dev/null
+	consumers=()   # reaped: peer_down must not signal their pids
+}
+
 # --- matching path, kernel side: in-kernel ICMP under -icount ---------------
 # bench/icmpgen injects BURST echo requests into dummy0 in A with
 # netif_receive_skb(), as pktgen does UDP, and times that in the kernel
@@ -177,21 +191,14 @@ fastpath() {
 # receive path and the peer's hook and delivery count: "none" is the
 # receive path alone. Plain NFLOG is left out, as for the bursts.
 icmpgen() { # icmpgen PEER LISTENERS REP
-	local peer=$1 n=$2 rep=$3 ns dog
+	local peer=$1 n=$2 rep=$3 ns
 	peer_up $peer $BURST_RCVBUF "$n" $BURST || fail "peer $peer"
 	(( ${#consumers[@]} )) && kill -STOP "${consumers[@]}"
 	nsenter --net=/run/netns/$A insmod /imp2/modules/imp2_icmpgen.ko count=$BURST dev=dummy0 \
 		saddr=10.97.0.2 daddr=10.97.0.1 || fail "imp2_icmpgen did not load"
 	ns=$(dmesg | sed -n "s/.*imp2_icmpgen: $BURST echo requests into dummy0 in \([0-9]*\) ns.*/\1/p" | tail -n 1)
 	rmmod imp2_icmpgen
-	if (( ${#consumers[@]} )); then
-		kill -CONT "${consumers[@]}"
-		(trap 'kill $s 2>/dev/null; exit' TERM; sleep 30 & s=$!; wait $s; kill -INT "${consumers[@]}" 2>/dev/null) &
-		dog=$!
-		wait "${consumers[@]}"
-		kill $dog 2>/dev/null; wait $dog 2>/dev/null
-		consumers=()
-	fi
+	drain_consumers
 	peer_down $peer
 	local list=${EVENTS// /,}
 	emit "{\"metric\":\"icmpgen\",\"peer\":\"$peer\",\"rep\":$rep,\"listeners\":$n,\"packets\":$BURST,\"ns\":${ns:-0},\"events\":[${list:-0}],\"overruns\":$OVERRUNS}"
@@ -223,7 +230,7 @@ icmpgens() {
 # would not: a watchdog stops it, and the record shows the loss. Plain NFLOG
 # is left out: one 4 KiB skb per event (its nlbufsiz) would not fit.
 burst() { # burst PEER SENDERS LISTENERS REP
-	local peer=$1 senders=$2 n=$3 rep=$4 t0 t1 t2 dog
+	local peer=$1 senders=$2 n=$3 rep=$4 t0 t1 t2
 	local per=$((BURST / senders)) total=$((BURST / senders * senders))
 	peer_up $peer $BURST_RCVBUF "$n" $total || fail "peer $peer"
 	(( ${#consumers[@]} )) && kill -STOP "${consumers[@]}"
@@ -231,15 +238,7 @@ burst() { # burst PEER SENDERS LISTENERS REP
 	nsenter --net=/run/netns/$B imp2_icmpflood -i veth0 -s 10.97.0.2 -d 10.97.0.1 -m "$A_MAC" \
 		-n $per -p "$senders" >/dev/null
 	t1=${EPOCHREALTIME/./}
-	if (( ${#consumers[@]} )); then
-		kill -CONT "${consumers[@]}"
-		# The watchdog takes its sleep with it when it is no longer needed.
-		(trap 'kill $s 2>/dev/null; exit' TERM; sleep 30 & s=$!; wait $s; kill -INT "${consumers[@]}" 2>/dev/null) &
-		dog=$!
-		wait "${consumers[@]}"
-		kill $dog 2>/dev/null; wait $dog 2>/dev/null
-		consumers=()   # reaped: peer_down must not signal their pids
-	fi
+	drain_consumers
 	t2=${EPOCHREALTIME/./}
 	peer_down $peer
 	local list=${EVENTS// /,}
