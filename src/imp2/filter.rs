@@ -16,6 +16,14 @@ const WORD_BITS: usize = u64::BITS as usize;
 /// A bit per L4 protocol number.
 pub(crate) type ProtocolBits = [u64; 256 / WORD_BITS];
 
+const NO_PROTOCOLS: ProtocolBits = [0; 256 / WORD_BITS];
+
+/// Where protocol `proto` sits in [`ProtocolBits`]: its word and its mask.
+fn protocol_bit(proto: u8) -> (usize, u64) {
+    let p = usize::from(proto);
+    (p / WORD_BITS, 1 << (p % WORD_BITS))
+}
+
 /// A listener's filter: address families and L4 protocols.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Filter {
@@ -51,18 +59,18 @@ impl Filter {
     }
 
     fn has(bits: &ProtocolBits, proto: u8) -> bool {
-        let p = usize::from(proto);
-        bits[p / WORD_BITS] & (1 << (p % WORD_BITS)) != 0
+        let (word, mask) = protocol_bit(proto);
+        bits[word] & mask != 0
     }
 
     /// The IPv4 protocols this filter accepts.
     pub(crate) fn ipv4_protocols(&self) -> ProtocolBits {
         if !self.wants(IpVersion::V4) {
-            return [0; 256 / WORD_BITS];
+            return NO_PROTOCOLS;
         }
         self.protos.unwrap_or_else(|| {
-            let mut bits = [0; 256 / WORD_BITS];
-            bits[usize::from(IPPROTO_ICMP) / WORD_BITS] |= 1 << (usize::from(IPPROTO_ICMP) % WORD_BITS);
+            let (mut bits, (word, mask)) = (NO_PROTOCOLS, protocol_bit(IPPROTO_ICMP));
+            bits[word] |= mask;
             bits
         })
     }
@@ -84,8 +92,8 @@ impl ProtocolInterest {
     /// Whether some listener may want IPv4 protocol `proto`.
     #[inline]
     pub(crate) fn may_want(&self, proto: u8) -> bool {
-        let p = usize::from(proto);
-        self.0[p / WORD_BITS].load(Ordering::Relaxed) & (1 << (p % WORD_BITS)) != 0
+        let (word, mask) = protocol_bit(proto);
+        self.0[word].load(Ordering::Relaxed) & mask != 0
     }
 
     /// Adds `bits` (before the listeners that want them are published).
@@ -105,7 +113,7 @@ impl ProtocolInterest {
 
 /// The union of the IPv4 protocols the `filters` accept.
 pub(crate) fn ipv4_protocols<'a>(filters: impl Iterator<Item = &'a Filter>) -> ProtocolBits {
-    filters.fold([0; 256 / WORD_BITS], |mut all, f| {
+    filters.fold(NO_PROTOCOLS, |mut all, f| {
         for (word, add) in all.iter_mut().zip(f.ipv4_protocols()) {
             *word |= add;
         }
