@@ -9,6 +9,11 @@ count=0
 log=${1:?usage: splat-scan.sh [--count] CONSOLE_LOG}
 
 patterns='BUG:|WARNING:|KASAN|UBSAN:|Call Trace:|general protection fault|kernel BUG at|Kernel panic|panicked at|possible recursive locking|circular locking dependency|inconsistent lock state|unreferenced object 0x'
+# RCU stalls ("rcu: INFO: rcu_sched detected stalls on CPUs/tasks:", "...
+# detected expedited stalls", "rcu: INFO: rcu_preempt self-detected stall
+# on CPU") and hung tasks ("INFO: task NAME:PID blocked for more than N
+# seconds."), which need not come with a "Call Trace:".
+patterns+='|rcu: INFO: .*detected.* stall|self-detected stall|INFO: task .* blocked for more than'
 # Between IMP2-FAULT-INJECTION-BEGIN/END (tests/lib.sh), allocation-failure
 # reports (warn_alloc's "... allocation failure" / "vmalloc error" header,
 # then its stack dump up to </TASK>) are expected: their "Call Trace:" line

@@ -85,16 +85,18 @@ for k in "${kernels[@]}"; do
 	fi
 	record "$k: VM tests (${vs:-0} skipped)" "$vp" "$vf"
 
-	# The splat scan must catch a WARN_ON: this run has to FAIL (once).
+	# The splat scan must catch a WARN_ON and a hung-task report: this run
+	# has to FAIL (once).
 	if (( first && $# == 0 && ! quick )); then
 		splat_log=$IMP2_ROOT/build/vm/splat-selftest.log
 		out=$("$IMP2_ROOT/scripts/vm-run.sh" --quiet --timeout 300 --log "$splat_log" \
 			"$IMP2_ROOT/tests/guest-splat-selftest.sh" 2>&1) && rc=0 || rc=$?
-		if (( rc != 0 )) && grep -q 'FAIL: kernel splat scan' <<<"$out" && grep -q 'WARNING:' <<<"$out"; then
-			record "$k: splat-scan self-test (WARN_ON caught)" 1 0
+		if (( rc != 0 )) && grep -q 'FAIL: kernel splat scan' <<<"$out" && grep -q 'WARNING:' <<<"$out" &&
+			grep -q 'INFO: task .* blocked for more than' <<<"$out"; then
+			record "$k: splat-scan self-test (WARN_ON and hung-task report caught)" 1 0
 		else
 			printf '%s\n' "$out" | tail -n 20 >&2
-			record "$k: splat-scan self-test: WARN_ON was NOT caught (rc=$rc)" 0 1
+			record "$k: splat-scan self-test: WARN_ON or hung-task report NOT caught (rc=$rc)" 0 1
 		fi
 	fi
 

@@ -92,15 +92,15 @@ kmsg_mark() {
 # W (warning), L (soft lockup).
 SPLAT_TAINTS=$(( (1 << 5) | (1 << 7) | (1 << 9) | (1 << 14) ))
 
-# no_splat_since MARK: no KASAN report, BUG, WARNING or lockdep report
-# since MARK. The runner's scan of the whole console catches them too; this
-# turns them into the failing test case that caused them. The whole buffer
-# is searched (it was cleared at MARK: a flood of reports can push the
-# marker itself out), and new taint flags count too.
+# no_splat_since MARK: no KASAN report, BUG, WARNING, lockdep report, RCU
+# stall or hung task since MARK. The runner's scan of the whole console
+# catches them too; this turns them into the failing test case that caused
+# them. The whole buffer is searched (it was cleared at MARK: a flood of
+# reports can push the marker itself out), and new taint flags count too.
 no_splat_since() {
 	local found before=${1##*-taint=} now
 	now=$(cat /proc/sys/kernel/tainted)
-	found=$(dmesg | grep -E 'BUG: KASAN|BUG:|WARNING:|possible circular locking|inconsistent lock state' | head -n3)
+	found=$(dmesg | grep -E 'BUG: KASAN|BUG:|WARNING:|possible circular locking|inconsistent lock state|rcu: INFO: .*detected.* stall|self-detected stall|INFO: task .* blocked for more than' | head -n3)
 	if (( (now & ~before) & SPLAT_TAINTS )); then
 		found+="${found:+$'\n'}kernel newly tainted: $before -> $now"
 	fi
