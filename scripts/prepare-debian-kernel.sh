@@ -31,8 +31,8 @@ DEBIAN_RUSTC_VERSION="1.85.1 (4eb161250 2025-03-15) (built from a source tarball
 # Modules the functional tests need that Debian builds as modules (loaded at
 # boot by scripts/guest/init, dependencies first). nf_tables: nft's cache
 # needs it even for `nft list hooks` (nfnetlink_hook), which imp2_idle_hooks
-# reads.
-VM_MODULES=(veth dummy nf_tables nfnetlink_hook)
+# reads. nfnetlink_queue and nft_queue: imp2_nfqueue's NFQUEUE user.
+VM_MODULES=(veth dummy nf_tables nfnetlink_hook nfnetlink_queue nft_queue)
 
 [[ ${1:-} == --profile ]] && {
 	[[ ${2:-} == imp2 ]] || die "IMP2_KERNEL=debian-7.3 is Debian's stock kernel: there is no '${2:-}' profile of it (make bench needs IMP2_KERNEL=6.12 or 7.3)"
