@@ -28,6 +28,7 @@ struct sock;
 int imp2_param_unit(void);
 unsigned int imp2_param_max_listeners(void);
 #endif
+bool imp2_param_hooks_on_demand(void);
 bool imp2_net_ratelimit(void);
 
 /* Locks. */
@@ -75,6 +76,19 @@ void imp2_netlink_request_hold(struct sk_buff *skb, bool net_admin);
 bool imp2_netlink_request_net_admin(const struct sk_buff *skb);
 bool imp2_netlink_request_sender_dead(const struct sk_buff *skb);
 void imp2_netlink_request_release(struct sk_buff *skb);
+struct sock *imp2_netlink_request_sender(const struct sk_buff *skb);
+unsigned int imp2_skb_truesize(const struct sk_buff *skb);
+
+/* Socket references. */
+void imp2_sock_hold(struct sock *sk);
+void imp2_sock_put(struct sock *sk);
+bool imp2_sock_dead(const struct sock *sk);
+
+/* Work items, scheduling. */
+struct work_struct;
+void imp2_init_work(struct work_struct *work, void (*fn)(struct work_struct *));
+bool imp2_schedule_work(struct work_struct *work);
+void imp2_cond_resched(void);
 
 /* RCU, time, netfilter state, IPv6. */
 void imp2_rcu_read_lock(void);
@@ -122,6 +136,7 @@ void imp2_test_hook_delay(void);
 void imp2_test_timer_delay(void);
 void imp2_test_send_delay(void);
 void imp2_test_drain_delay(void);
+void imp2_test_release_delay(void);
 bool imp2_test_fail_pernet_init(const struct net *net);
 u64 imp2_test_now_ns(void);
 void imp2_test_note_write_wait(u64 start_ns);

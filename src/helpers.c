@@ -23,6 +23,8 @@
 #include <linux/timekeeping.h>
 #include <linux/timer.h>
 #include <linux/jiffies.h>
+#include <linux/workqueue.h>
+#include <linux/sched.h>
 
 #include "imp2_helpers.h"
 #include "uapi/imp2.h"
@@ -47,6 +49,15 @@ unsigned int imp2_param_max_listeners(void)
 	return READ_ONCE(max_listeners);
 }
 #endif
+
+static bool hooks_on_demand;
+module_param(hooks_on_demand, bool, 0444);
+MODULE_PARM_DESC(hooks_on_demand, "unregister a netns's hooks when its last listener leaves (default: keep them until the netns exits); each unregistration drops every packet that NFQUEUE users of the netns have queued (nf_queue_nf_hook_drop)");
+
+bool imp2_param_hooks_on_demand(void)
+{
+	return READ_ONCE(hooks_on_demand);
+}
 
 bool imp2_net_ratelimit(void)
 {
@@ -154,6 +165,39 @@ void imp2_netlink_request_release(struct sk_buff *skb)
 	consume_skb(skb);
 }
 
+struct sock *imp2_netlink_request_sender(const struct sk_buff *skb)
+{
+	return NETLINK_CB(skb).sk;
+}
+
+unsigned int imp2_skb_truesize(const struct sk_buff *skb)
+{
+	return skb->truesize;
+}
+
+void imp2_sock_hold(struct sock *sk) { sock_hold(sk); }
+void imp2_sock_put(struct sock *sk) { sock_put(sk); }
+bool imp2_sock_dead(const struct sock *sk) { return sock_flag(sk, SOCK_DEAD); }
+
+void imp2_init_work(struct work_struct *work, void (*fn)(struct work_struct *))
+{
+	INIT_WORK(work, fn);
+}
+/*
+ * Unbound: the work runs on any idle CPU, not in the per-CPU pool of the
+ * CPU that queued it (which a busy sender may be loading).  7.x names it
+ * system_dfl_wq.
+ */
+bool imp2_schedule_work(struct work_struct *work)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 0, 0)
+	return queue_work(system_dfl_wq, work);
+#else
+	return queue_work(system_unbound_wq, work);
+#endif
+}
+void imp2_cond_resched(void) { cond_resched(); }
+
 void *imp2_net_generic(const struct net *net, unsigned int id)
 {
 	return net_generic(net, id);
@@ -245,6 +289,10 @@ static unsigned int test_drain_delay_ms;
 module_param(test_drain_delay_ms, uint, 0644);
 MODULE_PARM_DESC(test_drain_delay_ms, "TEST ONLY: sleep this long before each request drained under the semaphore");
 
+static unsigned int test_release_delay_ms;
+module_param(test_release_delay_ms, uint, 0644);
+MODULE_PARM_DESC(test_release_delay_ms, "TEST ONLY: sleep this long at the start of NETLINK_URELEASE handling");
+
 static unsigned int test_fail_init_netns;
 module_param(test_fail_init_netns, uint, 0644);
 MODULE_PARM_DESC(test_fail_init_netns, "TEST ONLY: pernet init fails with ENOMEM in the netns with this inode number (0: none)");
@@ -282,6 +330,16 @@ void imp2_test_drain_delay(void)
 	if (!ms)
 		return;
 	pr_info("test knob: draining a request after a %u ms delay\n", ms);
+	msleep(ms);
+}
+
+void imp2_test_release_delay(void)
+{
+	unsigned int ms = READ_ONCE(test_release_delay_ms);
+
+	if (!ms)
+		return;
+	pr_info("test knob: handling a port release after a %u ms delay\n", ms);
 	msleep(ms);
 }
 

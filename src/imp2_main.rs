@@ -88,10 +88,16 @@ impl kernel::Module for Imp2Module {
             }
         })?;
         imp2::start_accepting_subscribers();
+        let lifetime = if params::hooks_on_demand() {
+            "while someone listens there (hooks_on_demand=1)"
+        } else {
+            "from its first listener on"
+        };
         pr_info!(
-            "loaded: netlink unit {}, IPv4 PRE_ROUTING hook at priority {} (NF_IP_PRI_FILTER - 1), in every netns while someone listens there\n",
+            "loaded: netlink unit {}, IPv4 PRE_ROUTING hook at priority {} (NF_IP_PRI_FILTER - 1), in every netns {}\n",
             unit,
-            wire::HOOK_PRIORITY
+            wire::HOOK_PRIORITY,
+            lifetime
         );
         Ok(Self { service: Some(service) })
     }

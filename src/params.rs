@@ -41,3 +41,12 @@ pub(crate) fn max_listeners() -> usize {
     // SAFETY: reads an `unsigned int` parameter (`READ_ONCE`).
     unsafe { bindings::imp2_param_max_listeners() as usize }
 }
+
+/// The `hooks_on_demand` module parameter: unregister a netns's hooks when
+/// its last listener leaves, instead of keeping them until the netns
+/// exits. A C `module_param()` (`src/helpers.c`) on both kernels: mainline
+/// Rust's module parameters take integers only.
+pub(crate) fn hooks_on_demand() -> bool {
+    // SAFETY: reads a `bool` parameter that is read-only (0444) after load.
+    unsafe { bindings::imp2_param_hooks_on_demand() }
+}

@@ -40,6 +40,15 @@ mod imp {
         unsafe { bindings::imp2_test_drain_delay() }
     }
 
+    /// Sleeps `test_release_delay_ms` at the start of NETLINK_URELEASE
+    /// handling: the released socket's listener is still in place, its
+    /// port free for anyone to bind.
+    pub(crate) fn release_delay() {
+        // SAFETY: called only from the port-release notifier, a blocking
+        // notifier chain, in process context, where `msleep` may sleep.
+        unsafe { bindings::imp2_test_release_delay() }
+    }
+
     /// Whether the pernet init of `net` is to fail: `net` is the netns
     /// whose inode number is in `test_fail_init_netns`.
     pub(crate) fn fail_pernet_init(net: &Net) -> bool {
@@ -72,6 +81,9 @@ mod imp {
 
     #[inline(always)]
     pub(crate) fn drain_delay() {}
+
+    #[inline(always)]
+    pub(crate) fn release_delay() {}
 
     #[inline(always)]
     pub(crate) fn fail_pernet_init(_net: &crate::abstractions::net::Net) -> bool {

@@ -129,6 +129,21 @@ struct imp2_stats {
 	__u32 subscriber_portid; /* 0 if nobody is subscribed, and always 0 for a
 				    requester without CAP_NET_ADMIN */
 	__u32 unit;		/* netlink protocol unit of this module */
+	__u64 requests_refused;	/* datagrams refused because the netns's request
+				   queue was full (IMP2_INBOX_ADMIN_BYTES);
+				   absent (56-byte payload) from modules
+				   before it */
 };
+
+/*
+ * Requests from senders with CAP_NET_ADMIN over the netns wait in a
+ * per-netns queue until drained, in order; those of other senders are
+ * handled at once, in the sender's own sendmsg().  What the queue may hold,
+ * in skb truesize (netlink charges it to the module's kernel socket: Rmem
+ * in /proc/net/netlink): room for one datagram of the largest size.  A
+ * datagram that does not fit is refused: counted in requests_refused, and
+ * answered with ENOBUFS if its first message asks for an ack.
+ */
+#define IMP2_INBOX_ADMIN_BYTES	(256 * 1024)
 
 #endif /* _UAPI_IMP2_H */

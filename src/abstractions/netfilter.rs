@@ -91,7 +91,15 @@ pub(crate) trait Hook {
     /// Per-registration data handed to [`Hook::hook`].
     type Data: Sync;
 
-    /// Called for each packet, in softirq context (or with BHs disabled).
+    /// Called for each packet, inside an RCU read-side section. At
+    /// PRE_ROUTING: `nf_hook()`'s, with BHs disabled (the receive softirq,
+    /// or a caller that disabled them, such as threaded NAPI); or, for
+    /// packets that NFQUEUE reinjects through the hooks after the queueing
+    /// one (`nf_reinject()`), `nfnetlink_rcv_msg()`'s, in the verdict
+    /// sender's process context with BHs enabled (`nfqnl_recv_verdict()`,
+    /// `nfqnl_recv_verdict_batch()`), or the queueing softirq itself when a
+    /// fail-open queue is full (`__nfqnl_enqueue_packet()`). Must not
+    /// sleep.
     fn hook(data: &Self::Data, skb: &SkBuff, state: &HookState) -> Verdict;
 }
 
@@ -145,8 +153,9 @@ unsafe extern "C" fn hook_callback<H: Hook>(
     state: *const bindings::nf_hook_state,
 ) -> kernel::ffi::c_uint {
     // SAFETY: `priv_` is the `H::Data` given to `SwitchableHook::new`. We
-    // run inside `rcu_read_lock()` (`nf_hook()`), so it stays valid for the
-    // whole call even if the hook is unregistered meanwhile (the promise
+    // run inside `rcu_read_lock()` (`nf_hook()`'s, or for a reinjected
+    // packet `nfnetlink_rcv_msg()`'s, see `Hook::hook`), so it stays valid
+    // for the whole call even if the hook is unregistered meanwhile (the promise
     // made to `new`). The hook core passes a valid skb that stays valid
     // for the call.
     let (data, skb) = unsafe { (&*priv_.cast::<H::Data>(), SkBuff::from_raw(skb)) };

@@ -4,6 +4,7 @@
 
 use super::{
     net::Net,
+    rcu,
     skbuff::{NlMsgBuf, SkBuff},
 };
 use crate::{
@@ -12,7 +13,8 @@ use crate::{
 };
 use core::{
     marker::{PhantomData, PhantomPinned},
-    ptr::NonNull,
+    ptr::{self, NonNull},
+    sync::atomic::{AtomicPtr, AtomicUsize, Ordering},
 };
 use kernel::{
     error::{code::EBUSY, Error, Result},
@@ -53,8 +55,13 @@ pub(crate) struct KernelSocket {
     sk: NonNull<bindings::sock>,
 }
 
-// SAFETY: a kernel socket may be used and released from any context that
-// may sleep (release) or any context at all (unicast with MSG_DONTWAIT).
+// SAFETY: a kernel socket may be released from any context that may sleep,
+// and used for unicast with MSG_DONTWAIT from process or softirq context on
+// any CPU. Not from hard IRQ context: with an nlmon tap,
+// `__netlink_deliver_tap_skb()` calls `dev_queue_xmit()`, whose
+// `rcu_read_unlock_bh()` warns there (`WARN_ON_ONCE(in_hardirq())` in
+// `__local_bh_enable_ip()`, kernel/softirq.c); nothing of ours runs in hard
+// IRQ context.
 unsafe impl Send for KernelSocket {}
 // SAFETY: `netlink_unicast` on a kernel socket is safe concurrently.
 unsafe impl Sync for KernelSocket {}
@@ -102,6 +109,183 @@ impl KernelSocket {
     pub(crate) fn unicast(&self, msg: NlMsgBuf, portid: u32) -> Result {
         // SAFETY: `sk` is a live kernel socket (type invariant).
         unsafe { unicast_from(self.sk.as_ptr(), msg, portid) }
+    }
+
+    /// Sends `msg` to the socket `to` refers to, without blocking, as
+    /// [`KernelSocket::unicast`] does; `ECONNREFUSED` (nothing sent) once
+    /// that socket is closed.
+    ///
+    /// Netlink delivers by port id only (`netlink_unicast()` looks the port
+    /// up; the functions that take a `struct sock`, `netlink_attachskb()`
+    /// and `netlink_sendskb()`, are not exported). So the check and the
+    /// lookup are two steps, and one window remains: `netlink_release()`
+    /// unhashes the port (`netlink_remove()`) and only then marks the
+    /// socket dead (`sock_orphan()`). A message whose check passed before
+    /// `sock_orphan()` reaches whoever has bound the port by the time of
+    /// the lookup: at most one datagram per sending context that had
+    /// passed the check by then. In the receive softirq and the timer that
+    /// is a few instructions; a context that can be preempted in between
+    /// (packets NFQUEUE reinjects, under `CONFIG_PREEMPT_RCU`) widens it
+    /// without a bound in time, but not in datagrams.
+    pub(crate) fn unicast_to(&self, msg: NlMsgBuf, to: SocketRef<'_>) -> Result {
+        if to.is_dead() {
+            return Err(crate::wire::errno::ECONNREFUSED());
+        }
+        self.unicast(msg, to.portid)
+    }
+}
+
+/// A user netlink socket that the holder keeps alive, and its port id.
+///
+/// # Invariants
+///
+/// `sk` is a user netlink socket bound to `portid`, alive for `'a`.
+#[derive(Clone, Copy)]
+pub(crate) struct SocketRef<'a> {
+    sk: NonNull<bindings::sock>,
+    portid: u32,
+    _alive: PhantomData<&'a ()>,
+}
+
+impl SocketRef<'_> {
+    /// Whether the socket has been closed: `sock_orphan()` has marked it
+    /// `SOCK_DEAD` (in `netlink_release()`, after unhashing its port and
+    /// before the `NETLINK_URELEASE` notifiers run).
+    pub(crate) fn is_dead(&self) -> bool {
+        // SAFETY: the socket is alive (type invariant).
+        unsafe { bindings::imp2_sock_dead(self.sk.as_ptr()) }
+    }
+}
+
+/// A counted reference to a user netlink socket (`sock_hold()`), with the
+/// port id it was bound to: what a subscription is tied to. A port id
+/// alone is no identity: once its socket closes, anyone may bind it.
+///
+/// # Invariants
+///
+/// We own one reference to `sk`, a user netlink socket bound to `portid`
+/// (a bound netlink socket never changes its port id: `netlink_bind()`
+/// refuses another one).
+pub(crate) struct SockRef {
+    sk: NonNull<bindings::sock>,
+    portid: u32,
+}
+
+// SAFETY: a socket reference may be used and dropped on any CPU; dropping
+// the last one (`sock_put()` -> `sk_free()`) is allowed in any context but
+// hard IRQ, as netlink itself does from softirq (`netlink_sendskb()` puts
+// the receiver it looked up, also from hooks and timers).
+unsafe impl Send for SockRef {}
+// SAFETY: shared use only reads the socket's flags.
+unsafe impl Sync for SockRef {}
+
+impl SockRef {
+    /// The port id the socket was bound to.
+    pub(crate) fn portid(&self) -> u32 {
+        self.portid
+    }
+
+    /// The socket, for as long as this reference lives.
+    pub(crate) fn get(&self) -> SocketRef<'_> {
+        // INVARIANT: our reference keeps the socket alive.
+        SocketRef { sk: self.sk, portid: self.portid, _alive: PhantomData }
+    }
+}
+
+impl Clone for SockRef {
+    fn clone(&self) -> Self {
+        // SAFETY: the socket is alive: we hold a reference (type invariant).
+        unsafe { bindings::imp2_sock_hold(self.sk.as_ptr()) };
+        // INVARIANT: the reference was just taken.
+        Self { sk: self.sk, portid: self.portid }
+    }
+}
+
+impl Drop for SockRef {
+    fn drop(&mut self) {
+        // SAFETY: we own this reference (type invariant).
+        unsafe { bindings::imp2_sock_put(self.sk.as_ptr()) };
+    }
+}
+
+/// A [`SockRef`] that RCU readers use, and that its owner can let go of
+/// before the holder itself is freed (its readers may still see the
+/// holder, but no longer the socket).
+///
+/// # Invariants
+///
+/// `sk` is null or a user netlink socket bound to `portid` of which we own
+/// one reference. Only [`RcuSockRef::release`] makes it null, and it drops
+/// that reference only after a grace period.
+pub(crate) struct RcuSockRef {
+    sk: AtomicPtr<bindings::sock>,
+    portid: u32,
+}
+
+// SAFETY: as for `SockRef`.
+unsafe impl Send for RcuSockRef {}
+// SAFETY: as for `SockRef`; `sk` is atomic.
+unsafe impl Sync for RcuSockRef {}
+
+impl RcuSockRef {
+    /// Takes over `sock`'s reference.
+    pub(crate) fn new(sock: SockRef) -> Self {
+        let (sk, portid) = (sock.sk.as_ptr(), sock.portid);
+        core::mem::forget(sock);
+        // INVARIANT: the reference `sock` owned is ours now.
+        Self { sk: AtomicPtr::new(sk), portid }
+    }
+
+    /// The socket, unless released; valid while `guard` is held.
+    pub(crate) fn get<'a>(&'a self, _guard: &'a rcu::Guard) -> Option<SocketRef<'a>> {
+        let sk = NonNull::new(self.sk.load(Ordering::Acquire))?;
+        // INVARIANT: our reference is dropped only a grace period after
+        // `sk` is cleared, and `_guard` keeps this reader in a section that
+        // grace period waits for.
+        Some(SocketRef { sk, portid: self.portid, _alive: PhantomData })
+    }
+
+    /// Whether the socket was released here or has been closed.
+    pub(crate) fn closed(&self) -> bool {
+        let guard = rcu::read_lock();
+        match self.get(&guard) {
+            Some(sock) => sock.is_dead(),
+            None => true,
+        }
+    }
+
+    /// Whether this is the socket that sent `request` (false once released).
+    pub(crate) fn sent(&self, request: &Request) -> bool {
+        // Only addresses are compared. A socket we load here cannot be
+        // freed before the guard ends (`release` waits for a grace period),
+        // so no other socket, such as the sender, can have its address.
+        let _guard = rcu::read_lock();
+        let sk = self.sk.load(Ordering::Acquire);
+        !sk.is_null() && sk == request.sender_sk()
+    }
+
+    /// Lets go of the socket: readers that begin now see none, and the
+    /// reference is dropped after a grace period. Sleeps: process context.
+    pub(crate) fn release(&self) {
+        let sk = self.sk.swap(ptr::null_mut(), Ordering::AcqRel);
+        if sk.is_null() {
+            return;
+        }
+        rcu::synchronize();
+        // SAFETY: the reference was ours (type invariant) and no reader can
+        // still use it: every one that loaded `sk` has left its section.
+        unsafe { bindings::imp2_sock_put(sk) };
+    }
+}
+
+impl Drop for RcuSockRef {
+    fn drop(&mut self) {
+        let sk = *self.sk.get_mut();
+        if !sk.is_null() {
+            // SAFETY: we own this reference (type invariant); being dropped,
+            // we have no readers left (the holder's own grace period).
+            unsafe { bindings::imp2_sock_put(sk) };
+        }
     }
 }
 
@@ -188,6 +372,37 @@ impl Request {
         unsafe { bindings::imp2_netlink_request_sender_dead(self.skb.as_ptr()) }
     }
 
+    fn sender_sk(&self) -> *mut bindings::sock {
+        // SAFETY: the skb is valid (type invariant).
+        unsafe { bindings::imp2_netlink_request_sender(self.skb.as_ptr()) }
+    }
+
+    /// A reference to the sending socket, for a subscription to keep.
+    pub(crate) fn sender(&self) -> SockRef {
+        let sk = self.sender_sk();
+        // SAFETY: we hold a reference on the sending socket (type
+        // invariant), so it is alive to take another.
+        unsafe { bindings::imp2_sock_hold(sk) };
+        // INVARIANT: the reference was just taken; the sender is a user
+        // socket bound to its port (`netlink_sendmsg()` autobinds).
+        // SAFETY: `sk` is not null (the sending socket).
+        SockRef { sk: unsafe { NonNull::new_unchecked(sk) }, portid: self.sender_portid() }
+    }
+
+    /// Whether `sock` is the socket that sent this request.
+    pub(crate) fn sent_by(&self, sock: &SockRef) -> bool {
+        // As in `RcuSockRef::sent`: both sockets are held, so equal
+        // addresses mean the same socket.
+        sock.sk.as_ptr() == self.sender_sk()
+    }
+
+    /// The memory the request holds (`skb->truesize`), charged to our
+    /// kernel socket (`netlink_unicast_kernel()`).
+    pub(crate) fn truesize(&self) -> usize {
+        // SAFETY: the skb is valid (type invariant).
+        unsafe { bindings::imp2_skb_truesize(self.skb.as_ptr()) as usize }
+    }
+
     /// Whether the sender had `CAP_NET_ADMIN` over the netns when it sent.
     pub(crate) fn sender_net_admin(&self) -> bool {
         // SAFETY: the skb is valid and its cb was set by `..._hold` (type invariant).
@@ -215,7 +430,11 @@ impl Request {
     /// if there is one and the sender asked for extended acks.
     ///
     /// Nothing is sent if the sender has closed its socket meanwhile (see
-    /// [`Request::reply`]).
+    /// [`Request::reply`]). `netlink_ack()` allocates the ack with
+    /// `GFP_KERNEL` between that check and its send, so the window of
+    /// [`KernelSocket::unicast_to`] is wider here: the ack (the request's
+    /// header, and its payload with an error) may reach whoever binds the
+    /// sender's port id during that allocation.
     pub(crate) fn ack(&self, msg: &Message<'_>, err: Option<Error>, extack: Option<Pin<&mut ExtAck>>) {
         if self.sender_closed() {
             return;
@@ -309,16 +528,20 @@ impl Drop for Request {
     }
 }
 
-/// A FIFO of [`Request`]s (an `sk_buff_head`, with its own spinlock).
+/// A FIFO of [`Request`]s (an `sk_buff_head`, with its own spinlock),
+/// bounded in the memory its requests hold.
 ///
 /// # Invariants
 ///
 /// `head` is initialised and pinned; every skb on it is owned by a
-/// [`Request`] whose ownership was transferred to the queue.
+/// [`Request`] whose ownership was transferred to the queue. `bytes` is
+/// the sum of their truesizes, plus that of pushes in progress.
 #[pin_data(PinnedDrop)]
 pub(crate) struct RequestQueue {
     #[pin]
     head: Opaque<bindings::sk_buff_head>,
+    bytes: AtomicUsize,
+    limit: usize,
     #[pin]
     _pin: PhantomPinned,
 }
@@ -329,22 +552,40 @@ unsafe impl Send for RequestQueue {}
 unsafe impl Sync for RequestQueue {}
 
 impl RequestQueue {
-    /// Returns an initialiser for an empty queue.
-    pub(crate) fn new() -> impl PinInit<Self> {
+    /// Returns an initialiser for an empty queue that holds requests of at
+    /// most `limit` bytes of truesize in all.
+    pub(crate) fn new(limit: usize) -> impl PinInit<Self> {
         pin_init!(Self {
             // SAFETY: `slot` is valid for writes during the call.
             head <- Opaque::ffi_init(|slot| unsafe { bindings::imp2_skb_queue_head_init(slot) }),
+            bytes: AtomicUsize::new(0),
+            limit,
             _pin: PhantomPinned,
         })
     }
 
-    /// Appends a request.
-    pub(crate) fn push(&self, req: Request) {
+    /// Appends a request, or gives it back if it would take the queue past
+    /// its limit.
+    pub(crate) fn push(&self, req: Request) -> Result<(), Request> {
+        let size = req.truesize();
+        // Never fits: refused without reserving, which could make
+        // concurrent pushes that fit fail.
+        if size > self.limit {
+            return Err(req);
+        }
+        // Reserved first, so that concurrent pushes cannot pass the limit
+        // together.
+        let before = self.bytes.fetch_add(size, Ordering::Relaxed);
+        if before.saturating_add(size) > self.limit {
+            self.bytes.fetch_sub(size, Ordering::Relaxed);
+            return Err(req);
+        }
         let skb = req.skb.as_ptr();
         core::mem::forget(req);
         // SAFETY: the queue is initialised; it now owns the request's
         // references (type invariant).
         unsafe { bindings::skb_queue_tail(self.head.get(), skb) };
+        Ok(())
     }
 
     /// Removes the oldest request.
@@ -353,7 +594,9 @@ impl RequestQueue {
         let skb = NonNull::new(unsafe { bindings::skb_dequeue(self.head.get()) })?;
         // INVARIANT: the skb was pushed from a `Request`, whose references
         // the queue owned until now.
-        Some(Request { skb })
+        let req = Request { skb };
+        self.bytes.fetch_sub(req.truesize(), Ordering::Relaxed);
+        Some(req)
     }
 
     /// Whether the queue is empty (a lockless snapshot).

@@ -22,6 +22,7 @@ use super::{
     netlink::{InputHandler, InputSkb, KernelSocket, PortReleaseHandler, ReleaseNotifier},
     skbuff::SkBuff,
     timer::Timer,
+    work::Work,
 };
 use crate::bindings;
 use core::{
@@ -66,6 +67,23 @@ pub(crate) struct PacketContext<'a> {
     pub(crate) state: &'a HookState,
 }
 
+/// Context handed to the request paths of a [`NetService`]: the netns's
+/// hooks, to switch them, and its work item, to finish later what a pass
+/// left undone.
+pub(crate) struct RequestContext<'a> {
+    /// The netns's hooks.
+    pub(crate) hooks: &'a NetHooks,
+    work: &'a Work,
+}
+
+impl RequestContext<'_> {
+    /// Has [`NetService::deferred`] called soon from a kworker (once, if
+    /// asked several times before it runs).
+    pub(crate) fn defer(&self) {
+        self.work.schedule();
+    }
+}
+
 /// A service instantiated once per network namespace.
 pub(crate) trait NetService: Sized + Send + Sync + 'static {
     /// Where the pernet id lives.
@@ -78,17 +96,23 @@ pub(crate) trait NetService: Sized + Send + Sync + 'static {
     /// Initialises the per-net data.
     fn init(net: &Net) -> impl PinInit<Self, Error>;
 
-    /// A packet crossed the hook of `family` (softirq context): whether the
+    /// A packet crossed the hook of `family`: whether the
     /// service may want it. The cheap test that most packets stop at, inlined
     /// into the hook; [`NetService::packet`] sees only those it passes.
     fn may_want(&self, family: Family, skb: &SkBuff) -> bool;
 
-    /// A packet that [`NetService::may_want`] passed (softirq context).
+    /// A packet that [`NetService::may_want`] passed.
+    ///
+    /// Both run inside an RCU read-side section, in the contexts that
+    /// `netfilter::Hook::hook` lists. They must not sleep.
     fn packet(&self, ctx: &PacketContext<'_>, skb: &SkBuff) -> Verdict;
 
     /// A datagram arrived on the netlink socket (sender's process context).
-    /// `hooks` switches the netns's hooks.
-    fn input(&self, skb: &InputSkb, hooks: &NetHooks);
+    fn input(&self, skb: &InputSkb, ctx: &RequestContext<'_>);
+
+    /// What [`RequestContext::defer`] asked for (a kworker's process
+    /// context).
+    fn deferred(&self, ctx: &RequestContext<'_>);
 
     /// A user socket of our unit with port `portid` was released (process
     /// context). `hooks` switches the netns's hooks.
@@ -131,18 +155,24 @@ impl NetHooks {
 /// # Invariants
 ///
 /// - Fields are initialised in the order `shared.data`, `hooks`,
-///   `shared.timer`, `shared.socket`. Until all are, the struct is reached
-///   only through raw field pointers, never through a `&PerNet<T>`.
+///   `shared.timer`, `work`, `shared.socket`. Until all are, the struct is
+///   reached only through raw field pointers, never through a `&PerNet<T>`.
+/// - The work's callback finds the `PerNet<T>` from the work's address and
+///   uses `shared.data`, `hooks` and `work`; only the input path and the
+///   callback itself queue it, and `.pre_exit` cancels it (no user socket
+///   of the unit is left in the netns then, see `Input::input`, so nothing
+///   queues it again).
 /// - The hooks' data pointer is `shared`; the timer's callback finds
 ///   `shared` from the timer's address. `.pre_exit` shuts the hooks down
 ///   (no hook is registered afterwards, nor can be again), then the timer
 ///   (its callback has returned and never runs again, even if a hook
-///   still running arms it); `.exit`, which the pernet core runs an RCU
-///   grace period later, drops `shared.data`, `shared.socket`, `hooks` and
-///   `shared.timer`.
+///   still running arms it), then cancels the work; `.exit`, which the
+///   pernet core runs an RCU grace period later, drops `shared.data`,
+///   `shared.socket`, `hooks`, `shared.timer` and `work`.
 struct PerNet<T: NetService> {
     shared: Shared<T>,
     hooks: NetHooks,
+    work: Work,
 }
 
 /// The part of [`PerNet`] that the hooks and the timer use.
@@ -194,6 +224,31 @@ unsafe extern "C" fn timer_fired<T: NetService>(timer: *mut bindings::timer_list
     shared.data.timer_expired(&TimerContext { socket: &shared.socket, timer: &shared.timer });
 }
 
+/// The netns work item's callback: passes the work to the service.
+///
+/// # Safety
+///
+/// Only the workqueue core may call this, with the `work_struct` of the
+/// `work` of a `PerNet<T>` whose `.pre_exit` has not cancelled it yet.
+unsafe extern "C" fn work_run<T: NetService>(work: *mut bindings::work_struct) {
+    let offset = core::mem::offset_of!(PerNet<T>, work);
+    // SAFETY: `work` is the `work_struct` of `PerNet<T>::work`, at the same
+    // address (`Work` is `repr(transparent)`); going back `offset` bytes
+    // gives the `PerNet<T>`.
+    let per_net = unsafe { work.cast::<u8>().sub(offset).cast::<PerNet<T>>() };
+    // SAFETY: the work is queued only from input, which can begin before
+    // init has written the socket (`__netlink_kernel_create()` hashes the
+    // socket before returning it), or by itself: so only the fields
+    // initialised before the socket are referenced, through place
+    // projections, as in `service_data`. They stay valid until `.exit`,
+    // after `.pre_exit` has cancelled the work, which waits for this
+    // callback to return.
+    let (data, ctx) = unsafe {
+        (&(*per_net).shared.data, RequestContext { hooks: &(*per_net).hooks, work: &(*per_net).work })
+    };
+    data.deferred(&ctx);
+}
+
 /// Returns the `PerNet<T>` slot of `net` (possibly not yet initialised).
 ///
 /// # Safety
@@ -207,21 +262,22 @@ unsafe fn per_net_slot<T: NetService>(net: &Net) -> *mut PerNet<T> {
     unsafe { bindings::imp2_net_generic(net.as_raw(), id) }.cast::<PerNet<T>>()
 }
 
-/// Returns the service data of `T` in `net` and the netns's hooks.
+/// Returns the service data of `T` in `net` and its request context.
 ///
 /// # Safety
 ///
 /// `T`'s pernet operations must be registered, and `net` must be a netns
-/// whose init has got past initialising the data and the hooks and whose
-/// exit has not started, for as long as the returned references live.
-unsafe fn service_data<T: NetService>(net: &Net) -> (&T, &NetHooks) {
+/// whose init has got past initialising the data, the hooks and the work
+/// and whose exit has not started, for as long as the returned references
+/// live.
+unsafe fn service_data<T: NetService>(net: &Net) -> (&T, RequestContext<'_>) {
     // SAFETY: registered, and init has started (caller's promise).
     let slot = unsafe { per_net_slot::<T>(net) };
-    // SAFETY: by the caller's promise `data` and `hooks` are initialised and
-    // stay alive. The place projections through the raw pointer form
-    // references to these two fields only, not to the whole struct, whose
-    // socket may still be being written (type invariant).
-    unsafe { (&(*slot).shared.data, &(*slot).hooks) }
+    // SAFETY: by the caller's promise `data`, `hooks` and `work` are
+    // initialised and stay alive. The place projections through the raw
+    // pointer form references to these fields only, not to the whole
+    // struct, whose socket may still be being written (type invariant).
+    unsafe { (&(*slot).shared.data, RequestContext { hooks: &(*slot).hooks, work: &(*slot).work }) }
 }
 
 struct Input<T>(core::marker::PhantomData<T>);
@@ -232,7 +288,8 @@ impl<T: NetService> InputHandler for Input<T> {
         // on its netns, but the sender's socket does (`sk_alloc()` for a
         // user socket takes one) and the sender is inside `sendmsg`.
         let net = unsafe { Net::from_raw(bindings::imp2_skb_net(skb.as_raw())) };
-        // The data and the hooks were initialised before the socket existed. It is dropped
+        // The data, the hooks and the work were initialised before the
+        // socket existed. It is dropped
         // only in `.exit`, which runs only once no user socket of our unit
         // exists: in a netns being dismantled (every user socket holds the
         // netns), or on module unload (every user socket of our unit holds a
@@ -240,10 +297,10 @@ impl<T: NetService> InputHandler for Input<T> {
         // registration af_netlink owns, is refused at load). The exception,
         // a load that fails with a client already connected, is described
         // in the README (Limitations).
-        // SAFETY: the data and the hooks, initialised before the socket,
-        // outlive this call (above).
-        let (data, hooks) = unsafe { service_data::<T>(net) };
-        data.input(skb, hooks);
+        // SAFETY: the data, the hooks and the work, initialised before the
+        // socket, outlive this call (above).
+        let (data, ctx) = unsafe { service_data::<T>(net) };
+        data.input(skb, &ctx);
     }
 }
 
@@ -284,8 +341,9 @@ unsafe fn init_per_net<T: NetService>(net: &Net, slot: *mut PerNet<T>) -> Result
     // SAFETY: `slot` is valid and pinned (caller's promise).
     unsafe { crate::compat::pin_init_at(T::init(net), data)? };
     // SAFETY: `shared.data` is initialised, and `shared.socket` will be
-    // before any hook can be switched on (through input or port release,
-    // which need the socket). `shared` stays valid until `.exit`, which the
+    // before any hook can be switched on: only a subscriber makes the
+    // service switch a hook on, and a subscription needs a request that
+    // came through the socket (input). `shared` stays valid until `.exit`, which the
     // pernet core runs an RCU grace period after `.pre_exit` has shut the
     // hooks down (see `pernet_exit`), and so do the hooks themselves; `net`
     // outlives its own pernet state.
@@ -304,16 +362,23 @@ unsafe fn init_per_net<T: NetService>(net: &Net, slot: *mut PerNet<T>) -> Result
     let timer = unsafe { Timer::new(timer_fired::<T>) };
     // SAFETY: the `shared.timer` field is valid for writes and pinned.
     let Ok(()) = unsafe { crate::compat::pin_init_at(timer, &raw mut (*slot).shared.timer) };
+    // SAFETY: `work_run::<T>` may run once the work is queued, which only
+    // input does (after the socket is written) and the callback itself;
+    // `.pre_exit` cancels it before `.exit` frees anything.
+    let work = unsafe { Work::new(work_run::<T>) };
+    // SAFETY: the `work` field is valid for writes and pinned.
+    let Ok(()) = unsafe { crate::compat::pin_init_at(work, &raw mut (*slot).work) };
     match KernelSocket::new::<Input<T>>(net, unit) {
         // SAFETY: the `socket` field is valid for writes. Input may arrive
         // from now on; it only uses `data` and `hooks`, through raw field
         // pointers.
         Ok(socket) => unsafe { (&raw mut (*slot).shared.socket).write(socket) },
         Err(e) => {
-            // SAFETY: `data`, `hooks` and the timer were just
-            // initialised, no hook is registered, the timer is not armed and
-            // nothing else refers to them.
+            // SAFETY: `data`, `hooks`, the timer and the work were just
+            // initialised, no hook is registered, the timer is not armed,
+            // the work not queued, and nothing else refers to them.
             unsafe {
+                core::ptr::drop_in_place(&raw mut (*slot).work);
                 core::ptr::drop_in_place(&raw mut (*slot).shared.timer);
                 core::ptr::drop_in_place(&raw mut (*slot).hooks);
                 core::ptr::drop_in_place(data);
@@ -324,7 +389,8 @@ unsafe fn init_per_net<T: NetService>(net: &Net, slot: *mut PerNet<T>) -> Result
     Ok(())
 }
 
-/// Pernet pre_exit: shuts the hooks and the timer of a netns down.
+/// Pernet pre_exit: shuts the hooks and the timer of a netns down, and
+/// cancels its work.
 ///
 /// Hooks may still be running afterwards (`nf_unregister_net_hook()` does
 /// not wait for them); `pernet_exit` frees what they use.
@@ -345,10 +411,15 @@ unsafe extern "C" fn pernet_pre_exit<T: NetService>(net: *mut bindings::net) {
     // SAFETY: init succeeded, so the timer is initialised; only `.exit`
     // drops it (type invariant).
     unsafe { &(*slot).shared.timer }.shutdown_sync();
+    // Nothing queues the work any more (type invariant): after this it is
+    // neither queued nor running.
+    // SAFETY: init succeeded, so the work is initialised; only `.exit`
+    // drops it (type invariant).
+    unsafe { &(*slot).work }.cancel_sync();
 }
 
-/// Pernet exit: drops the data, the socket, the hooks and the timer of a
-/// netns.
+/// Pernet exit: drops the data, the socket, the hooks, the timer and the
+/// work of a netns.
 ///
 /// # Safety
 ///
@@ -369,14 +440,16 @@ unsafe extern "C" fn pernet_exit<T: NetService>(net: *mut bindings::net) {
     // socket (queued requests, whose skbs' destructor charges the kernel
     // socket) is freed while the socket exists. Then the socket.
     // The hooks' `nf_hook_ops` go after them: RCU readers of an old hook
-    // array could reach them until the grace period above. The timer last.
-    // SAFETY: the four fields are initialised and unused from now on
-    // (above); the hooks and the timer are shut down.
+    // array could reach them until the grace period above. The timer and
+    // the work last.
+    // SAFETY: the five fields are initialised and unused from now on
+    // (above); the hooks and the timer are shut down, the work cancelled.
     unsafe {
         core::ptr::drop_in_place(&raw mut (*slot).shared.data);
         core::ptr::drop_in_place(&raw mut (*slot).shared.socket);
         core::ptr::drop_in_place(&raw mut (*slot).hooks);
         core::ptr::drop_in_place(&raw mut (*slot).shared.timer);
+        core::ptr::drop_in_place(&raw mut (*slot).work);
     }
 }
 
@@ -391,12 +464,16 @@ impl<T: NetService> PortReleaseHandler for ReleaseDispatch<T> {
         if protocol != self.unit {
             return;
         }
-        // SAFETY: the notifier is registered only while the pernet operations
-        // are, and a user socket of our unit can only exist in a netns whose
-        // init has completed (netns setup finishes before any task enters
-        // it) and whose exit has not started (sockets hold the netns).
-        let (data, hooks) = unsafe { service_data::<T>(net) };
-        data.port_released(portid, hooks);
+        // SAFETY: the notifier is registered only after
+        // `register_pernet_subsys()` has returned (see `Registration::new`),
+        // which ran our init in every netns that existed then
+        // (`register_pernet_operations()`), and a netns created later runs
+        // it in `setup_net()` before any task can enter it and create a
+        // socket there. Its exit has not started: the released socket still
+        // holds the netns (`sk_alloc()` takes a reference for a user
+        // socket, `__sk_destruct()` drops it).
+        let (data, ctx) = unsafe { service_data::<T>(net) };
+        data.port_released(portid, ctx.hooks);
     }
 }
 

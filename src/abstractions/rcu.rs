@@ -34,8 +34,9 @@ pub(crate) fn synchronize() {
     #[cfg(imp2_v7)]
     kernel::sync::rcu::synchronize_rcu();
     // SAFETY: `synchronize_rcu()` has no memory-safety precondition (it
-    // sleeps: its callers, pernet init and the updaters, are in process
-    // context).
+    // sleeps: its callers, `Updater::replace`, `RcuSockRef::release` and the
+    // listener removal of the request and port-release paths, are in
+    // process context).
     #[cfg(not(imp2_v7))]
     unsafe {
         bindings::synchronize_rcu()

@@ -91,8 +91,12 @@ impl<T> RwLock<T> {
 
     /// Takes the lock for reading, without touching bottom halves.
     ///
-    /// For readers that already run in softirq context (or with BHs
-    /// disabled), which writers exclude by using the `_bh` write lock.
+    /// For readers that softirqs on the same CPU may interrupt, or that run
+    /// in one (the netfilter hooks: both, see `netfilter::Hook::hook`).
+    /// Readers never wait for readers: a reader in interrupt context takes
+    /// the lock even with a writer waiting (`queued_read_lock_slowpath()`),
+    /// and writers use the `_bh` write lock, so no writer holds it on the
+    /// CPU a softirq interrupts.
     pub(crate) fn read(&self) -> ReadGuard<'_, T> {
         // SAFETY: by the type invariant the lock is initialised.
         unsafe { bindings::imp2_read_lock(self.lock.get()) };

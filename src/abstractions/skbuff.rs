@@ -150,7 +150,10 @@ pub(crate) struct NlMsgBuf {
     skb: NonNull<bindings::sk_buff>,
 }
 
-// SAFETY: an owned skb may be freed or sent from any context.
+// SAFETY: an owned skb may be freed or sent on any CPU, from process or
+// softirq context (hard IRQ context would need `dev_kfree_skb_any()`, and
+// sending warns there, see `KernelSocket`); ours are used from the request
+// paths, the hooks and the timer only.
 unsafe impl Send for NlMsgBuf {}
 
 impl NlMsgBuf {

@@ -7,8 +7,8 @@
 //! - [`packet`]: what the hooks read from a packet;
 //! - [`filter`], [`event`]: v2 filters and message encoding (pure, host-tested);
 //! - here: the per-netns state, the hooks' dispatch and switching (a
-//!   netns's hooks are registered only while somebody listens), requests
-//!   (queued and drained under a `down_trylock` semaphore) and the counters.
+//!   netns's hooks are registered on first use), requests (queued, bounded,
+//!   and drained under a `down_trylock` semaphore) and the counters.
 
 #![deny(unsafe_code)]
 
@@ -22,8 +22,9 @@ use crate::{
     abstractions::{
         net::Net,
         netfilter::{Family, HookSpec, Verdict},
-        netlink::{ExtAck, InputSkb, KernelSocket, Request, RequestQueue},
-        pernet::{NetHooks, NetId, NetService, PacketContext, TimerContext},
+        netlink::{ExtAck, InputSkb, Request, RequestQueue},
+        pernet::{NetHooks, NetId, NetService, PacketContext, RequestContext, TimerContext},
+        sched::cond_resched,
         semaphore::Semaphore,
         skbuff::{AllocContext, NlMsgBuf, SkBuff},
         time::Jiffies,
@@ -80,10 +81,23 @@ struct Counters {
     /// Malformed, unknown or refused requests, v1 and v2.
     rejected_msgs: Counter,
     /// ICMP datagrams (first fragments) at the IPv4 hook, which is
-    /// registered only while somebody listens to IPv4.
+    /// registered from the first IPv4 listener on.
     packets_seen: Counter,
     send_refused: Counter,
+    /// Datagrams refused because the request queue was full.
+    requests_refused: Counter,
 }
+
+/// The messages one drain call handles, at the least, before it hands the
+/// rest to the netns's work item (it finishes the request it is in). A
+/// sender drains at least as many as it sent itself, so that the kworker,
+/// whose time nobody is charged for, only finishes what senders leave when
+/// they stop; the queue bound (`IMP2_INBOX_ADMIN_BYTES`) bounds that.
+const DRAIN_BUDGET: usize = 1024;
+
+/// How many messages of one request are handled between two
+/// `cond_resched()`: a request of the largest size holds about 32,000.
+const RESCHED_EVERY: usize = 64;
 
 /// A packet as the hooks see it: the skb from its network header on.
 struct SkbPacket<'a>(&'a SkBuff);
@@ -112,7 +126,8 @@ pub(crate) struct Imp2Net {
     v1: v1::V1,
     #[pin]
     v2: v2::Listeners,
-    /// Received requests awaiting processing.
+    /// Requests from senders with CAP_NET_ADMIN over the netns, awaiting
+    /// processing. Others' requests are never queued (see `input`).
     #[pin]
     inbox: RequestQueue,
     /// Whoever holds it drains `inbox`.
@@ -139,7 +154,7 @@ impl NetService for Imp2Net {
         try_pin_init!(Self {
             v1 <- v1::V1::new(),
             v2 <- v2::Listeners::new(),
-            inbox <- RequestQueue::new(),
+            inbox <- RequestQueue::new(wire::INBOX_ADMIN_BYTES),
             drain_lock <- Semaphore::new(),
             listeners_change <- new_mutex!((), "imp2_listeners_change"),
             counters: Counters::default(),
@@ -187,33 +202,38 @@ impl NetService for Imp2Net {
         Verdict::Accept
     }
 
-    fn input(&self, skb: &InputSkb, hooks: &NetHooks) {
-        self.inbox.push(Request::new(skb));
-        loop {
-            // Somebody else is draining: they will see our request, because
-            // they check the queue again after releasing the semaphore.
-            let Some(draining) = self.drain_lock.try_down() else {
-                return;
-            };
-            while let Some(request) = self.inbox.pop() {
-                test_knobs::drain_delay();
-                self.handle_request(&request, hooks);
-            }
-            drop(draining);
-            // A request queued after our last pop whose sender failed the
-            // try-lock (we still held it) would be stranded: look again.
-            if self.inbox.is_empty() {
-                return;
-            }
+    fn input(&self, skb: &InputSkb, ctx: &RequestContext<'_>) {
+        let request = Request::new(skb);
+        // Without CAP_NET_ADMIN a sender can change nothing that needs the
+        // drain's serialisation: a close or unsubscribe of its own takes the
+        // listeners' mutex itself, everything else is refused or only read.
+        // So its request is handled here, in its own `sendmsg()` and on its
+        // own CPU time, and it never holds the semaphore: it could not make
+        // the administrators' requests wait by starving itself (SCHED_IDLE
+        // needs no privilege), nor make a kworker work for it, nor fill a
+        // queue.
+        if !request.sender_net_admin() {
+            self.handle_request(&request, ctx.hooks);
+            return;
         }
+        let own = request.messages().count();
+        if let Err(refused) = self.inbox.push(request) {
+            self.refuse(&refused);
+        }
+        self.drain(ctx, own.max(DRAIN_BUDGET));
+    }
+
+    fn deferred(&self, ctx: &RequestContext<'_>) {
+        self.drain(ctx, DRAIN_BUDGET);
     }
 
     fn port_released(&self, portid: u32, hooks: &NetHooks) {
-        // A batch still pending goes with the listener's state: its port is
-        // gone.
+        test_knobs::release_delay();
+        // Only a listener whose socket this was goes, with what was batched
+        // for it.
         let (v1, v2) = self
             .change_listeners(hooks, Families::NONE, || {
-                Ok((self.v1.port_released(portid), self.v2.remove(portid).is_some()))
+                Ok((self.v1.port_released(portid), self.v2.port_released(portid)))
             })
             .unwrap_or_default();
         if v1 {
@@ -227,12 +247,12 @@ impl NetService for Imp2Net {
     fn timer_expired(&self, ctx: &TimerContext<'_>) {
         test_knobs::timer_delay();
         let now = Jiffies::now();
-        let next = self.v2.with_set(|set| {
+        let next = self.v2.with_set(|set, guard| {
             let mut next: Option<Jiffies> = None;
             for listener in set.all() {
                 match listener.batch_due(now) {
                     v2::Due::Empty => {}
-                    v2::Due::Now(batch) => Self::send_batch(ctx.socket, listener, batch),
+                    v2::Due::Now(batch) => listener.send(ctx.socket, batch.msg, batch.events, guard),
                     v2::Due::Later(due) => {
                         next = Some(next.map_or(due, |n| if due.is_before(n) { due } else { n }));
                     }
@@ -277,9 +297,13 @@ impl Imp2Net {
     /// Runs `change`, a change of the v1 subscriber or the v2 listeners,
     /// with the hooks in step: those of `adding` are switched on before it
     /// (a new listener's first packet must not pass unseen, nor may an ack
-    /// precede the hook), and those nobody needs any more are switched off
-    /// after it, whether it succeeded or not. Serialised, so that a
-    /// concurrent change cannot switch off a hook between the two.
+    /// precede the hook). They stay on until the netns exits: every
+    /// successful `nf_unregister_net_hook()` drops the packets that NFQUEUE users of
+    /// the netns have queued (`nf_queue_nf_hook_drop()`), and every
+    /// registration shifts the hook indices that `nf_reinject()` resumes
+    /// from. With `hooks_on_demand=1` those nobody needs any more are
+    /// switched off after it, whether it succeeded or not. Serialised, so
+    /// that a concurrent change cannot switch off a hook between the two.
     fn change_listeners<R>(&self, hooks: &NetHooks, adding: Families, change: impl FnOnce() -> Result<R>) -> Result<R> {
         let _serialised = self.listeners_change.lock();
         let switched_on = [Family::Ipv4, Family::Ipv6]
@@ -287,6 +311,9 @@ impl Imp2Net {
             .filter(|&f| adding.contains(f))
             .try_for_each(|f| hooks.get(f).enable());
         let result = switched_on.and_then(|()| change());
+        if !params::hooks_on_demand() {
+            return result;
+        }
         let needed = self.families_needed();
         for family in [Family::Ipv4, Family::Ipv6] {
             if !needed.contains(family) {
@@ -310,7 +337,7 @@ impl Imp2Net {
         if self.v2.is_empty() {
             return;
         }
-        self.v2.with_set(|set| {
+        self.v2.with_set(|set, guard| {
             let version = if ipv4.is_some() { packet::IpVersion::V4 } else { packet::IpVersion::V6 };
             if !set.wants(version) {
                 return;
@@ -334,7 +361,7 @@ impl Imp2Net {
                     let encode = |buf: &mut [u8], seq| event::encode_event(buf, seq, &ip, &facts).ok().map(<[u8]>::len);
                     match listener.batch_event(ctx.timer, encode) {
                         v2::Batched::Queued => {}
-                        v2::Batched::Ready(batch) => Self::send_batch(ctx.socket, listener, batch),
+                        v2::Batched::Ready(batch) => listener.send(ctx.socket, batch.msg, batch.events, guard),
                         v2::Batched::NoMemory => self.counters.alloc_failures.inc(),
                     }
                     continue;
@@ -345,20 +372,81 @@ impl Imp2Net {
                     continue;
                 };
                 match NlMsgBuf::from_bytes(bytes, AllocContext::Atomic) {
-                    Ok(msg) => listener.count_send(ctx.socket.unicast(msg, listener.portid).is_ok()),
+                    Ok(msg) => listener.send(ctx.socket, msg, 1, guard),
                     Err(_) => self.counters.alloc_failures.inc(),
                 }
             }
         });
     }
 
-    /// Sends a listener its batch of events, in one datagram.
-    fn send_batch(socket: &KernelSocket, listener: &v2::Listener, batch: v2::ReadyBatch) {
-        listener.count_sends(batch.events, socket.unicast(batch.msg, listener.portid).is_ok());
+    /// Drains the request queue for as long as it gets the semaphore and
+    /// something is queued, handling about `budget` messages at most; what
+    /// is left then goes to the netns's work item.
+    fn drain(&self, ctx: &RequestContext<'_>, mut budget: usize) {
+        loop {
+            // Somebody else is draining: they will see our request, because
+            // they check the queues again after releasing the semaphore.
+            let Some(draining) = self.drain_lock.try_down() else {
+                return;
+            };
+            let finished = self.drain_pass(ctx.hooks, &mut budget);
+            drop(draining);
+            if !finished {
+                // This sender (or kworker turn) has done its share; the
+                // work item goes on, and another turn may drain meanwhile.
+                ctx.defer();
+                return;
+            }
+            // A request queued after our last pop whose sender failed the
+            // try-lock (we still held it) would be stranded: look again.
+            if self.inbox.is_empty() {
+                return;
+            }
+        }
     }
 
-    fn handle_request(&self, request: &Request, hooks: &NetHooks) {
+    /// Handles queued requests until none is left (true) or `budget`
+    /// messages are spent (false).
+    fn drain_pass(&self, hooks: &NetHooks, budget: &mut usize) -> bool {
+        while *budget > 0 {
+            let Some(request) = self.inbox.pop() else {
+                return true;
+            };
+            test_knobs::drain_delay();
+            let handled = self.handle_request(&request, hooks);
+            drop(request);
+            cond_resched();
+            *budget = budget.saturating_sub(handled.max(1));
+        }
+        false
+    }
+
+    /// A datagram the queue had no room for: counted, dropped, and answered
+    /// with `ENOBUFS` if its first message asks for an ack.
+    fn refuse(&self, request: &Request) {
+        self.counters.requests_refused.inc();
+        if let Some(Ok(msg)) = request.messages().next() {
+            if msg.header.flags & wire::NLM_F_ACK != 0 {
+                request.ack(&msg, Some(errno::ENOBUFS()), None);
+            }
+        }
+        if params::log_allowed() {
+            pr_info!(
+                "netns {}: request queue full: datagram from port {} refused\n",
+                self.net_cookie,
+                request.sender_portid()
+            );
+        }
+    }
+
+    /// Handles the messages of one request; returns how many.
+    fn handle_request(&self, request: &Request, hooks: &NetHooks) -> usize {
+        let mut handled = 0;
         for frame in request.messages() {
+            handled += 1;
+            if handled % RESCHED_EVERY == 0 {
+                cond_resched();
+            }
             match frame {
                 Ok(msg) => self.handle_message(request, &msg, hooks),
                 Err(err) => {
@@ -376,6 +464,7 @@ impl Imp2Net {
                 }
             }
         }
+        handled
     }
 
     fn handle_message(&self, request: &Request, msg: &Message<'_>, hooks: &NetHooks) {
@@ -421,6 +510,11 @@ impl Imp2Net {
     }
 
     fn v1_unsubscribe(&self, request: &Request, hooks: &NetHooks) -> Result {
+        // Anyone may send IMP2_CLOSE: refuse a stranger before taking any
+        // lock that subscribers or the hooks' writers need.
+        if !self.v1.is_subscriber(request) {
+            return Err(EPERM);
+        }
         self.change_listeners(hooks, Families::NONE, || self.v1.unsubscribe(request))?;
         self.log_change(request.sender_portid(), "unsubscribed");
         Ok(())
@@ -443,7 +537,7 @@ impl Imp2Net {
         let adding = Families { ipv4: filter.wants(IpVersion::V4), ipv6: filter.wants(IpVersion::V6) };
         let earlier_batch = self.change_listeners(hooks, adding, || {
             self.v2
-                .subscribe(portid, filter, delivery, params::max_listeners(), || request.sender_closed())
+                .subscribe(request, filter, delivery, params::max_listeners())
                 .map_err(|e| match e {
                     v2::SubscribeError::Full => ENOSPC,
                     v2::SubscribeError::SenderClosed => errno::ECONNREFUSED(),
@@ -469,8 +563,13 @@ impl Imp2Net {
     ) -> Result {
         policy::parse_empty(request.message(msg).ok_or(EINVAL)?, extack)?;
         let portid = request.sender_portid();
-        // Only the listener itself: the sender's own port, never a claim.
-        let removed = self.change_listeners(hooks, Families::NONE, || Ok(self.v2.remove(portid)))?;
+        // Only the listener itself: its own socket, neither a claim nor a
+        // port id, which another socket may have bound since it closed. A
+        // stranger is refused before any lock is taken.
+        if !self.v2.is_listener(request) {
+            return Err(EPERM);
+        }
+        let removed = self.change_listeners(hooks, Families::NONE, || Ok(self.v2.unsubscribe(request)))?;
         let Some(state) = removed else {
             return Err(EPERM);
         };
@@ -492,8 +591,10 @@ impl Imp2Net {
             rejected_msgs: c.rejected_msgs.get(),
             packets_seen: c.packets_seen.get(),
             send_refused: c.send_refused.get(),
-            // Who is subscribed is for CAP_NET_ADMIN only: the port id is
-            // all it takes to impersonate the subscriber once it closes.
+            requests_refused: c.requests_refused.get(),
+            // For CAP_NET_ADMIN only, as the ABI says. No secret (port ids
+            // are in /proc/net/netlink) and, subscriptions being tied to
+            // sockets, no power either.
             subscriber_portid: if request.sender_net_admin() { self.v1.subscriber().unwrap_or(0) } else { 0 },
             unit: params::unit() as u32,
         };

@@ -7,7 +7,7 @@
 use super::{packet::IpAddr, packet::IpHeader, Counters};
 use crate::{
     abstractions::{
-        netlink::{KernelSocket, Request},
+        netlink::{KernelSocket, Request, SockRef},
         rwlock::{RwLock, WriteGuard},
         skbuff::{AllocContext, NlMsgBuf},
     },
@@ -17,22 +17,15 @@ use crate::{
 use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::{c_str, prelude::*};
 
-/// The subscriber's netlink port id; 0 (the kernel's own port) means none.
-#[derive(Clone, Copy, Default, PartialEq, Eq)]
-struct Subscriber(u32);
-
-impl Subscriber {
-    const NONE: Subscriber = Subscriber(0);
-
-    fn portid(self) -> Option<u32> {
-        (self.0 != 0).then_some(self.0)
-    }
-}
+/// The subscribed socket, held: its port id alone could be bound by
+/// anyone once it closes.
+type Subscriber = Option<SockRef>;
 
 /// The v1 state of a netns.
 #[pin_data]
 pub(super) struct V1 {
-    /// Read in the hook (softirq), written with BHs disabled.
+    /// Read in the hook (softirq, or process context for packets NFQUEUE
+    /// reinjects: `RwLock::read`), written with BHs disabled.
     #[pin]
     subscriber: RwLock<Subscriber>,
     /// `nlmsg_seq` of the next event.
@@ -48,7 +41,7 @@ pub(super) enum Change {
 impl V1 {
     pub(super) fn new() -> impl PinInit<Self> {
         pin_init!(Self {
-            subscriber <- RwLock::new(Subscriber::NONE, c_str!("imp2_subscriber"), static_lock_class!()),
+            subscriber <- RwLock::new(None, c_str!("imp2_subscriber"), static_lock_class!()),
             next_seq: AtomicU32::new(0),
         })
     }
@@ -60,7 +53,7 @@ impl V1 {
 
     /// The subscribed port, if any.
     pub(super) fn subscriber(&self) -> Option<u32> {
-        self.subscriber.read_bh().portid()
+        self.subscriber.read_bh().as_ref().map(SockRef::portid)
     }
 
     /// An ICMP datagram crossed the IPv4 hook: tell the subscriber.
@@ -68,17 +61,17 @@ impl V1 {
         let (IpAddr::V4(src), IpAddr::V4(dest)) = (ip.src, ip.dst) else {
             return;
         };
-        // The read section only copies the port id: readers in softirq
-        // context may pass a waiting writer (qrwlock), so allocating and
-        // sending under the lock could starve subscribe, close and
-        // NETLINK_URELEASE. A copied id is never 0 (the kernel's own port).
+        // The read section only takes a reference to the socket: readers in
+        // softirq context may pass a waiting writer (qrwlock), so allocating
+        // and sending under the lock could starve subscribe, close and
+        // NETLINK_URELEASE. Netlink itself takes and drops a reference to
+        // the receiver for every unicast (`netlink_getsockbyportid()`).
         //
-        // The copy may outlive the subscription by one event, which then
-        // goes to a closed port (ECONNREFUSED, counted) or, if the id has
-        // been reused meanwhile, to its new owner. That window exists with or
-        // without the lock: `netlink_release()` unhashes the port before the
-        // NETLINK_URELEASE notifier clears the subscriber.
-        let Some(portid) = self.subscriber.read().portid() else {
+        // The reference may outlive the subscription by one event. Sending
+        // checks that the socket is not closed: the event cannot reach a
+        // new owner of the port id, except in the window that
+        // `KernelSocket::unicast_to` describes.
+        let Some(subscriber) = self.subscriber.read().clone() else {
             return;
         };
         // Taken before the allocation, on any CPU: events can reach the
@@ -88,13 +81,14 @@ impl V1 {
         // Addresses exactly as on the wire (network byte order).
         let info = PacketInfo { src: u32::from_ne_bytes(src), dest: u32::from_ne_bytes(dest) };
         match NlMsgBuf::new(wire::IMP2_K_MSG, 0, seq, 0, &info, AllocContext::Atomic) {
-            Ok(msg) => match socket.unicast(msg, portid) {
+            Ok(msg) => match socket.unicast_to(msg, subscriber.get()) {
                 Ok(()) => counters.events_sent.inc(),
                 Err(e) => {
                     // EAGAIN: the subscriber's receive buffer is full.
                     counters.send_failures.inc();
-                    // The port is gone: closed, its NETLINK_URELEASE
-                    // notification not yet run, or the copy above is stale.
+                    // The socket is closed, its NETLINK_URELEASE
+                    // notification not yet run, or the reference above is
+                    // stale.
                     if e.to_errno() == errno::ECONNREFUSED().to_errno() {
                         counters.send_refused.inc();
                     }
@@ -106,10 +100,10 @@ impl V1 {
 
     /// `IMP2_U_PID`: the sender becomes the subscriber (the last one wins).
     pub(super) fn subscribe(&self, request: &Request) -> Result<Change> {
-        let portid = request.sender_portid();
-        if portid == 0 {
+        if request.sender_portid() == 0 {
             return Err(EINVAL);
         }
+        let sender = request.sender();
         let mut subscriber = self.write();
         // The sender may have closed its socket after sending, while this
         // request waited in the inbox; its NETLINK_URELEASE then found
@@ -119,28 +113,45 @@ impl V1 {
         if request.sender_closed() {
             return Err(errno::ECONNREFUSED());
         }
-        let previous = core::mem::replace(&mut *subscriber, Subscriber(portid));
-        Ok(Change::Subscribed { replaced: previous.portid().is_some() })
+        // The previous subscriber's reference is dropped after the lock.
+        let previous = core::mem::replace(&mut *subscriber, Some(sender));
+        drop(subscriber);
+        Ok(Change::Subscribed { replaced: previous.is_some() })
     }
 
-    /// `IMP2_CLOSE`: only the subscriber itself may unsubscribe; the
-    /// header's `nlmsg_pid` is not trusted.
+    /// Whether the socket that sent `request` is the subscriber (a read
+    /// section only).
+    pub(super) fn is_subscriber(&self, request: &Request) -> bool {
+        self.subscriber.read_bh().as_ref().is_some_and(|s| request.sent_by(s))
+    }
+
+    /// `IMP2_CLOSE`: only the subscribed socket itself may unsubscribe;
+    /// neither the header's `nlmsg_pid` nor the sender's port id (another
+    /// socket may have bound it since the subscriber closed) is trusted.
     pub(super) fn unsubscribe(&self, request: &Request) -> Result<Change> {
         let mut subscriber = self.write();
-        if subscriber.portid() != Some(request.sender_portid()) {
+        if !subscriber.as_ref().is_some_and(|s| request.sent_by(s)) {
             return Err(EPERM);
         }
-        *subscriber = Subscriber::NONE;
+        let previous = subscriber.take();
+        drop(subscriber);
+        drop(previous);
         Ok(Change::Unsubscribed)
     }
 
-    /// Port `portid` closed: if it was the subscriber, nobody is now.
+    /// A socket bound to `portid` was released: if it was the subscriber,
+    /// nobody is now. A subscriber that is not closed is another socket
+    /// that has bound the port id since, and stays.
     pub(super) fn port_released(&self, portid: u32) -> bool {
         let mut subscriber = self.write();
-        if subscriber.portid() != Some(portid) {
+        // Released means closed: `netlink_release()` marks the socket dead
+        // (`sock_orphan()`) before it runs the NETLINK_URELEASE notifiers.
+        if !subscriber.as_ref().is_some_and(|s| s.portid() == portid && s.get().is_dead()) {
             return false;
         }
-        *subscriber = Subscriber::NONE;
+        let previous = subscriber.take();
+        drop(subscriber);
+        drop(previous);
         true
     }
 }

@@ -9,6 +9,11 @@
 //! a new copy of the set under the set's update mutex and free the old one
 //! after a grace period.
 //!
+//! A listener is its socket, held (`RcuSockRef`), not its port id, which
+//! anyone may bind once the socket closes: nothing is sent to a closed
+//! socket, only the socket itself may unsubscribe or change its filter,
+//! and a port release removes only the listener whose socket it was.
+//!
 //! A batching listener's pending datagram sits behind its own BH-safe
 //! spinlock, which the hooks (any CPU), the netns timer and unsubscribe
 //! take: appending an event, and taking the datagram out when it is full,
@@ -22,6 +27,7 @@ use super::{
 };
 use crate::{
     abstractions::{
+        netlink::{KernelSocket, RcuSockRef, Request},
         rcu::{self, RcuBox, Updater},
         skbuff::{AllocContext, NlMsgBuf},
         spinlock_bh::SpinLockBh,
@@ -38,9 +44,11 @@ use kernel::{prelude::*, sync::Arc};
 /// keeps them.
 #[pin_data]
 pub(super) struct ListenerState {
-    /// Its socket has closed: nothing more is sent to its port, which
-    /// anyone may bind now, even if publishing the set without it failed.
+    /// The listener has been removed: the hooks and the timer skip it,
+    /// even if publishing the set without it failed.
     closed: AtomicBool,
+    /// The listener's socket.
+    sock: RcuSockRef,
     /// `nlmsg_seq` and `IMP2_A_SEQ` of the next event.
     next_seq: AtomicU32,
     events_sent: AtomicU64,
@@ -51,9 +59,10 @@ pub(super) struct ListenerState {
 }
 
 impl ListenerState {
-    fn new() -> impl PinInit<Self> {
+    fn new(sock: RcuSockRef) -> impl PinInit<Self> {
         pin_init!(Self {
             closed: AtomicBool::new(false),
+            sock,
             next_seq: AtomicU32::new(0),
             events_sent: AtomicU64::new(0),
             send_failures: AtomicU64::new(0),
@@ -70,6 +79,11 @@ impl ListenerState {
     pub(super) fn count_sends(&self, events: u32, sent: bool) {
         let counter = if sent { &self.events_sent } else { &self.send_failures };
         counter.fetch_add(events.into(), Ordering::Relaxed);
+    }
+
+    /// Whether the listener is gone or its socket closed.
+    fn gone(&self) -> bool {
+        self.closed.load(Ordering::Acquire) || self.sock.closed()
     }
 }
 
@@ -125,6 +139,8 @@ pub(super) enum Due {
 
 /// One listener, as published in a [`ListenerSet`].
 pub(super) struct Listener {
+    /// Its socket's port id: for reports, and to find it when a socket
+    /// bound to that port is released.
     pub(super) portid: u32,
     filter: Filter,
     delivery: Delivery,
@@ -137,9 +153,14 @@ impl Listener {
         self.state.next_seq.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Records whether an event reached the listener's socket.
-    pub(super) fn count_send(&self, sent: bool) {
-        self.count_sends(1, sent);
+    /// Sends `msg`, holding `events` events, to the listener's socket, if
+    /// it is not closed, and counts it.
+    pub(super) fn send(&self, socket: &KernelSocket, msg: NlMsgBuf, events: u32, guard: &rcu::Guard) {
+        let sent = match self.state.sock.get(guard) {
+            Some(sock) => socket.unicast_to(msg, sock).is_ok(),
+            None => false,
+        };
+        self.count_sends(events, sent);
     }
 
     /// Records whether a datagram of `events` events reached the socket.
@@ -193,10 +214,11 @@ impl Listener {
     }
 
     /// Takes the batch out if it is due at `now`, for the netns timer. A
-    /// closed listener's batch is left alone: its port may belong to
-    /// somebody else by now, and unsubscribe, which closed it, sends it.
+    /// removed listener's batch, or a closed socket's, is left alone:
+    /// unsubscribe, which removed it, sends it to the listener itself, and
+    /// a port release drops it.
     pub(super) fn batch_due(&self, now: Jiffies) -> Due {
-        if self.state.closed.load(Ordering::Acquire) {
+        if self.state.gone() {
             return Due::Empty;
         }
         let mut batch = self.state.batch.lock();
@@ -243,7 +265,8 @@ impl ListenerSet {
         self.listeners.iter()
     }
 
-    /// The open listeners whose filter matches `ip`.
+    /// The listeners not removed whose filter matches `ip` (a closed socket
+    /// is checked when sending).
     pub(super) fn matching<'a>(&'a self, ip: &'a IpHeader) -> impl Iterator<Item = &'a Listener> + 'a {
         self.listeners
             .iter()
@@ -291,16 +314,16 @@ impl Listeners {
     }
 
     /// Runs `f` on the current set, if anybody listens, in an RCU read-side
-    /// section (so `f` must not sleep).
-    pub(super) fn with_set<R>(&self, f: impl FnOnce(&ListenerSet) -> R) -> Option<R> {
+    /// section (so `f` must not sleep), which it gets to send with.
+    pub(super) fn with_set<R>(&self, f: impl FnOnce(&ListenerSet, &rcu::Guard) -> R) -> Option<R> {
         let guard = rcu::read_lock();
-        self.set.get(&guard).map(f)
+        self.set.get(&guard).map(|set| f(set, &guard))
     }
 
-    /// Whether any open listener wants packets of IP version `version`
-    /// (a closed one left behind by a failed removal does not count).
+    /// Whether any listener wants packets of IP version `version` (one
+    /// left behind by a failed removal does not count).
     pub(super) fn wants(&self, version: IpVersion) -> bool {
-        self.with_set(|set| {
+        self.with_set(|set, _| {
             set.listeners
                 .iter()
                 .any(|l| l.filter.wants(version) && !l.state.closed.load(Ordering::Relaxed))
@@ -332,53 +355,44 @@ impl Listeners {
         Ok(())
     }
 
-    /// Makes port `portid` a listener with `filter`, or replaces its filter
-    /// if it is one already. `sender_closed` is checked under the update
-    /// lock, which [`Listeners::remove`] (the `NETLINK_URELEASE` path) takes
-    /// too: either the closed sender is seen here, or its release runs
-    /// after and removes it. A change of delivery returns the batch gathered
-    /// under the old one, if any, with the listener's state to count it on.
+    /// Makes the socket that sent `request` a listener with `filter`, or
+    /// replaces its filter if it is one already. Whether the sender has
+    /// closed is checked under the update lock, which [`Listeners::remove`]
+    /// (the `NETLINK_URELEASE` path) takes too: either the closed sender is
+    /// seen here, or its release runs after and removes it. A change of
+    /// delivery returns the batch gathered under the old one, if any, with
+    /// the listener's state to count it on.
+    ///
+    /// Another socket that had the same port id before is not this
+    /// listener: its entry, if its release has not removed it yet, is
+    /// dropped here, and this socket starts afresh.
     pub(super) fn subscribe(
         &self,
-        portid: u32,
+        request: &Request,
         filter: Filter,
         delivery: Delivery,
         max_listeners: usize,
-        sender_closed: impl FnOnce() -> bool,
     ) -> Result<Option<(ReadyBatch, Arc<ListenerState>)>, SubscribeError> {
         let mut updater = self.set.lock();
-        if sender_closed() {
+        if request.sender_closed() {
             return Err(SubscribeError::SenderClosed);
         }
-        let old_delivery = updater.current().and_then(|s| {
-            s.listeners
-                .iter()
-                .find(|l| l.portid == portid && !l.state.closed.load(Ordering::Relaxed))
-                .map(|l| l.delivery)
-        });
+        let own = |l: &Listener| l.state.sock.sent(request) && !l.state.closed.load(Ordering::Relaxed);
+        let old = updater.current().and_then(|s| s.listeners.iter().find(|l| own(l)));
+        let old_delivery = old.map(|l| l.delivery);
         // Subscribing again with the same filter changes nothing: spare the
         // grace period.
-        let unchanged = updater
-            .current()
-            .is_some_and(|s| {
-                s.listeners
-                    .iter()
-                    .any(|l| {
-                        l.portid == portid
-                            && l.filter == filter
-                            && l.delivery == delivery
-                            && !l.state.closed.load(Ordering::Relaxed)
-                    })
-            });
-        if unchanged {
+        if old.is_some_and(|l| l.filter == filter && l.delivery == delivery) {
             return Ok(None);
         }
         self.republish(&mut updater, |current, next| {
             let mut replaced = false;
-            // Listeners left closed by a failed removal go now.
-            for l in current.iter().filter(|l| !l.state.closed.load(Ordering::Relaxed)) {
+            // Listeners left behind by a failed removal go now, and so do
+            // those whose socket has closed (their release removes nothing
+            // then).
+            for l in current.iter().filter(|l| !l.state.gone()) {
                 let mut copy = l.duplicate();
-                if l.portid == portid {
+                if own(l) {
                     copy.filter = filter;
                     copy.delivery = delivery;
                     replaced = true;
@@ -389,8 +403,10 @@ impl Listeners {
                 if next.len() >= max_listeners {
                     return Err(SubscribeError::Full);
                 }
+                let sock = RcuSockRef::new(request.sender());
                 let state =
-                    Arc::pin_init(ListenerState::new(), GFP_KERNEL).map_err(|_| SubscribeError::NoMemory)?;
+                    Arc::pin_init(ListenerState::new(sock), GFP_KERNEL).map_err(|_| SubscribeError::NoMemory)?;
+                let portid = request.sender_portid();
                 next.push(Listener { portid, filter, delivery, state }, GFP_KERNEL)
                     .map_err(|_| SubscribeError::NoMemory)?;
             }
@@ -405,21 +421,51 @@ impl Listeners {
         }
         Ok(updater
             .current()
-            .and_then(|s| s.listeners.iter().find(|l| l.portid == portid))
+            .and_then(|s| s.listeners.iter().find(|l| own(l)))
             .and_then(|l| Some((l.state.take_batch()?, l.state.clone()))))
     }
 
-    /// Removes listener `portid` and returns its state, with any batch
-    /// still pending; `None` if it was not one. Cannot fail: if there is no
-    /// memory for the new set, the listener stays in it marked closed (the
-    /// hooks skip it, the timer leaves its batch alone), and goes with the
-    /// next update. Either way no hook and no timer run takes or fills its
-    /// batch any more when this returns.
-    pub(super) fn remove(&self, portid: u32) -> Option<Arc<ListenerState>> {
+    /// Whether the socket that sent `request` is a listener (a read-side
+    /// section only).
+    pub(super) fn is_listener(&self, request: &Request) -> bool {
+        self.with_set(|set, _| {
+            set.listeners
+                .iter()
+                .any(|l| !l.state.closed.load(Ordering::Relaxed) && l.state.sock.sent(request))
+        })
+        .unwrap_or(false)
+    }
+
+    /// Removes the listener that sent `request` and returns its state, with
+    /// any batch still pending; `None` if it is not one.
+    pub(super) fn unsubscribe(&self, request: &Request) -> Option<Arc<ListenerState>> {
+        self.remove(|l| l.state.sock.sent(request))
+    }
+
+    /// Removes a listener on `portid` whose socket has closed, as the
+    /// socket just released there has, and drops what was batched for it;
+    /// whether there was one. (The notifier names no socket: if several
+    /// closed sockets had the port in turn, each release removes one of
+    /// them.) A listener on the same port id whose socket is open is
+    /// another socket that has bound it since, and stays.
+    pub(super) fn port_released(&self, portid: u32) -> bool {
+        // Released means closed: `netlink_release()` marks the socket dead
+        // (`sock_orphan()`) before it runs the NETLINK_URELEASE notifiers.
+        let removed = self.remove(|l| l.portid == portid && l.state.sock.closed());
+        removed.map(|state| drop(state.take_batch())).is_some()
+    }
+
+    /// Removes the first listener `which` picks and returns its state, with
+    /// any batch still pending; `None` if there is none. Cannot fail: if
+    /// there is no memory for the new set, the listener stays in it marked
+    /// closed (the hooks skip it, the timer leaves its batch alone), lets go
+    /// of its socket, and goes with the next update. Either way no hook and
+    /// no timer run takes or fills its batch any more when this returns.
+    fn remove(&self, which: impl Fn(&Listener) -> bool) -> Option<Arc<ListenerState>> {
         let mut updater = self.set.lock();
         let state = updater
             .current()
-            .and_then(|s| s.listeners.iter().find(|l| l.portid == portid))
+            .and_then(|s| s.listeners.iter().find(|l| !l.state.closed.load(Ordering::Relaxed) && which(l)))
             .map(|l| l.state.clone())?;
         // Before republishing, which may fail: from now on no hook sends to
         // the port (Release pairs with the Acquire in `matching`).
@@ -427,15 +473,17 @@ impl Listeners {
         // On failure the tombstone stays; later updates drop it (below).
         let published = self.republish(&mut updater, |current, next| {
             // Tombstones of earlier failed removals go too.
-            for l in current.iter().filter(|l| l.portid != portid && !l.state.closed.load(Ordering::Relaxed)) {
+            for l in current.iter().filter(|l| !Arc::ptr_eq(&l.state, &state) && !l.state.closed.load(Ordering::Relaxed)) {
                 next.push(l.duplicate(), GFP_KERNEL).map_err(|_| SubscribeError::NoMemory)?;
             }
             Ok(())
         });
         // Publishing waited for a grace period; without it, wait here: hooks
-        // and timer runs that saw the listener open have finished then.
+        // and timer runs that saw the listener open have finished then. The
+        // tombstone must not keep the socket, which holds its netns.
         if published.is_err() {
             rcu::synchronize();
+            state.sock.release();
         }
         Some(state)
     }

@@ -62,16 +62,21 @@ pub(crate) const NLM_F_MULTI: u16 = bindings::NLM_F_MULTI as u16;
 /// `NLMSG_DONE`: the end of a multi-part reply.
 pub(crate) const NLMSG_DONE: u16 = bindings::NLMSG_DONE as u16;
 
+/// The most request memory (skb truesize) a netns queues, for senders with
+/// CAP_NET_ADMIN over it (others' requests are never queued).
+pub(crate) const INBOX_ADMIN_BYTES: usize = bindings::IMP2_INBOX_ADMIN_BYTES as usize;
+
 /// The netfilter priority of the hook, for the load message.
 pub(crate) const HOOK_PRIORITY: i32 = bindings::NF_IP_PRI_FILTER - 1;
 
 // The layouts the 2007 client and our tool rely on.
 const _: () = assert!(core::mem::size_of::<PacketInfo>() == 8);
-const _: () = assert!(core::mem::size_of::<Stats>() == 56);
+const _: () = assert!(core::mem::size_of::<Stats>() == 64);
 
 // SAFETY: two `u32`s, no padding: every byte is initialised.
 unsafe impl AsBytes for PacketInfo {}
-// SAFETY: six `u64`s then two `u32`s (56 bytes, asserted above), no padding.
+// SAFETY: six `u64`s, two `u32`s, one `u64` (64 bytes, asserted above), no
+// padding.
 unsafe impl AsBytes for Stats {}
 
 /// Error codes that `kernel::error::code` lacks in 6.12.
@@ -88,6 +93,11 @@ pub(crate) mod errno {
     /// `EMSGSIZE`: a message does not fit its buffer.
     pub(crate) fn EMSGSIZE() -> Error {
         Error::from_errno(-(bindings::EMSGSIZE as i32))
+    }
+
+    /// `ENOBUFS`: no room for the request.
+    pub(crate) fn ENOBUFS() -> Error {
+        Error::from_errno(-(bindings::ENOBUFS as i32))
     }
 
     /// `ECONNREFUSED`: no socket has the destination port.
