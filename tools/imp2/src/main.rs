@@ -670,6 +670,7 @@ fn print_stats(s: &Stats, listeners: &ListenerList) {
     println!("    send_refused   {:>12}   of which: port already gone (ECONNREFUSED)", s.send_refused);
     println!("  alloc_failures   {:>12}   event allocation failed in the hook", s.alloc_failures);
     println!("  rejected_msgs    {:>12}   malformed, unknown or unauthorised requests", s.rejected_msgs);
+    println!("  requests_refused {:>12}   datagrams refused: request queue full (ENOBUFS)", s.requests_refused);
     println!("  subscriber       {subscriber}");
     match listeners {
         ListenerList::Listed(list) => {

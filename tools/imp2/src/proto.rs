@@ -34,6 +34,8 @@ const NLMSGERR_ATTR_OFFS: u16 = 2;
 
 const PACKET_INFO_LEN: usize = std::mem::size_of::<abi::packet_info>();
 const STATS_LEN: usize = std::mem::size_of::<abi::imp2_stats>();
+/// Modules before `requests_refused` send the first 56 bytes only.
+const STATS_LEN_BEFORE_REFUSED: usize = std::mem::offset_of!(abi::imp2_stats, requests_refused);
 
 /// Rounds up to netlink's 4-byte alignment.
 fn nlmsg_align(len: usize) -> usize {
@@ -120,6 +122,9 @@ pub struct Stats {
     /// 0 when nobody is subscribed.
     pub subscriber_portid: u32,
     pub unit: u32,
+    /// Datagrams refused because the netns's request queue for their
+    /// sender's class was full (0 from modules that predate it).
+    pub requests_refused: u64,
 }
 
 /// The kernel's answer to a request: an ack (`errno == 0`) or an error.
@@ -228,7 +233,7 @@ fn decode_one(msg_type: u16, flags: u16, seq: u32, payload: &[u8]) -> Result<Mes
             Ok(Message::Event(Event { seq, src: addr(0), dest: addr(4) }))
         }
         abi::STATS => {
-            need(STATS_LEN)?;
+            need(STATS_LEN_BEFORE_REFUSED)?;
             let stats = Stats {
                 events_sent: u64_at(payload, 0),
                 send_failures: u64_at(payload, 8),
@@ -238,6 +243,7 @@ fn decode_one(msg_type: u16, flags: u16, seq: u32, payload: &[u8]) -> Result<Mes
                 send_refused: u64_at(payload, 40),
                 subscriber_portid: u32_at(payload, 48),
                 unit: u32_at(payload, 52),
+                requests_refused: if payload.len() >= STATS_LEN { u64_at(payload, 56) } else { 0 },
             };
             Ok(Message::Stats { seq, stats })
         }
@@ -317,7 +323,7 @@ mod tests {
         assert_eq!(abi::DEFAULT_UNIT, 31);
         assert_eq!((abi::U_PID, abi::K_MSG, abi::CLOSE), (0, 1, 2));
         assert_eq!(PACKET_INFO_LEN, 8);
-        assert_eq!(STATS_LEN, 56);
+        assert_eq!((STATS_LEN_BEFORE_REFUSED, STATS_LEN), (56, 64));
     }
 
     #[test]
@@ -355,7 +361,7 @@ mod tests {
         payload.extend_from_slice(&77u32.to_ne_bytes());
         payload.extend_from_slice(&31u32.to_ne_bytes());
         let got = decode(&message(abi::STATS, 3, &payload));
-        let want = Stats {
+        let mut want = Stats {
             events_sent: 1,
             send_failures: 2,
             alloc_failures: 3,
@@ -364,8 +370,16 @@ mod tests {
             send_refused: 6,
             subscriber_portid: 77,
             unit: 31,
+            requests_refused: 0,
         };
+        // A module before requests_refused: 56 bytes, read as 0.
         assert_eq!(got, vec![Ok(Message::Stats { seq: 3, stats: want })]);
+        payload.extend_from_slice(&9u64.to_ne_bytes());
+        want.requests_refused = 9;
+        let got = decode(&message(abi::STATS, 3, &payload));
+        assert_eq!(got, vec![Ok(Message::Stats { seq: 3, stats: want })]);
+        // Shorter than the oldest layout: refused.
+        assert!(decode(&message(abi::STATS, 3, &payload[..52]))[0].is_err());
     }
 
     #[test]
