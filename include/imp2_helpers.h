@@ -82,7 +82,7 @@ unsigned int imp2_skb_truesize(const struct sk_buff *skb);
 /* Socket references. */
 void imp2_sock_hold(struct sock *sk);
 void imp2_sock_put(struct sock *sk);
-bool imp2_sock_dead(const struct sock *sk);
+bool imp2_sock_closing(const struct sock *sk);
 
 /* Work items, scheduling. */
 struct work_struct;

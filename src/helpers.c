@@ -25,6 +25,7 @@
 #include <linux/jiffies.h>
 #include <linux/workqueue.h>
 #include <linux/sched.h>
+#include <linux/fs.h>
 
 #include "imp2_helpers.h"
 #include "uapi/imp2.h"
@@ -156,7 +157,7 @@ bool imp2_netlink_request_net_admin(const struct sk_buff *skb)
 
 bool imp2_netlink_request_sender_dead(const struct sk_buff *skb)
 {
-	return sock_flag(NETLINK_CB(skb).sk, SOCK_DEAD);
+	return imp2_sock_closing(NETLINK_CB(skb).sk);
 }
 
 void imp2_netlink_request_release(struct sk_buff *skb)
@@ -177,7 +178,34 @@ unsigned int imp2_skb_truesize(const struct sk_buff *skb)
 
 void imp2_sock_hold(struct sock *sk) { sock_hold(sk); }
 void imp2_sock_put(struct sock *sk) { sock_put(sk); }
-bool imp2_sock_dead(const struct sock *sk) { return sock_flag(sk, SOCK_DEAD); }
+
+/*
+ * Whether a user socket is closed or being closed.  netlink_release()
+ * unhashes the port (netlink_remove()) before it marks the socket dead
+ * (sock_orphan()), so SOCK_DEAD alone leaves a window in which anyone may
+ * bind the port of a socket that still looks alive.  But the release runs
+ * only once the socket's file has lost its last reference (fput() ->
+ * __fput() -> sock_close()), so a file count of 0 says "closing" from
+ * before the unhash on.  Memory safety: the struct socket is freed an RCU
+ * grace period after its inode (destroy_inode() -> call_rcu()), and files
+ * are SLAB_TYPESAFE_BY_RCU (fs/file_table.c).  A file freed and reused
+ * meanwhile can show a count above 0, but only once the release has
+ * completed, so SOCK_DEAD, read after it, is set then.
+ */
+bool imp2_sock_closing(const struct sock *sk)
+{
+	struct socket *sock;
+	struct file *file;
+	bool closing;
+
+	rcu_read_lock();
+	sock = READ_ONCE(sk->sk_socket);
+	file = sock ? READ_ONCE(sock->file) : NULL;
+	closing = !file || !file_count(file);
+	rcu_read_unlock();
+	smp_rmb();	/* the file count, then the flag */
+	return closing || sock_flag(sk, SOCK_DEAD);
+}
 
 void imp2_init_work(struct work_struct *work, void (*fn)(struct work_struct *))
 {

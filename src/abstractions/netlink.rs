@@ -113,22 +113,21 @@ impl KernelSocket {
 
     /// Sends `msg` to the socket `to` refers to, without blocking, as
     /// [`KernelSocket::unicast`] does; `ECONNREFUSED` (nothing sent) once
-    /// that socket is closed.
+    /// that socket is closing ([`SocketRef::is_closing`]).
     ///
     /// Netlink delivers by port id only (`netlink_unicast()` looks the port
     /// up; the functions that take a `struct sock`, `netlink_attachskb()`
     /// and `netlink_sendskb()`, are not exported). So the check and the
-    /// lookup are two steps, and one window remains: `netlink_release()`
-    /// unhashes the port (`netlink_remove()`) and only then marks the
-    /// socket dead (`sock_orphan()`). A message whose check passed before
-    /// `sock_orphan()` reaches whoever has bound the port by the time of
-    /// the lookup: at most one datagram per sending context that had
-    /// passed the check by then. In the receive softirq and the timer that
-    /// is a few instructions; a context that can be preempted in between
-    /// (packets NFQUEUE reinjects, under `CONFIG_PREEMPT_RCU`) widens it
-    /// without a bound in time, but not in datagrams.
+    /// lookup are two steps, and one window remains between them: a
+    /// datagram whose check passed just before the socket's file lost its
+    /// last reference reaches whoever binds the port before the lookup, a
+    /// moment later. That is at most one datagram per sending context that
+    /// had passed the check by then: a few instructions wide in the receive
+    /// softirq and the timer; without a bound in time, but not in
+    /// datagrams, where the sender can be preempted in between (packets
+    /// NFQUEUE reinjects, under `CONFIG_PREEMPT_RCU`).
     pub(crate) fn unicast_to(&self, msg: NlMsgBuf, to: SocketRef<'_>) -> Result {
-        if to.is_dead() {
+        if to.is_closing() {
             return Err(crate::wire::errno::ECONNREFUSED());
         }
         self.unicast(msg, to.portid)
@@ -148,12 +147,14 @@ pub(crate) struct SocketRef<'a> {
 }
 
 impl SocketRef<'_> {
-    /// Whether the socket has been closed: `sock_orphan()` has marked it
-    /// `SOCK_DEAD` (in `netlink_release()`, after unhashing its port and
-    /// before the `NETLINK_URELEASE` notifiers run).
-    pub(crate) fn is_dead(&self) -> bool {
+    /// Whether the socket is closed or being closed: its file has lost its
+    /// last reference, which happens before `netlink_release()` unhashes
+    /// the port, or it is marked `SOCK_DEAD` (`sock_orphan()`, after the
+    /// unhash and before the `NETLINK_URELEASE` notifiers run). See
+    /// `imp2_sock_closing()` in `src/helpers.c`.
+    pub(crate) fn is_closing(&self) -> bool {
         // SAFETY: the socket is alive (type invariant).
-        unsafe { bindings::imp2_sock_dead(self.sk.as_ptr()) }
+        unsafe { bindings::imp2_sock_closing(self.sk.as_ptr()) }
     }
 }
 
@@ -249,7 +250,7 @@ impl RcuSockRef {
     pub(crate) fn closed(&self) -> bool {
         let guard = rcu::read_lock();
         match self.get(&guard) {
-            Some(sock) => sock.is_dead(),
+            Some(sock) => sock.is_closing(),
             None => true,
         }
     }
@@ -361,11 +362,11 @@ impl Request {
         unsafe { bindings::imp2_netlink_skb_portid(self.skb.as_ptr()) }
     }
 
-    /// Whether the sending socket has been closed since it sent: it is
-    /// orphaned (`SOCK_DEAD`). `netlink_release()` sets that flag in
-    /// `sock_orphan()`, after unhashing the port and before running the
-    /// `NETLINK_URELEASE` notifiers, so a check made under the same lock
-    /// that the notifier handler takes cannot miss both.
+    /// Whether the sending socket has been closed, or is being closed,
+    /// since it sent ([`SocketRef::is_closing`]). Both marks precede the
+    /// `NETLINK_URELEASE` notifiers in `netlink_release()`, so a check made
+    /// under the same lock that the notifier handler takes cannot miss
+    /// both.
     pub(crate) fn sender_closed(&self) -> bool {
         // SAFETY: the skb is valid and we hold a reference on the sending
         // socket (type invariant).
@@ -461,10 +462,8 @@ impl Request {
     /// Replies go to the sender's port id (`netlink_unicast()`), and a
     /// request may be processed after its sender has closed: someone else
     /// may have bound that port id since. So nothing is sent
-    /// (`ECONNREFUSED`) once the sending socket is orphaned. A window
-    /// remains between `netlink_remove()` and `sock_orphan()` in
-    /// `netlink_release()`, in which the port is free but the socket not yet
-    /// marked dead.
+    /// (`ECONNREFUSED`) once the sending socket is closing; the window of
+    /// [`KernelSocket::unicast_to`] remains.
     pub(crate) fn reply(&self, reply: NlMsgBuf) -> Result {
         if self.sender_closed() {
             return Err(crate::wire::errno::ECONNREFUSED());

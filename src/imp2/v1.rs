@@ -146,7 +146,7 @@ impl V1 {
         let mut subscriber = self.write();
         // Released means closed: `netlink_release()` marks the socket dead
         // (`sock_orphan()`) before it runs the NETLINK_URELEASE notifiers.
-        if !subscriber.as_ref().is_some_and(|s| s.portid() == portid && s.get().is_dead()) {
+        if !subscriber.as_ref().is_some_and(|s| s.portid() == portid && s.get().is_closing()) {
             return false;
         }
         let previous = subscriber.take();
