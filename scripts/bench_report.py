@@ -21,10 +21,11 @@ import tempfile
 
 LABEL = {
     "none": "no module", "emptyhook": "empty C hook", "imp2-idle": "imp2 idle",
+    "imp2-used": "imp2 after use",
     "imp2-v1": "imp2 v1", "imp2-v2": "imp2 v2", "imp2-v2-batch": "imp2 v2 batched",
     "cref": "C reference v1", "nflog": "NFLOG", "nflog-q64": "NFLOG qthresh 64",
 }
-FAST_PEERS = ["none", "emptyhook", "imp2-idle", "imp2-v1", "imp2-v2", "cref", "nflog"]
+FAST_PEERS = ["none", "emptyhook", "imp2-idle", "imp2-used", "imp2-v1", "imp2-v2", "cref", "nflog"]
 MATCH_PEERS = ["imp2-v1", "imp2-v2", "imp2-v2-batch", "cref", "nflog", "nflog-q64"]
 BURST_PEERS = ["none", "imp2-v1", "imp2-v2", "imp2-v2-batch", "cref", "nflog-q64"]
 
@@ -143,6 +144,8 @@ def summarise(records):
         if p in fast:
             out["fastpath"][p] = spread(list(fast[p].values()))
     for name, a, b in [("fast: imp2 idle / no module", "imp2-idle", "none"),
+                       ("fast: imp2 after use (hooks kept, nobody listening) / no module", "imp2-used", "none"),
+                       ("fast: imp2 after use / empty C hook", "imp2-used", "emptyhook"),
                        ("fast: empty C hook / no module", "emptyhook", "none"),
                        ("fast: imp2 v1 (listening) / empty C hook", "imp2-v1", "emptyhook"),
                        ("fast: imp2 v2 (listening) / empty C hook", "imp2-v2", "emptyhook"),

@@ -75,6 +75,16 @@ peer_up() { # peer_up PEER RCVBUF LISTENERS [COUNT: consumers exit after it]
 	none) ;;
 	emptyhook) insmod /imp2/modules/imp2_emptyhook.ko ;;
 	imp2-idle) insmod /imp2/imp2.ko ;;
+	imp2-used)
+		# A v1 subscriber and a v2 listener came and went: both hooks stay
+		# registered (the default), nobody listens.
+		insmod /imp2/imp2.ko || return 1
+		consume "$(mktemp)" $IMP2 monitor --v1 --quiet --json
+		consume "$(mktemp)" $IMP2 monitor --quiet --json
+		wait_subscribed $A && wait_listeners $A 1 || return 1
+		kill -INT "${consumers[@]}"; wait "${consumers[@]}" 2>/dev/null
+		consumers=() outs=()
+		wait_unsubscribed $A && wait_listeners $A 0 ;;
 	imp2-v1)
 		insmod /imp2/imp2.ko || return 1
 		# --quiet: count only, like the NFLOG reader: the same work per event.
@@ -159,7 +169,7 @@ fastpath() {
 	local rep peer pps
 	for rep in $(seq 1 "$REPS"); do
 		# Interleaved: drift, if any, hits every peer alike.
-		for peer in none emptyhook imp2-idle imp2-v1 imp2-v2 cref nflog; do
+		for peer in none emptyhook imp2-idle imp2-used imp2-v1 imp2-v2 cref nflog; do
 			peer_up $peer default 1 || fail "peer $peer did not come up"
 			pps=$(pktgen_pps)
 			peer_down $peer

@@ -16,7 +16,7 @@ rc=$?
 grep -v '^IMP2-BENCH' "$tmp" | sed 's/^/# /'
 check "bench --smoke ran to the end" bash -c "(( $rc == 0 )) && grep -q 'bench: done' $tmp"
 fast=$(grep -c '"metric":"fastpath_pps".*"value":[1-9]' "$tmp")
-check "fast path: pps measured for all 7 peers" test "$fast" -eq 7
+check "fast path: pps measured for all 8 peers" test "$fast" -eq 8
 gen=$(grep '"metric":"icmpgen"' "$tmp" | grep -v '"peer":"none"' | grep -c '"packets":\([0-9]*\),"ns":[1-9][0-9]*,"events":\[\1\]')
 check "in-kernel ICMP: timed, and every event consumed by imp2 v1, v2, v2 batched, cref and nflog-q64" test "$gen" -eq 5
 whole=$(grep '"metric":"burst"' "$tmp" | grep -v '"peer":"none"' | grep -c '"packets":\([0-9]*\),"us":[1-9][0-9]*,"burst_us":[0-9]*,"events":\[\1\]')
