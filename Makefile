@@ -15,6 +15,13 @@ LLVM_SUFFIX := -$(shell sed -n 's/^LLVM_VERSION=//p' scripts/versions.env)
 # variables in imp2.mk (CC=gcc, the vermagic, the forced rustc version).
 -include $(KDIR)/imp2.mk
 IMP2_KMAKE_VARS ?= LLVM=$(LLVM_SUFFIX)
+# Our test kernels are configured before anything installs pahole
+# (CONFIG_PAHOLE_VERSION=0); once the Debian leg has installed it (dwarves),
+# 7.x warns on every module build that the version differs. Build modules
+# as the kernel was built: without pahole.
+ifeq ($(shell grep -sx 'CONFIG_PAHOLE_VERSION=0' $(KDIR)/.config),CONFIG_PAHOLE_VERSION=0)
+IMP2_KMAKE_VARS += PAHOLE=imp2-no-pahole
+endif
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) $(IMP2_KMAKE_VARS) RUSTC=/usr/bin/rustc \
 	BINDGEN=$(BINDGEN) CLIPPY_DRIVER=/usr/bin/clippy-driver LIBCLANG_PATH=/usr/lib/llvm$(LLVM_SUFFIX)/lib
 
