@@ -23,6 +23,9 @@ APT_OPTS=(-o "Dir::Etc::SourceList=$APT_DIR/sources.list" -o Dir::Etc::SourcePar
 # apt-get download names files PKG_VERSION_ARCH.deb with ':' escaped as %3a.
 cached() { compgen -G "$DEB_DIR/${1}_${DEBIAN_KERNEL_VERSION//:/%3a}_*.deb" | head -n1; }
 
+# One fetch at a time: concurrent legs share the lists and the download dir.
+exec {lock_fd}>"$IMP2_CACHE/debs.lock"
+flock "$lock_fd"
 updated=0
 for pkg in "$@"; do
 	if f=$(cached "$pkg") && [[ $f ]]; then echo "$f"; continue; fi

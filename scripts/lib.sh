@@ -101,6 +101,11 @@ kernel_source() {
 	local k=$1 ver src
 	ver=$(kernel_source_version "$k")
 	src=$IMP2_CACHE/linux-src-$ver
+	# Legs that run at once (scripts/test.sh: Debian's tree and the 7.3
+	# debug kernel) share this tree: one extracts, the other waits.
+	local lock_fd
+	exec {lock_fd}>"$src.lock"
+	flock "$lock_fd"
 	if [[ ! -f $src/.imp2-extracted ]]; then
 		rm -rf "$src" && mkdir -p "$src"
 		if [[ $k == 6.12 ]]; then
@@ -117,6 +122,7 @@ kernel_source() {
 		fi
 		touch "$src/.imp2-extracted"
 	fi
+	exec {lock_fd}>&-
 	echo "$src"
 }
 

@@ -38,7 +38,7 @@ echo "nobody:x:65534:65534:nobody:/:/bin/sh" >>"$stage/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' >"$stage/etc/group"
 mkdir -p "$stage/etc/iproute2"
 
-(cd "$stage" && find . -print0 | cpio --null -o -H newc --quiet | gzip -1) >"$out.tmp"
-mv "$out.tmp" "$out"
+(cd "$stage" && find . -print0 | cpio --null -o -H newc --quiet | gzip -1) >"$out.tmp.$$"
+mv "$out.tmp.$$" "$out"   # atomic: VM runs of concurrent legs may build it at once
 log "base initramfs: $out ($(du -h "$out" | cut -f1))"
 echo "$out"
