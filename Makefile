@@ -25,7 +25,7 @@ endif
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) $(IMP2_KMAKE_VARS) RUSTC=/usr/bin/rustc \
 	BINDGEN=$(BINDGEN) CLIPPY_DRIVER=/usr/bin/clippy-driver LIBCLANG_PATH=/usr/lib/llvm$(LLVM_SUFFIX)/lib
 
-.PHONY: all modules clean rust-analyzer kernel toolchain tools test demo bench check-kdir
+.PHONY: all modules clean rust-analyzer kernel toolchain tools test demo bench check-kdir kselftest-install
 
 all: modules
 
@@ -71,3 +71,8 @@ demo:
 
 bench:
 	scripts/bench.sh
+
+# Our tests as a kselftest collection for the kernel's runner
+# (INSTALL_PATH, default build/kselftest; see the script).
+kselftest-install:
+	IMP2_KERNEL=$(IMP2_KERNEL) KDIR=$(KDIR) scripts/kselftest-install.sh

@@ -1,107 +1,134 @@
 #!/usr/bin/env bash
-# The whole test suite, from nothing: toolchain, test kernels, module, tools,
-# host-side tests and lints, then the kselftest scripts in one VM boot per
-# kernel, then the splat-scan self-test.  Ends with "N passed, N failed".
+# The whole test suite, from nothing: toolchain, test kernels, modules,
+# tools, host-side tests and lints, then the kselftest scripts in one VM
+# boot per kernel, then the splat-scan self-test.  Ends with "N passed, N
+# failed".
 #
 #   scripts/test.sh [--quick] [TEST...]
 #
-# Kernels: IMP2_KERNEL=6.12|7.3|debian-7.3 runs on that one; unset, on
-# IMP2_DEFAULT_KERNELS (scripts/lib.sh) in turn, rebuilding the module for
-# each. Our 6.12 and 7.3 debug kernels (KASAN, lockdep, kmemleak, failslab)
-# run every script; Debian's stock 7.3 kernel runs the functional ones (no
-# debug options there).
-# --quick: the functional scripts on one kernel (IMP2_KERNEL, default 6.12).
-# TEST...: only these scripts (e.g. imp2_events.sh), on the selected kernels.
+# Unset IMP2_KERNEL, three kernels, in legs that overlap (below):
+#   6.12        our debug kernel (KASAN, lockdep, kmemleak, failslab): every
+#               script, hardening workloads at full scale;
+#   debian-7.3  Debian's stock kernel, no build: the functional scripts
+#               ("# imp2-tier: quick");
+#   7.3         the same debug config on 7.3: the scripts that test what
+#               differs between kernels ("# imp2-compat: WHY"), the
+#               hardening workloads among them scaled down.
+# IMP2_KERNEL=K: every script on K (the quick ones on debian-7.3).
+# --quick: the functional scripts on Debian's stock kernel (IMP2_KERNEL
+# picks another).  TEST...: only these scripts, on the selected kernels.
+#
+# The legs.  A kernel build keeps both cores busy; a TCG guest uses about
+# one.  So while one kernel's suite runs in the VM, the next kernel is
+# built or prepared, at a lower priority (nice) so that the guest's timing
+# does not suffer.  Every leg has its own log (build/legs/), build tree
+# (build/k/<kernel>/, the cache's kernel-<key>/) and console log
+# (build/vm/suite-<kernel>.log); a failing leg fails only what depends on
+# it.  The summary gives each leg's time and what it overlapped.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 export PATH=$PATH:$HOME/.cargo/bin
 
 quick=0
 [[ ${1:-} == --quick ]] && { quick=1; shift; }
+tests=("$@")
 if [[ ${IMP2_KERNEL:-} ]]; then kernels=("$(imp2_kernel)")
-elif (( quick )); then kernels=(6.12)
+elif (( quick )); then kernels=(debian-7.3)
 else kernels=("${IMP2_DEFAULT_KERNELS[@]}"); fi
+unset IMP2_KERNEL   # each leg sets its own
 
-# The hardening scripts ("# imp2-tier: full": fuzzing, fault injection,
-# churn, the race tests whose windows test knobs widen) need the debug
-# kernels' KASAN, lockdep, kmemleak and failslab, or are heavy; Debian's
-# kernel and --quick run the functional ones ("# imp2-tier: quick").
-pass=0 fail=0 summary=()
-record() { # record NAME PASSED FAILED
-	pass=$((pass + $2)) fail=$((fail + $3))
-	summary+=("$1: $2 passed, $3 failed")
-	log "$1: $2 passed, $3 failed"
+legs=$IMP2_ROOT/build/legs
+rm -rf "$legs" && mkdir -p "$legs" "$IMP2_ROOT/build/vm"
+: >"$IMP2_ROOT/build/figures.txt"
+
+# --- legs -------------------------------------------------------------------
+# A step writes build/legs/STEP.{log,time,rc} and, for results, lines
+# "NAME<TAB>PASSED<TAB>FAILED" to build/legs/STEP.result.
+now() { date +%s; }
+step() { # step NAME CMD...: run CMD, its output in the step's log
+	local name=$1 rc=0 t0; shift
+	t0=$(now)
+	echo "$t0" >"$legs/$name.start"
+	"$@" >"$legs/$name.log" 2>&1 || rc=$?
+	echo "$t0 $(now)" >"$legs/$name.time"
+	echo "$rc" >"$legs/$name.rc"
+	rm -f "$legs/$name.start"
+	if (( rc )); then
+		log "FAILED: $name after $(( $(now) - t0 ))s (log: build/legs/$name.log); its tail:"
+		tail -n 25 "$legs/$name.log" | sed 's/^/    /' >&2
+	else
+		log "$name: done in $(( $(now) - t0 ))s"
+	fi
+	return "$rc"
+}
+result() { printf '%s\t%s\t%s\n' "$2" "$3" "$4" >>"$legs/$1.result"; }
+# await STEP: wait until STEP has finished; fails unless it passed.
+await() {
+	while [[ ! -f $legs/$1.rc ]]; do sleep 2; done
+	[[ $(cat "$legs/$1.rc") == 0 ]]
 }
 
-mkdir -p "$IMP2_ROOT/build/vm"
-: >"$IMP2_ROOT/build/figures.txt"
-first=1
-for k in "${kernels[@]}"; do
-	export IMP2_KERNEL=$k
-	kstart=$(date +%s)
-	log "=== kernel $k"
-	# Host-side cargo tests and clippy once; the module is rebuilt per kernel.
-	if ! "$IMP2_ROOT/scripts/build-all.sh" $( ((first)) && echo --check); then
-		record "$k: toolchain/kernel/module build (see above)" 0 1
-		continue
+# What each kernel's VM run runs.
+suite_args() { # KERNEL FIRST_DEBUG
+	if (( ${#tests[@]} )); then printf '%s\n' "${tests[@]}"
+	elif [[ $1 == debian-* ]] || (( quick )); then echo --quick
+	elif (( ${#kernels[@]} > 1 && ! $2 )); then echo --compat
 	fi
-	if (( first )); then
-		# Host-side cargo tests (build-all ran them): count their results.
-		read -r hp hf < <(awk '/^test result:/ {p+=$4; f+=$6} END {print p+0, f+0}' "$IMP2_ROOT/build/cargo-test.log")
-		record "host cargo tests" "$hp" "$hf"
-	fi
+}
 
-	tests=("$@")
-	if (( ! ${#tests[@]} )) && { (( quick )) || [[ $k == debian-* ]]; }; then
-		tests=(--quick)
+build_leg() { # KERNEL: the kernel (cached, built or prepared) and its modules
+	local k=$1 variants=()
+	# --quick builds only the module the VM runs; the full run also checks
+	# the release build.
+	(( quick )) && variants=(--knobs-only)
+	IMP2_KERNEL=$k "$IMP2_ROOT/scripts/build-kernel.sh" >/dev/null &&
+		IMP2_KERNEL=$k "$IMP2_ROOT/scripts/build-modules.sh" "${variants[@]}" >/dev/null
+}
+
+suite_leg() { # KERNEL FIRST_DEBUG
+	local k=$1 first=$2 console=$IMP2_ROOT/build/vm/suite-$1.log vm_rc=0 args
+	mapfile -t args < <(suite_args "$k" "$first")
+	# The second debug kernel runs its hardening workloads at half their
+	# scale or less (values the caller set win): what differs there is the
+	# compat layer, not the volume.
+	if [[ $k != debian-* ]] && (( ! first )); then
+		export IMP2_CYCLES=${IMP2_CYCLES:-10} IMP2_CHURN=${IMP2_CHURN:-10}
+		export IMP2_TEARDOWN_CYCLES=${IMP2_TEARDOWN_CYCLES:-4}
 	fi
-	# The hardening workloads run at full scale on the first debug kernel.
-	# On the second, where what differs is the compat layer, they run at a
-	# fifth to a half (values the caller set win), and the bench smoke test,
-	# kernel-independent code, is skipped: a cold run (two kernel builds,
-	# about 34 minutes) then stays well inside CI's 90 minutes.
-	if (( ! first )) && [[ $k != debian-* ]]; then
-		export IMP2_FUZZ_MESSAGES=${IMP2_FUZZ_MESSAGES:-200000} IMP2_CYCLES=${IMP2_CYCLES:-20}
-		export IMP2_CHURN=${IMP2_CHURN:-20} IMP2_TEARDOWN_CYCLES=${IMP2_TEARDOWN_CYCLES:-4}
-		export IMP2_BENCH_SMOKE=${IMP2_BENCH_SMOKE:-skip}
+	# (Debian's kernel boots with one vCPU: scripts/vm-run.sh says why.)
+	local vm_opts=(--quiet --timeout "${IMP2_SUITE_TIMEOUT:-2400}" --log "$console")
+	# Where a full run gives a kernel the quick tier (Debian's), it runs a
+	# second time through the kernel's own kselftest runner, from a
+	# `make kselftest-install` directory (not in --quick: that is for speed).
+	if [[ ${args[*]} == --quick ]] && (( ! quick )); then
+		local ksft=$IMP2_ROOT/build/k/$k/kselftest
+		INSTALL_PATH=$ksft IMP2_KERNEL=$k IMP2_MODDIR=$IMP2_ROOT/build/k/$k \
+			"$IMP2_ROOT/scripts/kselftest-install.sh" >/dev/null || return 1
+		vm_opts+=(--copy "$ksft:/imp2/kselftest")
+		args=(--kselftest "${args[@]}")
 	fi
-	# All VM tests on this kernel in one boot.
-	console=$IMP2_ROOT/build/vm/suite-$k.log
-	vm_rc=0
-	# Debian's kernel patches its code at run time (CONFIG_JUMP_LABEL:
-	# static keys such as netstamp_needed, toggled by every ping) with int3
-	# breakpoints; under TCG with two vCPUs another vCPU can still execute a
-	# stale breakpoint ("Oops: int3" in netif_rx_internal, seen here). One
-	# vCPU for it; our debug kernels have no JUMP_LABEL.
-	vm_cpus=()
-	[[ $k == debian-* ]] && vm_cpus=(--cpus 1)
-	"$IMP2_ROOT/scripts/vm-run.sh" --quiet "${vm_cpus[@]}" --timeout "${IMP2_SUITE_TIMEOUT:-2400}" --log "$console" \
-		"$IMP2_ROOT/tests/guest-suite.sh" "${tests[@]}" || vm_rc=$?
+	IMP2_KERNEL=$k IMP2_MODDIR=$IMP2_ROOT/build/k/$k "$IMP2_ROOT/scripts/vm-run.sh" "${vm_opts[@]}" \
+		"$IMP2_ROOT/tests/guest-suite.sh" "${args[@]}" || vm_rc=$?
+	local vp vf vs
 	read -r vp vf vs < <(sed -n 's/^IMP2-KTAP-TOTALS: //p' "$console" | tr -d '\r' | tail -n1; echo)
 	vp=${vp:-0} vf=${vf:-0}
 	if (( vm_rc != 0 && vf == 0 )); then
 		vf=1   # crashed, timed out or splatted without a failing test case
-		log "VM run on $k failed (exit $vm_rc) outside any test case: see $console"
+		echo "VM run on $k failed (exit $vm_rc) outside any test case: see $console"
 	fi
-	record "$k: VM tests (${vs:-0} skipped)" "$vp" "$vf"
-
-	# The splat scan must catch a WARN_ON and a hung-task report: this run
-	# has to FAIL (once).
-	if (( first && $# == 0 && ! quick )); then
-		splat_log=$IMP2_ROOT/build/vm/splat-selftest.log
-		out=$("$IMP2_ROOT/scripts/vm-run.sh" --quiet --timeout 300 --log "$splat_log" \
-			"$IMP2_ROOT/tests/guest-splat-selftest.sh" 2>&1) && rc=0 || rc=$?
-		if (( rc != 0 )) && grep -q 'FAIL: kernel splat scan' <<<"$out" && grep -q 'WARNING:' <<<"$out" &&
-			grep -q 'INFO: task .* blocked for more than' <<<"$out"; then
-			record "$k: splat-scan self-test (WARN_ON and hung-task report caught)" 1 0
-		else
-			printf '%s\n' "$out" | tail -n 20 >&2
-			record "$k: splat-scan self-test: WARN_ON or hung-task report NOT caught (rc=$rc)" 0 1
-		fi
+	result "suite-$k" "$k: VM tests, ${args[*]:-all scripts} (${vs:-0} skipped)" "$vp" "$vf"
+	# Our KTAP as the kernel's own parser reads it (kunit.py, from this
+	# kernel's source): the same verdict for every script.
+	local kunit_py out
+	kunit_py=$(readlink -f "$(kernel_link "$k")/source")/tools/testing/kunit/kunit.py
+	if out=$(python3 "$IMP2_ROOT/scripts/ktap_check.py" "$kunit_py" "$console" 2>&1); then
+		result "suite-$k" "$k: $out" 1 0
+	else
+		result "suite-$k" "$k: kunit.py parse disagrees with run_all.sh: $out" 0 1
 	fi
-
-	# Reliability figures (tests/imp2_fuzz.sh, _faults, _load_cycles, ...),
-	# from the runs that have them.
+	tr -d '\r' <"$console" | grep -a '^# imp2_.*: [0-9]*s$' | sed 's/^# /  /' || true
+	# Reliability figures (tests/imp2_fuzz.sh, _faults, _load_cycles, ...).
+	local splats leaks figures
 	read -r splats leaks < <("$IMP2_ROOT/scripts/splat-scan.sh" --count "$console" | sed 's/[a-z]*=//g')
 	figures=$(grep -ao 'IMP2-FIGURE: .*' "$console" | tr -d '\r' | sed 's/^IMP2-FIGURE: /  /' || true)
 	if [[ $figures ]]; then
@@ -110,14 +137,149 @@ for k in "${kernels[@]}"; do
 			echo "$figures"
 			echo "  splats_found=$splats"
 			echo "  leaks_found=$leaks"
-		} | tee -a "$IMP2_ROOT/build/figures.txt"
+		} >"$legs/figures-$k.txt"
 	fi
-	log "kernel $k done in $(( $(date +%s) - kstart ))s"
-	first=0
-done
+	(( vm_rc == 0 && vf == 0 ))
+}
 
+# The splat scan must catch a WARN_ON and a hung-task report: this run has
+# to FAIL (once).
+splat_selftest_leg() { # KERNEL
+	local k=$1 out rc=0
+	out=$(IMP2_KERNEL=$k IMP2_MODDIR=$IMP2_ROOT/build/k/$k "$IMP2_ROOT/scripts/vm-run.sh" --quiet --timeout 300 \
+		--log "$IMP2_ROOT/build/vm/splat-selftest.log" "$IMP2_ROOT/tests/guest-splat-selftest.sh" 2>&1) || rc=$?
+	if (( rc != 0 )) && grep -q 'FAIL: kernel splat scan' <<<"$out" && grep -q 'WARNING:' <<<"$out" &&
+		grep -q 'INFO: task .* blocked for more than' <<<"$out"; then
+		result splat-selftest "$k: splat-scan self-test (WARN_ON and hung-task report caught)" 1 0
+	else
+		printf '%s\n' "$out" | tail -n 20
+		result splat-selftest "$k: splat-scan self-test: WARN_ON or hung-task report NOT caught (rc=$rc)" 0 1
+		return 1
+	fi
+}
+
+tools_leg() {
+	"$IMP2_ROOT/scripts/build-tools.sh" --check || return 1
+	local hp hf
+	read -r hp hf < <(awk '/^test result:/ {p+=$4; f+=$6} END {print p+0, f+0}' "$IMP2_ROOT/build/cargo-test.log")
+	result tools "host cargo tests" "$hp" "$hf"
+	(( hf == 0 ))
+}
+
+# kernel_lane NICE KERNEL FIRST_DEBUG: build at niceness NICE, then (the
+# tools built) the suite at the normal priority.
+kernel_lane() {
+	local nice=$1 k=$2 first=$3
+	if ! ( renice -n "$nice" -p "$BASHPID" >/dev/null; step "build-$k" build_leg "$k" ); then
+		result "build-$k" "$k: kernel and module build (build/legs/build-$k.log)" 0 1
+		return 0
+	fi
+	if ! await tools; then
+		result "suite-$k" "$k: VM tests not run: the tools failed to build" 0 1
+		return 0
+	fi
+	step "suite-$k" suite_leg "$k" "$first" || true
+	if (( first && ! ${#tests[@]} && ! quick )) && [[ $k != debian-* ]]; then
+		step splat-selftest splat_selftest_leg "$k" || true
+	fi
+}
+
+# --- the run ----------------------------------------------------------------
+log "kernels: ${kernels[*]}${tests[*]:+; scripts: ${tests[*]}}$( ((quick)) && echo '; --quick')"
+export IMP2_TOOLCHAIN_FOR="${kernels[*]}"
+# In the foreground, its progress on the terminal (and in its log).
+toolchain_t0=$(now)
+"$IMP2_ROOT/scripts/setup-toolchain.sh" 2>&1 | tee "$legs/toolchain.log" >&2 ||
+	die "the toolchain could not be installed (log: build/legs/toolchain.log)"
+echo "$toolchain_t0 $(now)" >"$legs/toolchain.time"
+
+step tools tools_leg &
+lanes=()
+if (( ${#kernels[@]} == 1 )); then
+	kernel_lane 0 "${kernels[0]}" 1 & lanes+=($!)
+else
+	# Lane 1: 6.12 (the longest suite, so it starts first), its build just
+	# below a VM's priority: Debian's guest runs beside it.  Lane 2, its
+	# builds lower still: Debian's tree (minutes, no build) and its suite,
+	# then the 7.3 debug kernel and its suite.  Suites run at the normal
+	# priority, so that no build slows a guest's timing.
+	kernel_lane 2 6.12 1 & lanes+=($!)
+	( kernel_lane 5 debian-7.3 0; kernel_lane 10 7.3 0 ) & lanes+=($!)
+fi
+
+# Progress: what runs, every minute.
+while :; do
+	alive=0
+	for p in "${lanes[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+	(( alive )) || break
+	running=()
+	for f in "$legs"/*.start; do
+		[[ -e $f ]] || continue
+		n=$(basename "$f" .start)
+		running+=("$n $(( $(now) - $(cat "$f") ))s")
+	done
+	log "running: ${running[*]:-(waiting)}"
+	for ((i = 0; i < 30; i++)); do
+		alive=0
+		for p in "${lanes[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+		(( alive )) || break
+		sleep 2
+	done
+done
+wait
+
+# --- summary ----------------------------------------------------------------
+cat "$legs"/figures-*.txt >"$IMP2_ROOT/build/figures.txt" 2>/dev/null || true
+[[ -s $IMP2_ROOT/build/figures.txt ]] && cat "$IMP2_ROOT/build/figures.txt" >&2
+pass=0 fail=0
+report=$legs/summary.txt
+{
+	echo "results:"
+	for f in "$legs"/*.result; do
+		[[ -e $f ]] || continue
+		while IFS=$'\t' read -r name p f_; do
+			pass=$((pass + p)) fail=$((fail + f_))
+			printf '  %s: %s passed, %s failed\n' "$name" "$p" "$f_"
+		done <"$f"
+	done
+	echo "legs (start, time, overlapped with):"
+	for f in $(for t in "$legs"/*.time; do echo "$(cut -d' ' -f1 "$t") $t"; done | sort -n | cut -d' ' -f2); do
+		read -r a b <"$f"
+		n=$(basename "$f" .time) over=() cache=
+		for g in "$legs"/*.time; do
+			[[ $g == "$f" ]] && continue
+			read -r c d <"$g"
+			(( c < b && a < d )) && over+=("$(basename "$g" .time)")
+		done
+		if [[ $n == build-* ]]; then
+			if grep -q 'cache hit' "$legs/$n.log"; then cache=" (cached)"; else cache=" (built)"; fi
+		fi
+		printf '  %-16s +%3dm%02ds %3dm%02ds%s  %s\n' "$n" $(( (a - _imp2_t0) / 60 )) $(( (a - _imp2_t0) % 60 )) \
+			$(( (b - a) / 60 )) $(( (b - a) % 60 )) "$cache" "${over[*]:-alone}"
+	done
+	echo "per-script guest time:"
+	for k in "${kernels[@]}"; do
+		[[ -f $legs/suite-$k.log ]] || continue
+		echo "  $k: $(grep -o '^  imp2_[a-z0-9_]*: [0-9]*s$' "$legs/suite-$k.log" | sed 's/^  imp2_//' | tr '\n' ' ')"
+	done
+	echo "total time $(elapsed): $pass passed, $fail failed"
+} >"$report"
 log "summary:"
-printf '  %s\n' "${summary[@]}" >&2
-log "total time $(elapsed)"
+cat "$report" >&2
+# A default run (every kernel, every script) records its figures where
+# the docs link to them: docs/figures/.
+if (( ${#kernels[@]} > 1 && ! ${#tests[@]} && ! quick )); then
+	figs=$IMP2_ROOT/docs/figures
+	mkdir -p "$figs"
+	rev=$(git -C "$IMP2_ROOT" describe --always --dirty 2>/dev/null || echo unknown)
+	stamp="$(date -u +%Y-%m-%d), commit $rev, $(nproc) cores"
+	{ echo "# ./scripts/test.sh, $stamp"; cat "$report"; } >"$figs/test-run.txt"
+	for f in "$legs"/figures-*.txt; do
+		[[ -e $f ]] || continue
+		k=${f##*/figures-}; k=${k%.txt}
+		{ echo "# written by ./scripts/test.sh, $stamp"; cat "$f"; } >"$figs/reliability-$k.txt"
+	done
+	log "figures written to docs/figures/ (test-run.txt, reliability-*.txt)"
+fi
 echo "$pass passed, $fail failed"
 (( fail == 0 ))

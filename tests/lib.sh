@@ -6,13 +6,24 @@
 # Exit status follows kselftest: 0 pass, 1 fail, 4 skip.
 
 KSFT_PASS=0 KSFT_FAIL=1 KSFT_SKIP=4
+# Where the module, the test modules and the helpers are: beside the
+# scripts in a `make kselftest-install` directory, else where the test VM
+# puts them (/imp2).  IMP2_KO and IMP2_MODULES override.
+_imp2_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if [[ -f $_imp2_here/imp2.ko ]]; then
+	IMP2_KO=${IMP2_KO:-$_imp2_here/imp2.ko}
+	IMP2_MODULES=${IMP2_MODULES:-$_imp2_here/modules}
+	[[ -d $_imp2_here/bin && :$PATH: != *":$_imp2_here/bin:"* ]] && PATH=$_imp2_here/bin:$PATH
+fi
 IMP2_KO=${IMP2_KO:-/imp2/imp2.ko}
 IMP2_MODULES=${IMP2_MODULES:-/imp2/modules}
+[[ -d /imp2/bin && :$PATH: != *":/imp2/bin:"* ]] && PATH=/imp2/bin:$PATH
+export PATH
 _ktap_n=0 _ktap_pass=0 _ktap_fail=0 _ktap_skip=0 _ktap_planned=0
 
 ktap_plan() {
 	_ktap_planned=$1
-	echo "TAP version 13"
+	echo "KTAP version 1"
 	echo "1..$1"
 }
 

@@ -3,21 +3,34 @@
 # their KTAP output: each script is one top-level test whose own KTAP
 # lines are nested as "# " diagnostics, kselftest-runner style.
 #
-#   run_all.sh [--quick] [TEST...]    (default: every tests/imp2_*.sh, in order)
+#   run_all.sh [--quick|--compat] [TEST...]
+#                              (default: every tests/imp2_*.sh, in order)
 #
 # Each script declares its tier in a line "# imp2-tier: quick" (functional,
 # seconds: runs in every tier) or "# imp2-tier: full" (hardening workloads:
 # only in the full run).  --quick runs the quick-tier scripts only.
+# --compat runs the scripts with a line "# imp2-compat: WHY", whatever their
+# tier: those that test what differs between kernel versions (the compat
+# layer, teardown and lifetimes, the race windows the test knobs widen, hook
+# registration), for the second debug kernel.
 cd "$(dirname "$0")" || exit 1
 export PATH=/imp2/bin:$PATH
 
-quick=0
-[[ ${1:-} == --quick ]] && { quick=1; shift; }
+quick=0 compat=0
+case ${1:-} in
+--quick) quick=1; shift ;;
+--compat) compat=1; shift ;;
+esac
 tests=("$@")
 if (( ! ${#tests[@]} )); then
 	untagged=()
 	for t in imp2_*.sh; do
 		tier=$(sed -n 's/^# imp2-tier: *\([a-z]*\).*/\1/p' "$t")
+		if (( compat )); then
+			grep -q '^# imp2-compat: ' "$t" && [[ $tier ]] && tests+=("$t")
+			[[ $tier ]] || untagged+=("$t")
+			continue
+		fi
 		case $tier in
 		quick) tests+=("$t") ;;
 		full) (( quick )) || tests+=("$t") ;;
@@ -31,7 +44,7 @@ if (( ! ${#tests[@]} )); then
 	fi
 fi
 
-echo "TAP version 13"
+echo "KTAP version 1"
 echo "1..${#tests[@]}"
 pass=0 fail=0 skip=0 n=0 failed_scripts=()
 for t in "${tests[@]}"; do
