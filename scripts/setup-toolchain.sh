@@ -2,21 +2,31 @@
 # Install everything needed to build the imp2 test kernel, the module, the
 # userspace tool and to run the QEMU test VM.  Idempotent: a second run only
 # checks versions.  Every pinned version lives in scripts/versions.env.
+# IMP2_TOOLCHAIN_FOR: the kernels that will be used (default: IMP2_KERNEL,
+# or 6.12); linux-source-6.12 is installed only if 6.12 is one of them.
+# bindgen-cli (built with cargo) builds while apt installs.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+
+for_kernels=${IMP2_TOOLCHAIN_FOR:-${IMP2_KERNEL:-6.12}}
 
 APT_PACKAGES=(
 	"rustc-web=$RUST_WEB_VERSION"
 	"libstd-rust-web-dev=$RUST_WEB_VERSION"
 	"rust-web-src=$RUST_WEB_VERSION"
 	"rust-web-clippy=$RUST_WEB_VERSION"
-	"clang-$LLVM_VERSION" "lld-$LLVM_VERSION" "llvm-$LLVM_VERSION" "libclang-$LLVM_VERSION-dev"
-	"$KERNEL_SOURCE_PKG"
+	"libclang-$LLVM_VERSION-dev"   # bindgen's
 	qemu-system-x86 busybox-static
 	bc flex bison libelf-dev libssl-dev cpio kmod xz-utils zstd
 	iproute2 iputils-ping libcap2-bin util-linux procps psmisc nftables
 	make gcc libc6-dev python3
+	# pahole: Debian's config has BTF options that olddefconfig drops without it
+	dwarves
 )
+[[ " $for_kernels " == *" 6.12 "* ]] && APT_PACKAGES+=("$KERNEL_SOURCE_PKG")
+# Our debug kernels build with LLVM; Debian's tree (debian-7.3) with gcc.
+[[ " $for_kernels " == *" 6.12 "* || " $for_kernels " == *" 7.3 "* ]] &&
+	APT_PACKAGES+=("clang-$LLVM_VERSION" "lld-$LLVM_VERSION" "llvm-$LLVM_VERSION")
 
 SUDO=
 if (( EUID != 0 )); then
@@ -35,12 +45,26 @@ missing_apt() {
 	done
 }
 
+bindgen_ok() { [[ -x $BINDGEN ]] && "$BINDGEN" --version 2>/dev/null | grep -q " $BINDGEN_VERSION\$"; }
+bindgen_pid=
+install_bindgen() {
+	command -v cargo >/dev/null || die "cargo not found: install Rust via rustup (needed to build bindgen-cli)"
+	run_long "cargo install bindgen-cli $BINDGEN_VERSION" "$IMP2_CACHE/logs/bindgen.log" \
+		cargo install --locked --root "$BINDGEN_PREFIX" bindgen-cli --version "=$BINDGEN_VERSION" ||
+		die "cargo install bindgen-cli failed: check crates.io access (log above)"
+}
+# bindgen-cli loads libclang at run time (its "runtime" feature), so it can
+# build before apt has installed libclang; it needs only cargo and a linker.
+if ! bindgen_ok && command -v cc >/dev/null; then
+	install_bindgen & bindgen_pid=$!
+fi
+
 mapfile -t todo < <(missing_apt)
 if (( ${#todo[@]} )); then
 	log "apt: installing ${#todo[@]} packages: ${todo[*]}"
 	run_long "apt-get update" "$IMP2_CACHE/logs/apt-update.log" $SUDO apt-get update ||
 		die "apt-get update failed: check the network/apt sources (see log above)"
-	if ! apt-cache show "$KERNEL_SOURCE_PKG" >/dev/null 2>&1; then
+	if [[ " ${todo[*]} " == *" $KERNEL_SOURCE_PKG "* ]] && ! apt-cache show "$KERNEL_SOURCE_PKG" >/dev/null 2>&1; then
 		die "$KERNEL_SOURCE_PKG not found in apt: enable bookworm-security / run apt-get update"
 	fi
 	run_long "apt-get install" "$IMP2_CACHE/logs/apt-install.log" \
@@ -55,25 +79,25 @@ fi
 /usr/bin/rustc --version | grep -q '^rustc 1\.85\.0' ||
 	die "/usr/bin/rustc is $(/usr/bin/rustc --version), expected 1.85.0 (rustc-web $RUST_WEB_VERSION)"
 
-if [[ -x $BINDGEN ]] && "$BINDGEN" --version 2>/dev/null | grep -q " $BINDGEN_VERSION\$"; then
+if [[ $bindgen_pid ]]; then
+	wait "$bindgen_pid" || die "building bindgen-cli failed (log: $IMP2_CACHE/logs/bindgen.log)"
+elif bindgen_ok; then
 	log "bindgen $BINDGEN_VERSION present at $BINDGEN"
 else
-	command -v cargo >/dev/null || die "cargo not found: install Rust via rustup (needed to build bindgen-cli)"
-	run_long "cargo install bindgen-cli $BINDGEN_VERSION" "$IMP2_CACHE/logs/bindgen.log" \
-		cargo install --locked --root "$BINDGEN_PREFIX" bindgen-cli --version "=$BINDGEN_VERSION" ||
-		die "cargo install bindgen-cli failed: check crates.io access"
+	install_bindgen
 fi
 
 src_tar=$(ls /usr/src/linux-source-6.12.tar.* 2>/dev/null | head -n1)
-[[ -n $src_tar ]] || die "kernel tarball /usr/src/linux-source-6.12.tar.* missing: reinstall $KERNEL_SOURCE_PKG"
+[[ -n $src_tar || " $for_kernels " != *" 6.12 "* ]] ||
+	die "kernel tarball /usr/src/linux-source-6.12.tar.* missing: reinstall $KERNEL_SOURCE_PKG"
 
 log "installed:"
 {
 	echo "  rustc (kernel):  $(/usr/bin/rustc --version)"
 	echo "  rust-web-src:    $(dpkg-query -W -f='${Version}' rust-web-src)"
-	echo "  clang:           $(clang-$LLVM_VERSION --version | head -n1)"
+	echo "  clang:           $(clang-$LLVM_VERSION --version 2>/dev/null | head -n1 || echo "not needed for $for_kernels")"
 	echo "  bindgen:         $("$BINDGEN" --version)"
-	echo "  kernel source:   $KERNEL_SOURCE_PKG $(dpkg-query -W -f='${Version}' "$KERNEL_SOURCE_PKG") ($src_tar)"
+	echo "  kernel source:   $KERNEL_SOURCE_PKG ${src_tar:+$(dpkg-query -W -f='${Version}' "$KERNEL_SOURCE_PKG") ($src_tar)}${src_tar:-not needed for $for_kernels}"
 	echo "  qemu:            $(qemu-system-x86_64 --version | head -n1)"
 	echo "  busybox:         $(busybox 2>&1 | head -n1)"
 	echo "  cargo (tools):   $(cargo --version 2>/dev/null || echo none)"
