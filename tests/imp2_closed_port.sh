@@ -1,5 +1,6 @@
 #!/bin/bash
 # imp2-tier: full
+# imp2-compat: the closed-port check (imp2_sock_closing()), window widened by a knob
 # A subscribe that is drained after its sender has closed must not
 # subscribe the dead port id: anybody could bind that id afterwards and
 # receive the ICMP stream (netlink_bind checks no permission for unicast).

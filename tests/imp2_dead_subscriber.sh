@@ -1,5 +1,6 @@
 #!/bin/bash
 # imp2-tier: quick
+# imp2-compat: the NETLINK_URELEASE notifier and socket lifetimes (netlink_release())
 # A subscriber killed without sending IMP2_CLOSE is cleared by the
 # NETLINK_URELEASE notifier: nothing is sent to its stale port.
 . "$(dirname "$0")/lib.sh"

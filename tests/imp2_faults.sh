@@ -1,5 +1,6 @@
 #!/bin/bash
 # imp2-tier: full
+# imp2-compat: allocation-failure paths, which the compat layer's pin-init differs in
 # Fault injection (failslab), restricted to the module's own code where the
 # stack trace filter allows it:
 #  - module init: fail-nth walks every fault site of insmod; each failure

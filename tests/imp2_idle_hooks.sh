@@ -1,5 +1,6 @@
 #!/bin/bash
 # imp2-tier: quick
+# imp2-compat: hook registration and unregistration (nf_register_net_hook())
 # A netns's netfilter hooks: none while nobody has ever listened there;
 # the IPv4 hook for a v1 subscriber, each family's hook for a v2 listener
 # of that family. By default they then stay until the netns exits
@@ -27,12 +28,15 @@ imp2_hooks() {
 	done
 	echo "${found[*]}"
 }
-hooks_are() { [[ $(imp2_hooks "$1") == "$2" ]]; }
+# hooks_are NETNS WANT: sets $hooks (nft runs for seconds under KASAN and
+# TCG: each state is read once per poll, not again for the message).
+hooks_are() { hooks=$(imp2_hooks "$1"); [[ $hooks == "$2" ]]; }
 # expect_hooks NAME NETNS WANT: a check that waits up to 5 s (a killed
 # listener's NETLINK_URELEASE runs as its socket closes, asynchronously).
 expect_hooks() {
+	local hooks
 	busywait 5000 hooks_are "$2" "$3"
-	check "$1 (hooks: '$(imp2_hooks "$2")', want '$3')" hooks_are "$2" "$3"
+	check "$1 (hooks: '$hooks', want '$3')" test "$hooks" == "$3"
 }
 
 if out=$(in_netns $A nft list hooks ip 2>&1); then :; else

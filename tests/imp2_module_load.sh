@@ -1,5 +1,6 @@
 #!/bin/bash
 # imp2-tier: quick
+# imp2-compat: module parameters (6.12's and 7.3's module! differ; hooks_on_demand is C on both)
 # Loading and unloading: dmesg lines, parameter validation, lsmod.
 . "$(dirname "$0")/lib.sh"
 ktap_plan 6

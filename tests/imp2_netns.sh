@@ -1,5 +1,6 @@
 #!/bin/bash
 # imp2-tier: quick
+# imp2-compat: pernet registration and per-netns state (register_pernet_subsys())
 # Per-netns state: each namespace has its own socket, hook, subscriber and
 # counters; a subscriber never sees another namespace's packets.
 . "$(dirname "$0")/lib.sh"

@@ -1,5 +1,6 @@
 #!/bin/bash
 # imp2-tier: quick
+# imp2-compat: unregistration against queued packets (nf_queue_nf_hook_drop())
 # An NFQUEUE user beside imp2 (issue 17 part 4) loses and duplicates
 # nothing while imp2's listeners come and go. Every nf_unregister_net_hook()
 # flushes every NFQUEUE instance of its netns (nf_queue_nf_hook_drop():

@@ -1,5 +1,6 @@
 #!/bin/bash
 # imp2-tier: full
+# imp2-compat: socket references against port rebinding, window widened by test_release_delay_ms
 # Port ids reused after a listener's close (issue 17, parts 2 and 3).
 #
 # netlink_release() unhashes a socket's port before it runs the

@@ -1,5 +1,6 @@
 #!/bin/bash
 # imp2-tier: quick
+# imp2-compat: module references and unload under load (netlink_create(), delete_module())
 # Removal under load. An open unit-31 socket holds a reference on the module
 # (the netlink core takes one per user socket, so the input callback cannot
 # vanish under a sender); rmmod is refused while the subscriber lives and

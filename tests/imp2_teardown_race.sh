@@ -1,5 +1,6 @@
 #!/bin/bash
 # imp2-tier: full
+# imp2-compat: pernet exit, RCU and the timer and work teardown, windows widened by knobs
 # Teardown while packets are still inside the hook.
 #
 # nf_unregister_net_hook() does not wait for hooks that are running (it

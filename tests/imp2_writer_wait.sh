@@ -1,5 +1,6 @@
 #!/bin/bash
 # imp2-tier: full
+# imp2-compat: the rwlock abstraction (qrwlock readers in softirq), window widened by a knob
 # Writers of the subscriber rwlock (subscribe, close, NETLINK_URELEASE)
 # must not wait behind the hook's readers. qrwlock lets readers in softirq
 # context pass a waiting writer, so the read side must stay minimal: the
