@@ -1,5 +1,6 @@
 #!/bin/bash
 # imp2-tier: full
+# imp2-compat: module init and exit and the pin-init of per-netns state, repeated
 # IMP2_CYCLES (default 20) cycles of insmod -> subscribe (a v1 subscriber
 # and a v2 listener) -> ping flood -> rmmod.  Each cycle tries rmmod while
 # they are attached and packets are in flight (refused: their sockets hold
