@@ -19,6 +19,9 @@ for a in "$@"; do
 	*) die "unknown option $a" ;;
 	esac
 done
+# Debian's packages download and unpack meanwhile (a failure there shows
+# again, with its message, when the kernel step needs them).
+prefetch_debian "$(imp2_kernel)" >/dev/null
 "$IMP2_ROOT/scripts/setup-toolchain.sh"
 # The tools build while the kernel is built or prepared: the preparation
 # spends part of its time in downloads and single-threaded xz.

@@ -126,6 +126,30 @@ kernel_source() {
 	echo "$src"
 }
 
+# prefetch_debian KERNEL...: for the kernels that need them (7.3,
+# debian-7.3), download Debian's packages and unpack linux-source-7.3 in
+# the background, while the toolchain installs (none of it needs the
+# toolchain); the legs then find them in the cache (the locks above make
+# them wait if it is not done).  Prints the background job's PID.
+prefetch_debian() {
+	local pkgs=() k
+	for k in "$@"; do
+		case $k in
+		7.3) ;;
+		debian-7.3) pkgs+=("linux-headers-$DEBIAN_KERNEL_ABI-amd64" "linux-binary-$DEBIAN_KERNEL_ABI-amd64"
+			"linux-modules-$DEBIAN_KERNEL_ABI-amd64") ;;
+		*) continue ;;
+		esac
+		pkgs+=(linux-source-7.3)
+	done
+	(( ${#pkgs[@]} )) || return 0
+	(
+		"$IMP2_ROOT/scripts/fetch-debian.sh" "${pkgs[@]}" >/dev/null &&
+			kernel_source 7.3 >/dev/null
+	) >"$IMP2_CACHE/logs/prefetch.log" 2>&1 &
+	echo $!
+}
+
 kernel_make_vars() {
 	printf '%s\n' "LLVM=-$LLVM_VERSION" "RUSTC=/usr/bin/rustc" "BINDGEN=$BINDGEN"
 }

@@ -120,6 +120,10 @@ dpkg-deb -x "$modules_deb" "$work/mods"
 modroot=$work/mods/usr   # trixie: /usr/lib/modules
 [[ -d $modroot/lib/modules/$abi ]] || modroot=$work/mods
 [[ -d $modroot/lib/modules/$abi ]] || die "no lib/modules/$abi in $modules_deb"
+# The package ships no modules.order or modules.builtin*: empty ones keep
+# depmod from warning about them.
+touch "$modroot/lib/modules/$abi/modules.order" "$modroot/lib/modules/$abi/modules.builtin" \
+	"$modroot/lib/modules/$abi/modules.builtin.modinfo"
 depmod -b "$modroot" "$abi" || die "depmod on Debian's modules failed"
 ov=$work/vm
 mkdir -p "$ov/lib/modules/imp2"

@@ -91,13 +91,15 @@ src_tar=$(ls /usr/src/linux-source-6.12.tar.* 2>/dev/null | head -n1)
 [[ -n $src_tar || " $for_kernels " != *" 6.12 "* ]] ||
 	die "kernel tarball /usr/src/linux-source-6.12.tar.* missing: reinstall $KERNEL_SOURCE_PKG"
 
+ksrc="not needed for $for_kernels"
+[[ $src_tar ]] && ksrc="$KERNEL_SOURCE_PKG $(dpkg-query -W -f='${Version}' "$KERNEL_SOURCE_PKG") ($src_tar)"
 log "installed:"
 {
 	echo "  rustc (kernel):  $(/usr/bin/rustc --version)"
 	echo "  rust-web-src:    $(dpkg-query -W -f='${Version}' rust-web-src)"
 	echo "  clang:           $(clang-$LLVM_VERSION --version 2>/dev/null | head -n1 || echo "not needed for $for_kernels")"
 	echo "  bindgen:         $("$BINDGEN" --version)"
-	echo "  kernel source:   $KERNEL_SOURCE_PKG ${src_tar:+$(dpkg-query -W -f='${Version}' "$KERNEL_SOURCE_PKG") ($src_tar)}${src_tar:-not needed for $for_kernels}"
+	echo "  kernel source:   $ksrc"
 	echo "  qemu:            $(qemu-system-x86_64 --version | head -n1)"
 	echo "  busybox:         $(busybox 2>&1 | head -n1)"
 	echo "  cargo (tools):   $(cargo --version 2>/dev/null || echo none)"

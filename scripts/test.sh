@@ -187,6 +187,8 @@ kernel_lane() {
 # --- the run ----------------------------------------------------------------
 log "kernels: ${kernels[*]}${tests[*]:+; scripts: ${tests[*]}}$( ((quick)) && echo '; --quick')"
 export IMP2_TOOLCHAIN_FOR="${kernels[*]}"
+# Debian's packages download and unpack meanwhile (scripts/lib.sh).
+prefetch_debian "${kernels[@]}" >/dev/null
 # In the foreground, its progress on the terminal (and in its log).
 toolchain_t0=$(now)
 "$IMP2_ROOT/scripts/setup-toolchain.sh" 2>&1 | tee "$legs/toolchain.log" >&2 ||
