@@ -34,7 +34,11 @@ sources=(Kbuild Makefile include src tests/modules bench scripts/versions.env)
 stamp=$( {
 	tar -C "$IMP2_ROOT" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
 		--exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' --exclude='*.mod*' -cf - "${sources[@]}"
-	readlink -f "$KDIR"; cat "$KDIR/.imp2-built" 2>/dev/null; echo "${variants[*]}"
+	# The kernel tree as built (a tree rebuilt in place changes these), and
+	# the compilers.
+	readlink -f "$KDIR"; echo "${variants[*]}"
+	cat "$KDIR/Module.symvers" "$KDIR/.config" "$KDIR/include/config/kernel.release" 2>/dev/null
+	cat "$KDIR/imp2.mk" 2>/dev/null; /usr/bin/rustc --version; /usr/bin/clippy-driver --version 2>/dev/null
 } | sha256sum | cut -c1-16)
 if [[ -f $out/imp2.ko && $(cat "$out/.imp2-stamp" 2>/dev/null) == "$stamp" ]]; then
 	log "$k: modules up to date (${variants[*]}, sources unchanged): $out"

@@ -31,10 +31,14 @@ moddir=${IMP2_MODDIR:-$IMP2_ROOT/build/k/$k}
 [[ -f $moddir/imp2.ko ]] || die "no imp2.ko in build/k/$k or the checkout: run scripts/build-modules.sh (or make)"
 [[ -x $IMP2_ROOT/build/bin/imp2 ]] || die "no tools in build/bin: run scripts/build-tools.sh"
 
-rm -rf "$dest" && mkdir -p "$dest/kselftest" "$dest/imp2/modules" "$dest/imp2/bin"
-install -m 0755 "$ksft/run_kselftest.sh" "$dest/"
+# Only our collection is replaced: INSTALL_PATH may hold other collections
+# (a kernel's own kselftest install), whose list entries are kept.
+rm -rf "$dest/imp2" && mkdir -p "$dest/kselftest" "$dest/imp2/modules" "$dest/imp2/bin"
+# The runner, unless the directory has one already (a kernel's own install).
+[[ -f $dest/run_kselftest.sh ]] || install -m 0755 "$ksft/run_kselftest.sh" "$dest/"
 for f in runner.sh prefix.pl ktap_helpers.sh; do
-	[[ -f $ksft/kselftest/$f ]] && install -m "$([[ $f == *.pl ]] && echo 0755 || echo 0644)" "$ksft/kselftest/$f" "$dest/kselftest/"
+	[[ -f $ksft/kselftest/$f && ! -f $dest/kselftest/$f ]] &&
+		install -m "$([[ $f == *.pl ]] && echo 0755 || echo 0644)" "$ksft/kselftest/$f" "$dest/kselftest/"
 done
 
 c=$dest/imp2
@@ -50,6 +54,10 @@ printf '%s\n' "timeout=900" >"$c/settings"
 # The kernel options the tests need: the test kernel's config fragment.
 grep -E '^CONFIG_[A-Z0-9_]+=' "$IMP2_ROOT/kconfig/imp2.config" |
 	sed -E 's/^(CONFIG_[A-Z0-9_]+)=n$/# \1 is not set/' >"$c/config"
-(cd "$c" && for t in imp2_*.sh; do echo "imp2:$t"; done) >"$dest/kselftest-list.txt"
-log "kselftest collection imp2 ($(wc -l <"$dest/kselftest-list.txt") tests, module from ${moddir#$IMP2_ROOT/}, runner from $ksft) installed in $dest"
+list=$dest/kselftest-list.txt
+{
+	grep -v '^imp2:' "$list" 2>/dev/null || true
+	(cd "$c" && for t in imp2_*.sh; do echo "imp2:$t"; done)
+} >"$list.tmp" && mv "$list.tmp" "$list"
+log "kselftest collection imp2 ($(grep -c '^imp2:' "$list") tests, module from ${moddir#$IMP2_ROOT/}, runner from $ksft) installed in $dest"
 echo "$dest"

@@ -32,6 +32,9 @@ for b in "${HOST_BINS[@]}"; do
 	# keep the name the tests call it by, even where it is a symlink on the host
 	[[ $p == */bin/$b || $p == */sbin/$b ]] || ln -sf "$p" "$stage/usr/bin/$b"
 done
+# Scripts start with #!/bin/bash, and the kernel's kselftest runner execs
+# them as they are; /bin is busybox's, so bash gets its link there.
+[[ -e $stage/bin/bash ]] || ln -s "$(readlink -f "$(command -v bash)")" "$stage/bin/bash"
 ln -sf usr/lib "$stage/usr/lib64" 2>/dev/null || true
 echo "root:x:0:0:root:/root:/bin/sh" >"$stage/etc/passwd"
 echo "nobody:x:65534:65534:nobody:/:/bin/sh" >>"$stage/etc/passwd"

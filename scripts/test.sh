@@ -35,7 +35,7 @@ tests=("$@")
 if [[ ${IMP2_KERNEL:-} ]]; then kernels=("$(imp2_kernel)")
 elif (( quick )); then kernels=(debian-7.3)
 else kernels=("${IMP2_DEFAULT_KERNELS[@]}"); fi
-unset IMP2_KERNEL   # each leg sets its own
+unset IMP2_KERNEL KDIR   # each leg sets its own
 
 legs=$IMP2_ROOT/build/legs
 rm -rf "$legs" && mkdir -p "$legs" "$IMP2_ROOT/build/vm"
@@ -51,7 +51,7 @@ step() { # step NAME CMD...: run CMD, its output in the step's log
 	echo "$t0" >"$legs/$name.start"
 	"$@" >"$legs/$name.log" 2>&1 || rc=$?
 	echo "$t0 $(now)" >"$legs/$name.time"
-	echo "$rc" >"$legs/$name.rc"
+	echo "$rc" >"$legs/$name.rc.tmp" && mv "$legs/$name.rc.tmp" "$legs/$name.rc"   # await reads it
 	rm -f "$legs/$name.start"
 	if (( rc )); then
 		log "FAILED: $name after $(( $(now) - t0 ))s (log: build/legs/$name.log); its tail:"
@@ -62,9 +62,13 @@ step() { # step NAME CMD...: run CMD, its output in the step's log
 	return "$rc"
 }
 result() { printf '%s\t%s\t%s\n' "$2" "$3" "$4" >>"$legs/$1.result"; }
-# await STEP: wait until STEP has finished; fails unless it passed.
+# await STEP PID: wait until STEP, run by PID, has finished; fails unless
+# it passed (or if PID died without saying).
 await() {
-	while [[ ! -f $legs/$1.rc ]]; do sleep 2; done
+	while [[ ! -f $legs/$1.rc ]]; do
+		kill -0 "$2" 2>/dev/null || { sleep 1; [[ -f $legs/$1.rc ]] || return 1; }
+		sleep 2
+	done
 	[[ $(cat "$legs/$1.rc") == 0 ]]
 }
 
@@ -96,14 +100,19 @@ suite_leg() { # KERNEL FIRST_DEBUG
 		export IMP2_TEARDOWN_CYCLES=${IMP2_TEARDOWN_CYCLES:-4}
 	fi
 	# (Debian's kernel boots with one vCPU: scripts/vm-run.sh says why.)
-	local vm_opts=(--quiet --timeout "${IMP2_SUITE_TIMEOUT:-2400}" --log "$console")
+	# The timeout: the 6.12 suite takes about 30 minutes of TCG guest time
+	# alone, and a suite beside another leg's VM or build runs slower.
+	local vm_opts=(--quiet --timeout "${IMP2_SUITE_TIMEOUT:-3600}" --log "$console")
 	# Where a full run gives a kernel the quick tier (Debian's), it runs a
 	# second time through the kernel's own kselftest runner, from a
 	# `make kselftest-install` directory (not in --quick: that is for speed).
 	if [[ ${args[*]} == --quick ]] && (( ! quick )); then
 		local ksft=$IMP2_ROOT/build/k/$k/kselftest
-		INSTALL_PATH=$ksft IMP2_KERNEL=$k IMP2_MODDIR=$IMP2_ROOT/build/k/$k \
-			"$IMP2_ROOT/scripts/kselftest-install.sh" >/dev/null || return 1
+		if ! INSTALL_PATH=$ksft IMP2_KERNEL=$k IMP2_MODDIR=$IMP2_ROOT/build/k/$k \
+			"$IMP2_ROOT/scripts/kselftest-install.sh" >/dev/null; then
+			result "suite-$k" "$k: make kselftest-install failed (build/legs/suite-$k.log)" 0 1
+			return 1
+		fi
 		vm_opts+=(--copy "$ksft:/imp2/kselftest")
 		args=(--kselftest "${args[@]}")
 	fi
@@ -112,11 +121,16 @@ suite_leg() { # KERNEL FIRST_DEBUG
 	local vp vf vs
 	read -r vp vf vs < <(sed -n 's/^IMP2-KTAP-TOTALS: //p' "$console" | tr -d '\r' | tail -n1; echo)
 	vp=${vp:-0} vf=${vf:-0}
-	if (( vm_rc != 0 && vf == 0 )); then
-		vf=1   # crashed, timed out or splatted without a failing test case
+	# Guest time per script, before the verdicts (a failing step's log
+	# tail shows those).
+	tr -d '\r' <"$console" | grep -a '^# imp2_.*: [0-9]*s$' | sed 's/^# /  /' || true
+	if (( vm_rc != 0 && vf == 0 )) || (( vp + vf == 0 )); then
+		vf=1   # crashed, timed out, splatted or ran nothing, without a failing test case
 		echo "VM run on $k failed (exit $vm_rc) outside any test case: see $console"
 	fi
-	result "suite-$k" "$k: VM tests, ${args[*]:-all scripts} (${vs:-0} skipped)" "$vp" "$vf"
+	local failed
+	failed=$(tr -d '\r' <"$console" | sed -n 's/^# failed scripts: //p' | tail -n1)
+	result "suite-$k" "$k: VM tests, ${args[*]:-all scripts} (${vs:-0} skipped)${failed:+; failed: $failed}" "$vp" "$vf"
 	# Our KTAP as the kernel's own parser reads it (kunit.py, from this
 	# kernel's source): the same verdict for every script.
 	local kunit_py out
@@ -124,9 +138,9 @@ suite_leg() { # KERNEL FIRST_DEBUG
 	if out=$(python3 "$IMP2_ROOT/scripts/ktap_check.py" "$kunit_py" "$console" 2>&1); then
 		result "suite-$k" "$k: $out" 1 0
 	else
-		result "suite-$k" "$k: kunit.py parse disagrees with run_all.sh: $out" 0 1
+		echo "$out"
+		result "suite-$k" "$k: kunit.py parse disagrees with run_all.sh: $(tr '\n\t' '  ' <<<"$out")" 0 1
 	fi
-	tr -d '\r' <"$console" | grep -a '^# imp2_.*: [0-9]*s$' | sed 's/^# /  /' || true
 	# Reliability figures (tests/imp2_fuzz.sh, _faults, _load_cycles, ...).
 	local splats leaks figures
 	read -r splats leaks < <("$IMP2_ROOT/scripts/splat-scan.sh" --count "$console" | sed 's/[a-z]*=//g')
@@ -158,12 +172,24 @@ splat_selftest_leg() { # KERNEL
 	fi
 }
 
+# The tools the VM runs (build-tools.sh), which the suites wait for; then,
+# on their own, the host-side cargo tests and clippy (a failing lint there
+# fails the run, not the VM suites).
 tools_leg() {
-	"$IMP2_ROOT/scripts/build-tools.sh" --check || return 1
-	local hp hf
+	"$IMP2_ROOT/scripts/build-tools.sh" || { result tools "userspace tools build (build/legs/tools.log)" 0 1; return 1; }
+}
+host_check_leg() {
+	local rc=0 hp hf
+	(cd "$IMP2_ROOT/tools" && cargo test --release --locked 2>&1) | tee "$IMP2_ROOT/build/cargo-test.log" || rc=1
 	read -r hp hf < <(awk '/^test result:/ {p+=$4; f+=$6} END {print p+0, f+0}' "$IMP2_ROOT/build/cargo-test.log")
-	result tools "host cargo tests" "$hp" "$hf"
-	(( hf == 0 ))
+	(( rc && ! hf )) && hf=1
+	result host-check "host cargo tests" "$hp" "$hf"
+	if (cd "$IMP2_ROOT/tools" && cargo clippy --release --locked --all-targets -- -D warnings 2>&1); then
+		result host-check "host cargo clippy, -D warnings" 1 0
+	else
+		result host-check "host cargo clippy, -D warnings (build/legs/host-check.log)" 0 1; rc=1
+	fi
+	return "$rc"
 }
 
 # kernel_lane NICE KERNEL FIRST_DEBUG: build at niceness NICE, then (the
@@ -174,7 +200,7 @@ kernel_lane() {
 		result "build-$k" "$k: kernel and module build (build/legs/build-$k.log)" 0 1
 		return 0
 	fi
-	if ! await tools; then
+	if ! await tools "$tools_pid"; then
 		result "suite-$k" "$k: VM tests not run: the tools failed to build" 0 1
 		return 0
 	fi
@@ -195,7 +221,7 @@ toolchain_t0=$(now)
 	die "the toolchain could not be installed (log: build/legs/toolchain.log)"
 echo "$toolchain_t0 $(now)" >"$legs/toolchain.time"
 
-step tools tools_leg &
+{ step tools tools_leg && step host-check host_check_leg; } & tools_pid=$!
 lanes=()
 if (( ${#kernels[@]} == 1 )); then
 	kernel_lane 0 "${kernels[0]}" 1 & lanes+=($!)
@@ -218,7 +244,8 @@ while :; do
 	for f in "$legs"/*.start; do
 		[[ -e $f ]] || continue
 		n=$(basename "$f" .start)
-		running+=("$n $(( $(now) - $(cat "$f") ))s")
+		t=$(cat "$f" 2>/dev/null) && [[ $t ]] || continue   # it may just have ended
+		running+=("$n $(( $(now) - t ))s")
 	done
 	log "running: ${running[*]:-(waiting)}"
 	for ((i = 0; i < 30; i++)); do
@@ -243,6 +270,20 @@ report=$legs/summary.txt
 			pass=$((pass + p)) fail=$((fail + f_))
 			printf '  %s: %s passed, %s failed\n' "$name" "$p" "$f_"
 		done <"$f"
+	done
+	# A step that failed without a result of its own, or a kernel with no
+	# result at all (a lane that died), fails the run too.
+	for f in "$legs"/*.rc; do
+		[[ -e $f && $(cat "$f") != 0 ]] || continue
+		n=$(basename "$f" .rc)
+		[[ -e $legs/$n.result ]] && continue
+		fail=$((fail + 1))
+		printf '  %s: failed without a result (build/legs/%s.log): 0 passed, 1 failed\n' "$n" "$n"
+	done
+	for k in "${kernels[@]}"; do
+		[[ -e $legs/suite-$k.result || -e $legs/build-$k.result ]] && continue
+		fail=$((fail + 1))
+		printf '  %s: no result (its lane stopped early): 0 passed, 1 failed\n' "$k"
 	done
 	echo "legs (start, time, overlapped with):"
 	for f in $(for t in "$legs"/*.time; do echo "$(cut -d' ' -f1 "$t") $t"; done | sort -n | cut -d' ' -f2); do

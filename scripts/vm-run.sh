@@ -123,7 +123,9 @@ cmdline="console=ttyS0 panic=-1 printk.devkmsg=on kasan.fault=report kasan_multi
 
 [[ ${#icount[@]} -gt 0 && $accel != tcg ]] && die "--icount needs TCG (IMP2_ACCEL=tcg)"
 log "VM: $accel${icount:+ (icount)}, $cpus cpus, ${mem}M, timeout ${timeout_s}s, console log $logfile"
-rc=0
+# Not under set -e: a timed-out or crashed VM must still reach the checks
+# below.
+set +e
 timeout -k 10 "$timeout_s" qemu-system-x86_64 \
 	-accel "$accel" -cpu max,la57=off -smp "$cpus" -m "$mem" \
 	-kernel "$bzimage" -initrd "$work/initrd.cpio.gz" -append "$cmdline" \
@@ -132,6 +134,7 @@ timeout -k 10 "$timeout_s" qemu-system-x86_64 \
 	tee "$logfile" |
 	if (( quiet )); then grep -av --line-buffered '^\[ *[0-9]*\.[0-9]*\]' || true; else cat; fi
 rc=${PIPESTATUS[0]}
+set -e
 if (( rc == 124 || rc == 137 )); then
 	log "FAIL: VM timed out after ${timeout_s}s (console: $logfile)"
 	exit 1
