@@ -13,5 +13,7 @@ export PATH=$PATH:$HOME/.cargo/bin
 
 log "demo on IMP2_KERNEL=$IMP2_KERNEL"
 "$IMP2_ROOT/scripts/build-all.sh" --release-only
-exec "$IMP2_ROOT/scripts/vm-run.sh" --quiet --timeout 300 --log "$IMP2_ROOT/build/vm/demo.log" \
+# The module just built for this kernel, not a checkout `make` build for
+# another.
+IMP2_MODDIR=$IMP2_ROOT/build/k/$IMP2_KERNEL exec "$IMP2_ROOT/scripts/vm-run.sh" --quiet --timeout 300 --log "$IMP2_ROOT/build/vm/demo.log" \
 	"$IMP2_ROOT/tests/guest-demo.sh"
