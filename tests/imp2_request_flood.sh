@@ -232,9 +232,11 @@ for i in $(seq 100); do read -r l <small; [[ $l == started* ]] && break; sleep 0
 imp2_reqflood -d 60000 big >big 2>&1 & echo $! >>pids
 sleep 600 & anchor=$!; echo $anchor >>pids
 # The queue (256 KiB) holds one of the big datagrams: with the big flooder
-# keeping it full, these three asking for an ack get ENOBUFS.
+# keeping it full, those asking for an ack get ENOBUFS.  On one CPU (the
+# Debian kernel VM) the queue is full only while the flooder is preempted
+# inside its own drain, so 20 ask; one ENOBUFS is enough.
 sleep 0.5
-imp2_reqflood -a -c 3 -t 2000 big >refused 2>&1
+imp2_reqflood -a -c 20 -t 4000 big >refused 2>&1
 wait $anchor'
 userns_settled() { [[ -e $u/ns ]] || dead "$ns2"; }
 if ! command -v unshare >/dev/null; then
@@ -260,7 +262,7 @@ else
 		t0=${EPOCHREALTIME/./}
 		flooders=("${up[@]:0:2}")
 		sample_until $((t0 + 2000000)) $ns2
-		busywait 5000 has_lines "$u/refused" 2
+		busywait 10000 grep -q "^flood " "$u/refused"
 		urefused=$(nsenter --net=/proc/${up[2]}/ns/net imp2 stats --json | sed -n 's/.*"requests_refused":\([0-9]*\).*/\1/p')
 		kill -KILL "${up[@]:0:2}" 2>/dev/null
 		t1=${EPOCHREALTIME/./}
@@ -273,7 +275,7 @@ else
 			test "${#up[@]}" -eq 3 -a "$rmem_samples" -gt 0 -a "$rmem_max" -lt $RMEM_LIMIT
 		diag "userns refusal check: $(grep -v '^started' "$u/refused" | tr '\n' ' ')"
 		check "userns-owned netns: a big datagram asking for an ack while the queue is full gets ENOBUFS, counted (requests_refused ${urefused:-missing})" \
-			bash -c "grep -q '^ack seq=[123] error=$ENOBUFS ' '$u/refused' && (( ${urefused:-0} > 0 ))"
+			bash -c "grep -q '^ack seq=[0-9]* error=$ENOBUFS ' '$u/refused' && (( ${urefused:-0} > 0 ))"
 		diag "userns small flooder: $(last_line "$u/small")"
 		diag "userns big flooder: $(last_line "$u/big")"
 		diag "userns, after SIGKILL: flooders $( ((dead_rc)) && echo "still alive" || echo gone) at $dead_ms ms; Rmem ${drained_rmem:-none} bytes at $drained_ms ms"

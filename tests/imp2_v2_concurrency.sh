@@ -24,7 +24,7 @@ ip netns exec $B ping -6 -i 0.005 -q fd00:99::1 >/dev/null 2>&1 & pids+=($!)
 churn() { # churn N: N times join, change filter, leave, from a new socket
 	local i
 	for i in $(seq 1 "$1"); do
-		ip netns exec $A imp2_v2send -w 2000 "sub" "sub families=2 protos=58,17" "unsub"
+		in_netns $A imp2_v2send -w 2000 "sub" "sub families=2 protos=58,17" "unsub"
 	done
 }
 racers=()
