@@ -309,9 +309,9 @@ report=$legs/summary.txt
 } >"$report"
 log "summary:"
 cat "$report" >&2
-# A default run (every kernel, every script) records its figures where
-# the docs link to them: docs/figures/.
-if (( ${#kernels[@]} > 1 && ! ${#tests[@]} && ! quick )); then
+# A default run (every kernel, every script) that passed records its
+# figures where the docs link to them: docs/figures/.
+if (( ${#kernels[@]} > 1 && ! ${#tests[@]} && ! quick && fail == 0 )); then
 	figs=$IMP2_ROOT/docs/figures
 	mkdir -p "$figs"
 	rev=$(git -C "$IMP2_ROOT" describe --always --dirty 2>/dev/null || echo unknown)
