@@ -4,17 +4,15 @@
 # the modules in build/k/<kernel>/ (scripts/build-modules.sh: warning-free
 # with CLIPPY=1) and the userspace tools in build/bin/.
 #
-#   build-all.sh [--check] [--release-only]
+#   build-all.sh [--release-only]
 #
-# --check: also the host-side cargo tests and clippy (build-tools.sh).
 # --release-only: only the release module (no test knobs; the demo).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-tools_args=() modules_args=()
+modules_args=()
 for a in "$@"; do
 	case $a in
-	--check) tools_args+=(--check) ;;
 	--release-only) modules_args+=(--release-only) ;;
 	*) die "unknown option $a" ;;
 	esac
@@ -25,7 +23,7 @@ prefetch_debian "$(imp2_kernel)" >/dev/null
 "$IMP2_ROOT/scripts/setup-toolchain.sh"
 # The tools build while the kernel is built or prepared: the preparation
 # spends part of its time in downloads and single-threaded xz.
-"$IMP2_ROOT/scripts/build-tools.sh" "${tools_args[@]}" & tools_pid=$!
+"$IMP2_ROOT/scripts/build-tools.sh" & tools_pid=$!
 KDIR=$("$IMP2_ROOT/scripts/build-kernel.sh")
 export KDIR
 "$IMP2_ROOT/scripts/build-modules.sh" "${modules_args[@]}" >/dev/null

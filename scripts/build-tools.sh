@@ -1,12 +1,10 @@
 #!/usr/bin/env bash
 # Build the userspace tool and the test helpers into build/bin/, which the VM
-# runner copies into the guest.  With --check, also run the host-side tests
-# and clippy (the test suite does).
+# runner copies into the guest.  (The host-side cargo tests and clippy are
+# scripts/test.sh's host-check leg.)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-check=0
-[[ ${1:-} == --check ]] && check=1
 command -v cargo >/dev/null || die "cargo not found: install Rust with rustup (userspace tool)"
 mkdir -p "$IMP2_ROOT/build/bin"
 
@@ -22,9 +20,3 @@ for c in "$IMP2_ROOT"/tests/clients/*.c; do
 done
 log "tools: $(ls "$IMP2_ROOT/build/bin" | tr '\n' ' ')"
 
-if (( check )); then
-	(cd "$IMP2_ROOT/tools" && cargo test --release --locked 2>&1) | tee "$IMP2_ROOT/build/cargo-test.log" >&2 ||
-		die "host-side cargo test failed"
-	(cd "$IMP2_ROOT/tools" && cargo clippy --release --locked --all-targets -- -D warnings 2>&1) >&2 ||
-		die "cargo clippy found problems"
-fi
