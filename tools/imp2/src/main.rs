@@ -630,12 +630,21 @@ fn stats(args: &StatsArgs) -> Result<(), Fatal> {
     });
     let stats = stats.ok_or_else(|| Fatal("the module acked the stats request without counters".into()))?;
     let listeners = list_listeners(&socket, portid)?;
-    if args.json {
-        println!("{}", stats_json(&stats, &listeners));
+    let text = if args.json {
+        stats_json(&stats, &listeners) + "\n"
     } else {
-        print_stats(&stats, &listeners);
+        stats_text(&stats, &listeners)
+    };
+    write_output(&mut io::stdout().lock(), &text)
+}
+
+/// Writes `text` to `out` (stdout). A reader that has gone
+/// (`imp2 stats | grep -q`) is not an error: what it wanted, it read.
+fn write_output(out: &mut impl Write, text: &str) -> Result<(), Fatal> {
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(Fatal(format!("cannot write to stdout: {e}"))),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// `imp2 stats --json`: the counters, after a `listeners` array when the
@@ -657,38 +666,65 @@ fn stats_json(stats: &Stats, listeners: &ListenerList) -> String {
     serde_json::to_string(&StatsJson { listeners, counters: stats }).expect("stats serialise")
 }
 
-fn print_stats(s: &Stats, listeners: &ListenerList) {
+/// The counters as `imp2 stats` prints them.
+fn stats_text(s: &Stats, listeners: &ListenerList) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
     let subscriber = match s.subscriber_portid {
         // The module shows the subscriber to CAP_NET_ADMIN requesters only.
         0 => "none (or not shown: needs CAP_NET_ADMIN)".to_string(),
         p => format!("port {p}"),
     };
-    println!("imp2 counters for this network namespace (netlink unit {}):", s.unit);
-    println!("  packets_seen     {:>12}   ICMP datagrams that crossed the hook", s.packets_seen);
-    println!("  events_sent      {:>12}   events the subscriber's socket took", s.events_sent);
-    println!("  send_failures    {:>12}   subscriber buffer full (EAGAIN) or port gone", s.send_failures);
-    println!("    send_refused   {:>12}   of which: port already gone (ECONNREFUSED)", s.send_refused);
-    println!("  alloc_failures   {:>12}   event allocation failed in the hook", s.alloc_failures);
-    println!("  rejected_msgs    {:>12}   malformed, unknown or unauthorised requests", s.rejected_msgs);
-    println!("  requests_refused {:>12}   datagrams refused: request queue full (ENOBUFS)", s.requests_refused);
-    println!("  subscriber       {subscriber}");
+    _ = writeln!(out, "imp2 counters for this network namespace (netlink unit {}):", s.unit);
+    _ = writeln!(out, "  packets_seen     {:>12}   ICMP datagrams that crossed the hook", s.packets_seen);
+    _ = writeln!(out, "  events_sent      {:>12}   events the subscriber's socket took", s.events_sent);
+    _ = writeln!(out, "  send_failures    {:>12}   subscriber buffer full (EAGAIN) or port gone", s.send_failures);
+    _ = writeln!(out, "    send_refused   {:>12}   of which: port already gone (ECONNREFUSED)", s.send_refused);
+    _ = writeln!(out, "  alloc_failures   {:>12}   event allocation failed in the hook", s.alloc_failures);
+    _ = writeln!(out, "  rejected_msgs    {:>12}   malformed, unknown or unauthorised requests", s.rejected_msgs);
+    _ = writeln!(out, "  requests_refused {:>12}   datagrams refused: request queue full (ENOBUFS)", s.requests_refused);
+    _ = writeln!(out, "  subscriber       {subscriber}");
     match listeners {
         ListenerList::Listed(list) => {
-            println!("  v2 listeners     {:>12}", list.len());
+            _ = writeln!(out, "  v2 listeners     {:>12}", list.len());
             for listener in list {
-                println!("    {}", output::listener_line(listener));
+                _ = writeln!(out, "    {}", output::listener_line(listener));
             }
         }
-        ListenerList::Refused => println!("  v2 listeners     not shown: listing them needs CAP_NET_ADMIN"),
+        ListenerList::Refused => _ = writeln!(out, "  v2 listeners     not shown: listing them needs CAP_NET_ADMIN"),
         // A module without protocol v2 has no listeners to speak of.
         ListenerList::Unsupported => {}
-        ListenerList::Failed(reason) => println!("  v2 listeners     not available: {reason}"),
+        ListenerList::Failed(reason) => _ = writeln!(out, "  v2 listeners     not available: {reason}"),
     }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A writer that fails every write with `kind`.
+    struct Failing(io::ErrorKind);
+    impl Write for Failing {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(self.0.into())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn output_to_a_closed_pipe_is_quiet_success() {
+        assert!(write_output(&mut Failing(io::ErrorKind::BrokenPipe), "x\n").is_ok());
+        let Err(Fatal(msg)) = write_output(&mut Failing(io::ErrorKind::StorageFull), "x\n") else {
+            panic!("a full disk must be an error");
+        };
+        assert!(msg.starts_with("cannot write to stdout"), "{msg}");
+        let mut buf = Vec::new();
+        assert!(write_output(&mut buf, "a\nb\n").is_ok());
+        assert_eq!(buf, b"a\nb\n");
+    }
 
     fn monitor_args(argv: &[&str]) -> Result<MonitorArgs, clap::Error> {
         let cli = Cli::try_parse_from([&["imp2", "monitor"], argv].concat())?;
