@@ -162,10 +162,12 @@ sample_reset
 # The small flooder first: on a module without the bound, whichever sender
 # wins the try-lock drains for everybody, and the small one could then wait
 # in its first sendmsg() for as long as the big one keeps sending.
+# Each start is three execs (ip netns exec, setpriv, the flooder), 0.1 to
+# 1 s each here, slower beside a kernel build on the host: up to 20 s.
 unpriv_flooder small -d 60000 small; small=$flooder_pid
-busywait 5000 started "$tmp/small"
+busywait 20000 started "$tmp/small"
 unpriv_flooder big -d 60000 big; big=$flooder_pid
-busywait 5000 started "$tmp/small" "$tmp/big"; started_rc=$?
+busywait 20000 started "$tmp/small" "$tmp/big"; started_rc=$?
 t0=${EPOCHREALTIME/./}
 flooders=($small $big)
 
@@ -256,7 +258,7 @@ else
 		busywait 10000 has_lines "$u/pids" 3
 		mapfile -t up <"$u/pids"
 		pids+=("${up[@]}")
-		busywait 5000 started "$u/small" "$u/big" ||
+		busywait 20000 started "$u/small" "$u/big" ||
 			diag "userns flooders not both started: $(head -n1 "$u/small" 2>&1); $(head -n1 "$u/big" 2>&1)"
 		sample_reset
 		t0=${EPOCHREALTIME/./}
