@@ -128,6 +128,17 @@ suite_leg() { # KERNEL FIRST_DEBUG
 		vf=1   # crashed, timed out, splatted or ran nothing, without a failing test case
 		echo "VM run on $k failed (exit $vm_rc) outside any test case: see $console"
 	fi
+	# Each failing case with the diagnostics just before it, last: CI shows
+	# only the failing step's log tail.
+	tr -d '\r' <"$console" | awk '
+		/^# KTAP version/ { n = 0 }
+		/^# # / { ring[n++ % 6] = $0; next }
+		/^# not ok / {
+			print "  FAILED CASE: " substr($0, 3)
+			for (i = (n > 6 ? n - 6 : 0); i < n; i++) print "    " substr(ring[i % 6], 3)
+			n = 0
+		}
+		/^# ok / { n = 0 }' || true
 	local failed
 	failed=$(tr -d '\r' <"$console" | sed -n 's/^# failed scripts: //p' | tail -n1)
 	result "suite-$k" "$k: VM tests, ${args[*]:-all scripts} (${vs:-0} skipped)${failed:+; failed: $failed}" "$vp" "$vf"
@@ -226,14 +237,35 @@ lanes=()
 if (( ${#kernels[@]} == 1 )); then
 	kernel_lane 0 "${kernels[0]}" 1 & lanes+=($!)
 else
-	# Lane 1: 6.12 (the longest suite, so it starts first), its build just
-	# below a VM's priority: Debian's guest runs beside it.  Lane 2, its
-	# builds lower still: Debian's tree (minutes, no build) and its suite,
-	# then the 7.3 debug kernel and its suite.  Suites run at the normal
+	# Lane 1: the first debug kernel (6.12: the longest suite, so it
+	# starts first), its build just below a VM's priority: Debian's guest
+	# runs beside it.  Lane 2, its builds lower still: Debian's tree
+	# (minutes, no build) and its suite, then the other debug kernels (7.3)
+	# and their suites.  Suites run at the normal
 	# priority, so that no build slows a guest's timing.
-	kernel_lane 2 6.12 1 & lanes+=($!)
-	( kernel_lane 5 debian-7.3 0; kernel_lane 10 7.3 0 ) & lanes+=($!)
+	debug=() distro=()
+	for k in "${kernels[@]}"; do
+		if [[ $k == debian-* ]]; then distro+=("$k"); else debug+=("$k"); fi
+	done
+	(( ${#debug[@]} )) && { kernel_lane 2 "${debug[0]}" 1 & lanes+=($!); }
+	(
+		for k in "${distro[@]}"; do kernel_lane 5 "$k" 0; done
+		for k in "${debug[@]:1}"; do kernel_lane 10 "$k" 0; done
+	) & lanes+=($!)
 fi
+# Interrupted (CI's time limit, ^C): stop every leg, VMs and builds with it.
+kill_tree() { # PID: PID and all its descendants
+	local c
+	for c in $(pgrep -P "$1" 2>/dev/null); do kill_tree "$c"; done
+	kill -TERM "$1" 2>/dev/null || true
+}
+on_signal() {
+	trap - INT TERM
+	log "interrupted: stopping every leg"
+	for p in "$tools_pid" "${lanes[@]}"; do kill_tree "$p"; done
+	exit 130
+}
+trap on_signal INT TERM
 
 # Progress: what runs, every minute.
 while :; do
