@@ -89,8 +89,50 @@ build_leg() { # KERNEL: the kernel (cached, built or prepared) and its modules
 		IMP2_KERNEL=$k "$IMP2_ROOT/scripts/build-modules.sh" "${variants[@]}" >/dev/null
 }
 
+# How many VMs share a suite: 2 where it would otherwise run alone on the
+# host (the last debug kernel's, and --quick's), since one TCG guest waits
+# much of the time and kept the 2 cores only ~25 % busy during the cold
+# run's last leg.  Otherwise 1: beside a build, a second VM only takes the
+# build's CPU.  A list of scripts, or the kselftest runner's pass (which
+# compares both runners within one boot), stays in one VM.
+suite_shards() { # KERNEL FIRST_DEBUG ARGS...
+	local k=$1 first=$2; shift 2
+	if [[ ${IMP2_SUITE_SHARDS:-} ]]; then echo "$IMP2_SUITE_SHARDS"
+	elif (( ${#tests[@]} )) || (( ! $# )) || [[ $1 == --kselftest ]]; then echo 1
+	elif (( quick )) || { (( ! first && ${#debug[@]} )) && [[ $k == "${debug[-1]}" ]]; }; then echo 2
+	else echo 1; fi
+}
+
+# shard_scripts KERNEL N SELECTION: the scripts of run_all.sh's SELECTION,
+# dealt to N VMs, one line per VM, the longest first to the least loaded
+# (guest seconds per script from the last recorded default run,
+# docs/figures/test-run.txt; 30 s for a script it lacks).
+shard_scripts() {
+	local k=$1 n=$2 sel=$3
+	bash "$IMP2_ROOT/tests/run_all.sh" --list ${sel:+"$sel"} | python3 -c '
+import re, sys
+k, n, figures = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+secs = {}
+try:
+    for line in open(figures):
+        found = re.findall(r"(\w+): (\d+)s", line[len(k) + 4:])
+        if line.startswith("  " + k + ": ") and found:
+            secs = {m[0]: int(m[1]) for m in found}
+except OSError:
+    pass
+scripts = [s.strip() for s in sys.stdin if s.strip()]
+load, shards = [0] * n, [[] for _ in range(n)]
+for s in sorted(scripts, key=lambda s: -secs.get(s[len("imp2_"):-len(".sh")], 30)):
+    i = load.index(min(load))
+    load[i] += secs.get(s[len("imp2_"):-len(".sh")], 30)
+    shards[i].append(s)
+for sh in shards:
+    print(" ".join(sorted(sh)))
+' "$k" "$n" "$IMP2_ROOT/docs/figures/test-run.txt"
+}
+
 suite_leg() { # KERNEL FIRST_DEBUG
-	local k=$1 first=$2 console=$IMP2_ROOT/build/vm/suite-$1.log vm_rc=0 args
+	local k=$1 first=$2 args
 	mapfile -t args < <(suite_args "$k" "$first")
 	# The second debug kernel runs its hardening workloads at half their
 	# scale or less (values the caller set win): what differs there is the
@@ -101,8 +143,9 @@ suite_leg() { # KERNEL FIRST_DEBUG
 	fi
 	# (Debian's kernel boots with one vCPU: scripts/vm-run.sh says why.)
 	# The timeout: the 6.12 suite takes about 30 minutes of TCG guest time
-	# alone, and a suite beside another leg's VM or build runs slower.
-	local vm_opts=(--quiet --timeout "${IMP2_SUITE_TIMEOUT:-3600}" --log "$console")
+	# alone on a slow day, and a suite beside another leg's VM or build
+	# runs slower.
+	local vm_opts=(--quiet --timeout "${IMP2_SUITE_TIMEOUT:-3600}")
 	# Where a full run gives a kernel the quick tier (Debian's), it runs a
 	# second time through the kernel's own kselftest runner, from a
 	# `make kselftest-install` directory (not in --quick: that is for speed).
@@ -116,21 +159,79 @@ suite_leg() { # KERNEL FIRST_DEBUG
 		vm_opts+=(--copy "$ksft:/imp2/kselftest")
 		args=(--kselftest "${args[@]}")
 	fi
-	IMP2_KERNEL=$k IMP2_MODDIR=$IMP2_ROOT/build/k/$k "$IMP2_ROOT/scripts/vm-run.sh" "${vm_opts[@]}" \
-		"$IMP2_ROOT/tests/guest-suite.sh" "${args[@]}" || vm_rc=$?
-	local vp vf vs
-	read -r vp vf vs < <(sed -n 's/^IMP2-KTAP-TOTALS: //p' "$console" | tr -d '\r' | tail -n1; echo)
-	vp=${vp:-0} vf=${vf:-0}
-	# Guest time per script, before the verdicts (a failing step's log
-	# tail shows those).
-	tr -d '\r' <"$console" | grep -a '^# imp2_.*: [0-9]*s$' | sed 's/^# /  /' || true
-	if (( vm_rc != 0 && vf == 0 )) || (( vp + vf == 0 )); then
-		vf=1   # crashed, timed out, splatted or ran nothing, without a failing test case
-		echo "VM run on $k failed (exit $vm_rc) outside any test case: see $console"
+	local n consoles=() shard_args=() what=${args[*]:-all scripts}
+	n=$(suite_shards "$k" "$first" "${args[@]}")
+	if (( n > 1 )); then
+		mapfile -t shard_args < <(shard_scripts "$k" "$n" "${args[0]}")
+		(( ${#shard_args[@]} == n )) || { echo "run_all.sh --list ${args[0]} failed"; result "suite-$k" "$k: VM tests ($what): no script list" 0 1; return 1; }
+		what+=" in $n VMs"
+	else
+		shard_args=("${args[*]}")
 	fi
-	# Each failing case with the diagnostics just before it, last: CI shows
-	# only the failing step's log tail.
-	tr -d '\r' <"$console" | awk '
+	local i pids=() rcs=()
+	for ((i = 0; i < n; i++)); do
+		consoles+=("$IMP2_ROOT/build/vm/suite-$k$( ((n > 1)) && echo "-$((i + 1))").log")
+		# shellcheck disable=SC2086 # a shard is a word list of script names
+		IMP2_KERNEL=$k IMP2_MODDIR=$IMP2_ROOT/build/k/$k "$IMP2_ROOT/scripts/vm-run.sh" "${vm_opts[@]}" \
+			--log "${consoles[i]}" "$IMP2_ROOT/tests/guest-suite.sh" ${shard_args[i]} \
+			>"$legs/suite-$k.vm$i.out" 2>&1 & pids+=($!)
+	done
+	for ((i = 0; i < n; i++)); do
+		rcs[i]=0
+		wait "${pids[i]}" || rcs[i]=$?
+		cat "$legs/suite-$k.vm$i.out"
+	done
+	local tp=0 tf=0 ts=0 failed_all=() ok=1 console vp vf vs failed
+	for ((i = 0; i < n; i++)); do
+		console=${consoles[i]}
+		read -r vp vf vs < <(sed -n 's/^IMP2-KTAP-TOTALS: //p' "$console" | tr -d '\r' | tail -n1; echo)
+		vp=${vp:-0} vf=${vf:-0}
+		# Guest time per script, before the verdicts (a failing step's
+		# log tail shows those).
+		tr -d '\r' <"$console" | grep -a '^# imp2_.*: [0-9]*s$' | sed 's/^# /  /' || true
+		if (( rcs[i] != 0 && vf == 0 )) || (( vp + vf == 0 )); then
+			vf=1   # crashed, timed out, splatted or ran nothing, without a failing test case
+			echo "VM run on $k failed (exit ${rcs[i]}) outside any test case: see $console"
+		fi
+		(( rcs[i] == 0 && vf == 0 )) || ok=0
+		tp=$((tp + vp)) tf=$((tf + vf)) ts=$((ts + ${vs:-0}))
+		failed=$(tr -d '\r' <"$console" | sed -n 's/^# failed scripts: //p' | tail -n1)
+		[[ $failed ]] && failed_all+=("$failed")
+	done
+	result "suite-$k" "$k: VM tests, $what ($ts skipped)${failed_all[*]:+; failed: ${failed_all[*]}}" "$tp" "$tf"
+	# Our KTAP as the kernel's own parser reads it (kunit.py, from this
+	# kernel's source): the same verdict for every script.
+	local kunit_py out
+	kunit_py=$(readlink -f "$(kernel_link "$k")/source")/tools/testing/kunit/kunit.py
+	for console in "${consoles[@]}"; do
+		local vm=
+		(( n > 1 )) && vm=" (${console##*/})"
+		if out=$(python3 "$IMP2_ROOT/scripts/ktap_check.py" "$kunit_py" "$console" 2>&1); then
+			result "suite-$k" "$k$vm: $out" 1 0
+		else
+			echo "$out"
+			result "suite-$k" "$k$vm: kunit.py parse disagrees with run_all.sh: $(tr '\n\t' '  ' <<<"$out")" 0 1
+			ok=0
+		fi
+	done
+	# Reliability figures (tests/imp2_fuzz.sh, _faults, _load_cycles, ...).
+	local splats=0 leaks=0 s l figures
+	for console in "${consoles[@]}"; do
+		read -r s l < <("$IMP2_ROOT/scripts/splat-scan.sh" --count "$console" | sed 's/[a-z]*=//g')
+		splats=$((splats + s)) leaks=$((leaks + l))
+	done
+	figures=$(cat "${consoles[@]}" | grep -ao 'IMP2-FIGURE: .*' | tr -d '\r' | sed 's/^IMP2-FIGURE: /  /' || true)
+	if [[ $figures ]]; then
+		{
+			echo "Reliability figures on $k ($(date -u +%Y-%m-%d), $n VM boot$( ((n > 1)) && echo s), TCG):"
+			echo "$figures"
+			echo "  splats_found=$splats"
+			echo "  leaks_found=$leaks"
+		} >"$legs/figures-$k.txt"
+	fi
+	# Each failing case with the diagnostics just before it, last: CI
+	# shows only the failing step's log tail.
+	cat "${consoles[@]}" | tr -d '\r' | awk '
 		/^# KTAP version/ { n = 0 }
 		/^# # / { ring[n++ % 6] = $0; next }
 		/^# not ok / {
@@ -139,32 +240,7 @@ suite_leg() { # KERNEL FIRST_DEBUG
 			n = 0
 		}
 		/^# ok / { n = 0 }' || true
-	local failed
-	failed=$(tr -d '\r' <"$console" | sed -n 's/^# failed scripts: //p' | tail -n1)
-	result "suite-$k" "$k: VM tests, ${args[*]:-all scripts} (${vs:-0} skipped)${failed:+; failed: $failed}" "$vp" "$vf"
-	# Our KTAP as the kernel's own parser reads it (kunit.py, from this
-	# kernel's source): the same verdict for every script.
-	local kunit_py out
-	kunit_py=$(readlink -f "$(kernel_link "$k")/source")/tools/testing/kunit/kunit.py
-	if out=$(python3 "$IMP2_ROOT/scripts/ktap_check.py" "$kunit_py" "$console" 2>&1); then
-		result "suite-$k" "$k: $out" 1 0
-	else
-		echo "$out"
-		result "suite-$k" "$k: kunit.py parse disagrees with run_all.sh: $(tr '\n\t' '  ' <<<"$out")" 0 1
-	fi
-	# Reliability figures (tests/imp2_fuzz.sh, _faults, _load_cycles, ...).
-	local splats leaks figures
-	read -r splats leaks < <("$IMP2_ROOT/scripts/splat-scan.sh" --count "$console" | sed 's/[a-z]*=//g')
-	figures=$(grep -ao 'IMP2-FIGURE: .*' "$console" | tr -d '\r' | sed 's/^IMP2-FIGURE: /  /' || true)
-	if [[ $figures ]]; then
-		{
-			echo "Reliability figures on $k ($(date -u +%Y-%m-%d), one VM boot, TCG):"
-			echo "$figures"
-			echo "  splats_found=$splats"
-			echo "  leaks_found=$leaks"
-		} >"$legs/figures-$k.txt"
-	fi
-	(( vm_rc == 0 && vf == 0 ))
+	(( ok ))
 }
 
 # The splat scan must catch a WARN_ON and a hung-task report: this run has

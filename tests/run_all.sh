@@ -3,8 +3,11 @@
 # their KTAP output: each script is one top-level test whose own KTAP
 # lines are nested as "# " diagnostics, kselftest-runner style.
 #
-#   run_all.sh [--quick|--compat] [TEST...]
+#   run_all.sh [--list] [--quick|--compat] [TEST...]
 #                              (default: every tests/imp2_*.sh, in order)
+#
+# --list prints the scripts the selection runs, one per line, and runs
+# none (scripts/test.sh splits a suite across VMs with it).
 #
 # Each script declares its tier in a line "# imp2-tier: quick" (functional,
 # seconds: runs in every tier) or "# imp2-tier: full" (hardening workloads:
@@ -16,7 +19,8 @@
 cd "$(dirname "$0")" || exit 1
 export PATH=/imp2/bin:$PATH
 
-quick=0 compat=0
+quick=0 compat=0 list=0
+[[ ${1:-} == --list ]] && { list=1; shift; }
 case ${1:-} in
 --quick) quick=1; shift ;;
 --compat) compat=1; shift ;;
@@ -44,6 +48,10 @@ if (( ! ${#tests[@]} )); then
 	fi
 fi
 
+if (( list )); then
+	printf '%s\n' "${tests[@]}"
+	exit 0
+fi
 echo "KTAP version 1"
 echo "1..${#tests[@]}"
 pass=0 fail=0 skip=0 n=0 failed_scripts=()
