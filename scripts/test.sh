@@ -90,28 +90,36 @@ build_leg() { # KERNEL: the kernel (cached, built or prepared) and its modules
 }
 
 # How many VMs share a suite: 2 where it would otherwise run alone on the
-# host (the last debug kernel's, and --quick's), since one TCG guest waits
-# much of the time and kept the 2 cores only ~25 % busy during the cold
-# run's last leg.  Otherwise 1: beside a build, a second VM only takes the
-# build's CPU.  A list of scripts, or the kselftest runner's pass (which
-# compares both runners within one boot), stays in one VM.
-suite_shards() { # KERNEL FIRST_DEBUG ARGS...
-	local k=$1 first=$2; shift 2
-	if [[ ${IMP2_SUITE_SHARDS:-} ]]; then echo "$IMP2_SUITE_SHARDS"
-	elif (( ${#tests[@]} )) || (( ! $# )) || [[ $1 == --kselftest ]]; then echo 1
-	elif (( quick )) || { (( ! first && ${#debug[@]} )) && [[ $k == "${debug[-1]}" ]]; }; then echo 2
-	else echo 1; fi
+# host (in the default run, the 7.3 leg once the 6.12 lane is done; and
+# --quick), since one TCG guest waits much of the time and kept the 2 cores
+# only ~25 % busy during the cold run's last leg.  Beside another suite or
+# a build, 1: a second VM would only take their CPU, and their guests'
+# timing checks would suffer.  Explicit scripts and the kselftest pass
+# (which compares both runners within one boot) stay in one VM.
+# IMP2_SUITE_SHARDS=N sets it for every suite that may be split.
+suite_shards() { # KERNEL ARGS...
+	local k=$1 f; shift
+	if (( ${#tests[@]} )) || [[ ${1:-} == --kselftest ]] || (( $# > 1 )); then echo 1; return; fi
+	if [[ ${IMP2_SUITE_SHARDS:-} ]]; then echo "$IMP2_SUITE_SHARDS"; return; fi
+	for f in "$legs"/suite-*.start "$legs"/build-*.start "$legs"/splat-selftest.start; do
+		[[ -e $f && $f != "$legs/suite-$k.start" ]] && { echo 1; return; }
+	done
+	echo 2
 }
 
-# shard_scripts KERNEL N SELECTION: the scripts of run_all.sh's SELECTION,
-# dealt to N VMs, one line per VM, the longest first to the least loaded
-# (guest seconds per script from the last recorded default run,
-# docs/figures/test-run.txt; 30 s for a script it lacks).
+# shard_scripts N [SELECTION]: the scripts of run_all.sh's SELECTION (all
+# by default) dealt to N VMs, one line per VM that gets any, the longest
+# first to the least loaded (guest seconds per script from the last
+# recorded default run, docs/figures/test-run.txt, for kernel $k; 30 s for
+# a script it lacks).  Fails if the list does, or names something odd.
 shard_scripts() {
-	local k=$1 n=$2 sel=$3
-	bash "$IMP2_ROOT/tests/run_all.sh" --list ${sel:+"$sel"} | python3 -c '
+	local n=$1 list; shift
+	list=$(bash "$IMP2_ROOT/tests/run_all.sh" --list "$@") || { printf '%s\n' "$list" >&2; return 1; }
+	python3 -c '
 import re, sys
-k, n, figures = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+k, n, figures, listed = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4].split()
+if not listed or not all(re.fullmatch(r"imp2_[a-z0-9_]+\.sh", s) for s in listed):
+    sys.exit("run_all.sh --list gave no script list: %r" % listed[:5])
 secs = {}
 try:
     for line in open(figures):
@@ -120,15 +128,16 @@ try:
             secs = {m[0]: int(m[1]) for m in found}
 except OSError:
     pass
-scripts = [s.strip() for s in sys.stdin if s.strip()]
+cost = lambda s: secs.get(s[len("imp2_"):-len(".sh")], 30)
 load, shards = [0] * n, [[] for _ in range(n)]
-for s in sorted(scripts, key=lambda s: -secs.get(s[len("imp2_"):-len(".sh")], 30)):
+for s in sorted(listed, key=lambda s: -cost(s)):
     i = load.index(min(load))
-    load[i] += secs.get(s[len("imp2_"):-len(".sh")], 30)
+    load[i] += cost(s)
     shards[i].append(s)
 for sh in shards:
-    print(" ".join(sorted(sh)))
-' "$k" "$n" "$IMP2_ROOT/docs/figures/test-run.txt"
+    if sh:
+        print(" ".join(sorted(sh)))
+' "$k" "$n" "$IMP2_ROOT/docs/figures/test-run.txt" "$list"
 }
 
 suite_leg() { # KERNEL FIRST_DEBUG
@@ -160,20 +169,29 @@ suite_leg() { # KERNEL FIRST_DEBUG
 		args=(--kselftest "${args[@]}")
 	fi
 	local n consoles=() shard_args=() what=${args[*]:-all scripts}
-	n=$(suite_shards "$k" "$first" "${args[@]}")
-	if (( n > 1 )); then
-		mapfile -t shard_args < <(shard_scripts "$k" "$n" "${args[0]}")
-		(( ${#shard_args[@]} == n )) || { echo "run_all.sh --list ${args[0]} failed"; result "suite-$k" "$k: VM tests ($what): no script list" 0 1; return 1; }
-		what+=" in $n VMs"
-	else
-		shard_args=("${args[*]}")
+	n=$(suite_shards "$k" "${args[@]}")
+	if ! [[ $n =~ ^[1-9][0-9]*$ ]]; then
+		result "suite-$k" "$k: VM tests not run: IMP2_SUITE_SHARDS='$n' is not a count of VMs" 0 1
+		return 1
 	fi
-	local i pids=() rcs=()
+	if (( n > 1 )); then
+		local sel=()
+		[[ ${args[0]:-} ]] && sel=("${args[0]}")
+		if ! mapfile -t shard_args < <(shard_scripts "$n" "${sel[@]}" || echo FAILED) ||
+			[[ ${shard_args[-1]:-FAILED} == FAILED ]]; then
+			result "suite-$k" "$k: VM tests not run: run_all.sh --list ${sel[*]} failed (build/legs/suite-$k.log)" 0 1
+			return 1
+		fi
+		n=${#shard_args[@]}
+		what+=" in $n VMs"
+	fi
+	local i pids=() rcs=() vm_args
 	for ((i = 0; i < n; i++)); do
 		consoles+=("$IMP2_ROOT/build/vm/suite-$k$( ((n > 1)) && echo "-$((i + 1))").log")
-		# shellcheck disable=SC2086 # a shard is a word list of script names
+		rm -f "${consoles[i]}"   # never count an earlier run's
+		if (( n > 1 )); then read -ra vm_args <<<"${shard_args[i]}"; else vm_args=("${args[@]}"); fi
 		IMP2_KERNEL=$k IMP2_MODDIR=$IMP2_ROOT/build/k/$k "$IMP2_ROOT/scripts/vm-run.sh" "${vm_opts[@]}" \
-			--log "${consoles[i]}" "$IMP2_ROOT/tests/guest-suite.sh" ${shard_args[i]} \
+			--log "${consoles[i]}" "$IMP2_ROOT/tests/guest-suite.sh" "${vm_args[@]}" \
 			>"$legs/suite-$k.vm$i.out" 2>&1 & pids+=($!)
 	done
 	for ((i = 0; i < n; i++)); do
@@ -184,8 +202,9 @@ suite_leg() { # KERNEL FIRST_DEBUG
 	local tp=0 tf=0 ts=0 failed_all=() ok=1 console vp vf vs failed
 	for ((i = 0; i < n; i++)); do
 		console=${consoles[i]}
-		read -r vp vf vs < <(sed -n 's/^IMP2-KTAP-TOTALS: //p' "$console" | tr -d '\r' | tail -n1; echo)
-		vp=${vp:-0} vf=${vf:-0}
+		read -r vp vf vs < <(sed -n 's/^IMP2-KTAP-TOTALS: //p' "$console" 2>/dev/null | tr -d '\r' | tail -n1; echo)
+		[[ $vp$vf$vs =~ ^[0-9]+$ ]] || vp=0 vf=0 vs=0   # none, or garbled by kernel output
+		[[ -e $console ]] || : >"$console"
 		# Guest time per script, before the verdicts (a failing step's
 		# log tail shows those).
 		tr -d '\r' <"$console" | grep -a '^# imp2_.*: [0-9]*s$' | sed 's/^# /  /' || true
@@ -194,7 +213,7 @@ suite_leg() { # KERNEL FIRST_DEBUG
 			echo "VM run on $k failed (exit ${rcs[i]}) outside any test case: see $console"
 		fi
 		(( rcs[i] == 0 && vf == 0 )) || ok=0
-		tp=$((tp + vp)) tf=$((tf + vf)) ts=$((ts + ${vs:-0}))
+		tp=$((tp + vp)) tf=$((tf + vf)) ts=$((ts + vs))
 		failed=$(tr -d '\r' <"$console" | sed -n 's/^# failed scripts: //p' | tail -n1)
 		[[ $failed ]] && failed_all+=("$failed")
 	done
@@ -232,14 +251,16 @@ suite_leg() { # KERNEL FIRST_DEBUG
 	# Each failing case with the diagnostics just before it, last: CI
 	# shows only the failing step's log tail.
 	cat "${consoles[@]}" | tr -d '\r' | awk '
-		/^# KTAP version/ { n = 0 }
-		/^# # / { ring[n++ % 6] = $0; next }
-		/^# not ok / {
-			print "  FAILED CASE: " substr($0, 3)
-			for (i = (n > 6 ? n - 6 : 0); i < n; i++) print "    " substr(ring[i % 6], 3)
+		function show(line,   i) {
+			print "  FAILED: " line
+			for (i = (n > 8 ? n - 8 : 0); i < n; i++) print "    " ring[i % 8]
 			n = 0
 		}
-		/^# ok / { n = 0 }' || true
+		/^# KTAP version|^# 1\.\.|^KTAP version|^1\.\./ { n = 0; next }
+		/^# not ok |^# kselftest runner: not ok / { show(substr($0, 3)); next }
+		/^not ok / { show($0); next }
+		/^# ok |^ok / { n = 0; next }
+		/^# / { ring[n++ % 8] = substr($0, 3) }' || true
 	(( ok ))
 }
 
@@ -308,8 +329,31 @@ toolchain_t0=$(now)
 	die "the toolchain could not be installed (log: build/legs/toolchain.log)"
 echo "$toolchain_t0 $(now)" >"$legs/toolchain.time"
 
+# Interrupted (CI's time limit, ^C): stop every leg, VMs and builds with it.
+# The whole tree is listed first and stopped (SIGSTOP), so that no shell
+# in it goes on to its next step while its child dies.
+tree_of() { # PID: PID and all its descendants
+	local c
+	echo "$1"
+	for c in $(pgrep -P "$1" 2>/dev/null); do tree_of "$c"; done
+}
+on_signal() { # EXIT_CODE
+	trap - INT TERM
+	log "interrupted: stopping every leg"
+	local all=() p
+	for p in $(jobs -p); do mapfile -t -O "${#all[@]}" all < <(tree_of "$p"); done
+	if (( ${#all[@]} )); then
+		kill -STOP "${all[@]}" 2>/dev/null || true
+		kill -TERM "${all[@]}" 2>/dev/null || true
+		kill -CONT "${all[@]}" 2>/dev/null || true
+	fi
+	exit "$1"
+}
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
+
 { step tools tools_leg && step host-check host_check_leg; } & tools_pid=$!
-lanes=()
+lanes=() debug=() distro=()
 if (( ${#kernels[@]} == 1 )); then
 	kernel_lane 0 "${kernels[0]}" 1 & lanes+=($!)
 else
@@ -319,7 +363,6 @@ else
 	# (minutes, no build) and its suite, then the other debug kernels (7.3)
 	# and their suites.  Suites run at the normal
 	# priority, so that no build slows a guest's timing.
-	debug=() distro=()
 	for k in "${kernels[@]}"; do
 		if [[ $k == debian-* ]]; then distro+=("$k"); else debug+=("$k"); fi
 	done
@@ -329,19 +372,6 @@ else
 		for k in "${debug[@]:1}"; do kernel_lane 10 "$k" 0; done
 	) & lanes+=($!)
 fi
-# Interrupted (CI's time limit, ^C): stop every leg, VMs and builds with it.
-kill_tree() { # PID: PID and all its descendants
-	local c
-	for c in $(pgrep -P "$1" 2>/dev/null); do kill_tree "$c"; done
-	kill -TERM "$1" 2>/dev/null || true
-}
-on_signal() {
-	trap - INT TERM
-	log "interrupted: stopping every leg"
-	for p in "$tools_pid" "${lanes[@]}"; do kill_tree "$p"; done
-	exit 130
-}
-trap on_signal INT TERM
 
 # Progress: what runs, every minute.
 while :; do

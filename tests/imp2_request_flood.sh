@@ -223,14 +223,15 @@ check "nothing queued for senders without CAP_NET_ADMIN, so nothing refused (req
 # budget applies.  2 s: ~20 samples, and 2 s of an unbounded queue would
 # be tens of MB.  The namespace's shell goes back to nice 0 for its
 # flooders, writes "ns" once unshare has worked, then the flooders' pids
-# and its sleep's (the anchor that keeps the netns).
+# and its sleep's (the anchor that keeps the netns). Starts take up to
+# 20 s here, as in case 1.
 u=$tmp/u
 mkdir "$u" && chmod 777 "$u"
 inner='cd "$1" || exit 1
 renice 0 -p $$ >/dev/null 2>&1
 echo ok >ns
 imp2_reqflood -d 60000 small >small 2>&1 & echo $! >>pids
-for i in $(seq 100); do read -r l <small; [[ $l == started* ]] && break; sleep 0.05; done
+for i in $(seq 400); do read -r l <small; [[ $l == started* ]] && break; sleep 0.05; done
 imp2_reqflood -d 60000 big >big 2>&1 & echo $! >>pids
 sleep 600 & anchor=$!; echo $anchor >>pids
 # The queue (256 KiB) holds one of the big datagrams: with the big flooder
@@ -248,14 +249,14 @@ if ! command -v unshare >/dev/null; then
 else
 	setpriv --reuid=65534 --regid=65534 --clear-groups unshare -rn bash -c "$inner" _ "$u" >"$u/log" 2>&1 &
 	ns2=$!; disown; pids+=($ns2)
-	busywait 10000 userns_settled
+	busywait 20000 userns_settled
 	if [[ ! -e $u/ns ]]; then
 		why=$(tr '\n' ' ' <"$u/log" | cut -c1-200)
 		ktap_skip "userns flood: unshare -rn as uid 65534 failed: ${why:-no output}"
 		ktap_skip "userns flood: refusals"
 		ktap_skip "userns flood: killable and drained"
 	else
-		busywait 10000 has_lines "$u/pids" 3
+		busywait 30000 has_lines "$u/pids" 3
 		mapfile -t up <"$u/pids"
 		pids+=("${up[@]}")
 		busywait 20000 started "$u/small" "$u/big" ||
