@@ -107,13 +107,13 @@ suite_shards() { # KERNEL ARGS...
 	echo 2
 }
 
-# shard_scripts N [SELECTION]: the scripts of run_all.sh's SELECTION (all
-# by default) dealt to N VMs, one line per VM that gets any, the longest
-# first to the least loaded (guest seconds per script from the last
-# recorded default run, docs/figures/test-run.txt, for kernel $k; 30 s for
-# a script it lacks).  Fails if the list does, or names something odd.
+# shard_scripts KERNEL N [SELECTION]: the scripts of run_all.sh's SELECTION
+# (all by default) dealt to N VMs, one line per VM that gets any, the
+# longest first to the least loaded (guest seconds per script on KERNEL
+# from the last recorded default run, docs/figures/test-run.txt; 30 s for a
+# script it lacks).  Fails if the list does, or names something odd.
 shard_scripts() {
-	local n=$1 list; shift
+	local k=$1 n=$2 list; shift 2
 	list=$(bash "$IMP2_ROOT/tests/run_all.sh" --list "$@") || { printf '%s\n' "$list" >&2; return 1; }
 	python3 -c '
 import re, sys
@@ -175,13 +175,13 @@ suite_leg() { # KERNEL FIRST_DEBUG
 		return 1
 	fi
 	if (( n > 1 )); then
-		local sel=()
-		[[ ${args[0]:-} ]] && sel=("${args[0]}")
-		if ! mapfile -t shard_args < <(shard_scripts "$n" "${sel[@]}" || echo FAILED) ||
-			[[ ${shard_args[-1]:-FAILED} == FAILED ]]; then
-			result "suite-$k" "$k: VM tests not run: run_all.sh --list ${sel[*]} failed (build/legs/suite-$k.log)" 0 1
+		# (suite_shards splits only a single selection, or none: all.)
+		local dealt
+		if ! dealt=$(shard_scripts "$k" "$n" "${args[@]}"); then
+			result "suite-$k" "$k: VM tests not run: run_all.sh --list ${args[*]} failed (build/legs/suite-$k.log)" 0 1
 			return 1
 		fi
+		mapfile -t shard_args <<<"$dealt"
 		n=${#shard_args[@]}
 		what+=" in $n VMs"
 	fi
@@ -202,9 +202,9 @@ suite_leg() { # KERNEL FIRST_DEBUG
 	local tp=0 tf=0 ts=0 failed_all=() ok=1 console vp vf vs failed
 	for ((i = 0; i < n; i++)); do
 		console=${consoles[i]}
-		read -r vp vf vs < <(sed -n 's/^IMP2-KTAP-TOTALS: //p' "$console" 2>/dev/null | tr -d '\r' | tail -n1; echo)
+		[[ -e $console ]] || : >"$console"   # the VM never started
+		read -r vp vf vs < <(sed -n 's/^IMP2-KTAP-TOTALS: //p' "$console" | tr -d '\r' | tail -n1; echo)
 		[[ $vp$vf$vs =~ ^[0-9]+$ ]] || vp=0 vf=0 vs=0   # none, or garbled by kernel output
-		[[ -e $console ]] || : >"$console"
 		# Guest time per script, before the verdicts (a failing step's
 		# log tail shows those).
 		tr -d '\r' <"$console" | grep -a '^# imp2_.*: [0-9]*s$' | sed 's/^# /  /' || true
@@ -220,10 +220,9 @@ suite_leg() { # KERNEL FIRST_DEBUG
 	result "suite-$k" "$k: VM tests, $what ($ts skipped)${failed_all[*]:+; failed: ${failed_all[*]}}" "$tp" "$tf"
 	# Our KTAP as the kernel's own parser reads it (kunit.py, from this
 	# kernel's source): the same verdict for every script.
-	local kunit_py out
+	local kunit_py out vm=
 	kunit_py=$(readlink -f "$(kernel_link "$k")/source")/tools/testing/kunit/kunit.py
 	for console in "${consoles[@]}"; do
-		local vm=
 		(( n > 1 )) && vm=" (${console##*/})"
 		if out=$(python3 "$IMP2_ROOT/scripts/ktap_check.py" "$kunit_py" "$console" 2>&1); then
 			result "suite-$k" "$k$vm: $out" 1 0
