@@ -49,6 +49,13 @@ link_current() {
 	# The name every script used before IMP2_KERNEL existed: 6.12's debug kernel.
 	if [[ $kver == 6.12 && $profile == imp2 ]]; then ln -sfn "$OUT" "$IMP2_CACHE/kernel-current"; fi
 }
+# Two runs that want the same kernel (two checkouts' test.sh) must not both
+# build into $OUT: the second waits for the first, then finds it built.
+exec {build_lock_fd}>"$OUT.lock"
+if ! flock -n "$build_lock_fd"; then
+	log "another run is building $OUT: waiting for it"
+	flock "$build_lock_fd"
+fi
 if [[ -f $OUT/.imp2-built ]]; then
 	log "kernel cache hit: $OUT ($src_ver, $profile)"
 	link_current
