@@ -62,13 +62,13 @@ fi
 mapfile -t todo < <(missing_apt)
 if (( ${#todo[@]} )); then
 	log "apt: installing ${#todo[@]} packages: ${todo[*]}"
-	run_long "apt-get update" "$IMP2_CACHE/logs/apt-update.log" $SUDO apt-get update ||
+	run_long "apt-get update" "$IMP2_CACHE/logs/apt-update.log" $SUDO apt-get -o DPkg::Lock::Timeout=600 update ||
 		die "apt-get update failed: check the network/apt sources (see log above)"
 	if [[ " ${todo[*]} " == *" $KERNEL_SOURCE_PKG "* ]] && ! apt-cache show "$KERNEL_SOURCE_PKG" >/dev/null 2>&1; then
 		die "$KERNEL_SOURCE_PKG not found in apt: enable bookworm-security / run apt-get update"
 	fi
 	run_long "apt-get install" "$IMP2_CACHE/logs/apt-install.log" \
-		env DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends \
+		env DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends \
 		--allow-downgrades "${todo[@]}" ||
 		die "apt-get install failed; the pinned versions are in scripts/versions.env"
 else
