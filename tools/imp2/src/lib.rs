@@ -2,6 +2,7 @@
 //! decoding. Socket handling lives in the binary.
 
 pub mod abi;
+pub mod consumer;
 pub mod output;
 pub mod proto;
 pub mod v2;

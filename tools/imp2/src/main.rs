@@ -3,6 +3,7 @@
 //! counters and v2 listeners.
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
+use imp2::consumer::{Consumer, Flow, Seen, Summary};
 use imp2::proto::{self, Ack, Event, Message, Stats};
 use imp2::v2::{self, Filter, Listener};
 use imp2::{abi, output};
@@ -222,56 +223,6 @@ fn subscribe_advice(protocol: &Protocol, ack: &Ack, request: &[u8]) -> String {
 /// Counts events and sequence gaps. Events from different CPUs can arrive
 /// slightly out of order, so a late sequence number fills a gap instead of
 /// being counted twice. The tool is one listener, so one sequence.
-#[derive(Default, serde::Serialize)]
-struct Summary {
-    events: u64,
-    missed: u64,
-    overruns: u64,
-    malformed: u64,
-    /// v2 only (`None` keeps the v1 summary as it was).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    unknown_attrs: Option<u64>,
-    /// v2 only: datagrams that carried events (fewer than the events when
-    /// the module batches them).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    datagrams: Option<u64>,
-    #[serde(skip)]
-    highest_seq: Option<u32>,
-}
-
-impl Summary {
-    fn record(&mut self, seq: u32) {
-        self.events += 1;
-        match self.highest_seq {
-            None => self.highest_seq = Some(seq),
-            Some(high) => {
-                let ahead = seq.wrapping_sub(high);
-                if ahead == 0 || ahead > u32::MAX / 2 {
-                    // Late (or duplicate) arrival: it was counted missing.
-                    self.missed = self.missed.saturating_sub(1);
-                } else {
-                    self.missed += u64::from(ahead - 1);
-                    self.highest_seq = Some(seq);
-                }
-            }
-        }
-    }
-
-    fn text(&self) -> String {
-        let mut text = format!(
-            "imp2: {} events received, {} missed (sequence gaps), {} overruns (ENOBUFS), {} malformed",
-            self.events, self.missed, self.overruns, self.malformed
-        );
-        if let Some(unknown) = self.unknown_attrs {
-            text += &format!(", {unknown} unknown attributes skipped");
-        }
-        if let Some(datagrams) = self.datagrams {
-            text += &format!(", in {datagrams} datagrams");
-        }
-        text
-    }
-}
-
 fn print_event(out: &mut impl Write, json: bool, ev: &Event) -> io::Result<()> {
     if json {
         // A struct, not json!(): keeps the documented key order seq, src, dest.
@@ -410,66 +361,28 @@ fn monitor(args: &MonitorArgs) -> Result<(), Fatal> {
     send(&socket, &subscribe)?;
 
     let deadline = args.timeout.map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0)));
-    let mut summary = Summary::default();
-    if let Protocol::V2(_) = protocol {
-        summary.unknown_attrs = Some(0);
-        summary.datagrams = Some(0);
-    }
+    let mut consumer = Consumer {
+        summary: Summary::new(matches!(protocol, Protocol::V2(_))),
+        subscribe_seq: SUBSCRIBE_SEQ,
+        unsubscribe_seq: UNSUBSCRIBE_SEQ,
+        count: args.count,
+    };
     let mut buf = Vec::with_capacity(64 * 1024);
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    let datagram = |data: &[u8], summary: &mut Summary, out: &mut io::StdoutLock<'_>| -> Result<Flow, Fatal> {
-        let mut events = 0;
-        for msg in proto::decode(data) {
-            let printed = match msg {
-                Ok(Message::Event(ev)) => {
-                    summary.record(ev.seq);
-                    events += 1;
-                    args.quiet || print_event(out, args.json, &ev).is_ok()
-                }
-                Ok(Message::V2Event(decoded)) => {
-                    summary.record(decoded.value.seq);
-                    events += 1;
-                    if decoded.unknown_attrs > 0 {
-                        note_unknown_attrs(summary, decoded.unknown_attrs);
-                    }
-                    args.quiet || print_v2_event(out, args.json, &decoded.value).is_ok()
-                }
-                Ok(Message::Ack(ack)) if ack.seq == SUBSCRIBE_SEQ && ack.errno != 0 => {
-                    return Err(Fatal(subscribe_advice(&protocol, &ack, &subscribe)));
-                }
-                Ok(Message::Ack(ack)) if ack.seq == UNSUBSCRIBE_SEQ => return Ok(Flow::Unsubscribed),
-                Ok(Message::Ack(_) | Message::Stats { .. } | Message::Listener { .. } | Message::Done { .. }) => true,
-                Ok(Message::Unknown { msg_type }) => {
-                    summary.malformed += 1;
-                    eprintln!("imp2: skipping message of unknown type {msg_type:#x}");
-                    true
-                }
-                Err(e) => {
-                    summary.malformed += 1;
-                    eprintln!("imp2: skipping malformed message from the kernel: {e}");
-                    true
-                }
-            };
-            if !printed {
-                return Ok(Flow::Done); // stdout closed (e.g. piped to head)
+    let mut print = |seen: Seen<'_>| {
+        args.quiet
+            || match seen {
+                Seen::V1(ev) => print_event(&mut out, args.json, ev),
+                Seen::V2(ev) => print_v2_event(&mut out, args.json, ev),
             }
-            if args.count.is_some_and(|c| summary.events >= c) {
-                return Ok(Flow::Done);
-            }
-        }
-        if events > 0 {
-            if let Some(datagrams) = summary.datagrams.as_mut() {
-                *datagrams += 1;
-            }
-        }
-        Ok(Flow::More)
+            .is_ok()
     };
     // Receives until `deadline` (or stop, for the main phase) and feeds each
     // datagram to `datagram`.
-    let mut receive = |deadline: Option<Instant>, stoppable: bool, summary: &mut Summary| -> Result<Flow, Fatal> {
+    let mut receive = |deadline: Option<Instant>, stoppable: bool, consumer: &mut Consumer| -> Result<Flow, Fatal> {
         loop {
-            if stoppable && (stop.load(Ordering::Relaxed) || args.count.is_some_and(|n| summary.events >= n)) {
+            if stoppable && (stop.load(Ordering::Relaxed) || args.count.is_some_and(|n| consumer.summary.events >= n)) {
                 return Ok(Flow::More);
             }
             let wait = match deadline {
@@ -483,31 +396,33 @@ fn monitor(args: &MonitorArgs) -> Result<(), Fatal> {
                 continue;
             }
             let Some(n) = recv(&socket, &mut buf)? else {
-                summary.overruns += 1;
+                consumer.summary.overruns += 1;
                 eprintln!("imp2: receive buffer overrun (ENOBUFS): events were lost; see --rcvbuf");
                 continue;
             };
-            match datagram(&buf[..n], summary, &mut out)? {
+            match consumer.datagram(&buf[..n], &mut print) {
                 Flow::More => {}
+                Flow::Refused(ack) => return Err(Fatal(subscribe_advice(&protocol, &ack, &subscribe))),
                 flow => return Ok(flow),
             }
         }
     };
-    let flow = receive(deadline, true, &mut summary)?;
+    let flow = receive(deadline, true, &mut consumer)?;
     // Unsubscribe, then close: the order the 2007 client used. A v2
     // listener waits for the ack (up to 2 s), reading the events the module
     // still had batched for it, which it sends first.
     let unsubscribe = protocol.unsubscribe_request(UNSUBSCRIBE_SEQ, portid);
     let mut close_result = send(&socket, &unsubscribe);
     let wants_ack = matches!(protocol, Protocol::V2(_)) && close_result.is_ok() && flow == Flow::More;
-    if wants_ack && args.count.is_none_or(|n| summary.events < n) {
-        match receive(Some(Instant::now() + Duration::from_secs(2)), false, &mut summary) {
-            Ok(Flow::Unsubscribed | Flow::Done) => {}
+    if wants_ack && args.count.is_none_or(|n| consumer.summary.events < n) {
+        match receive(Some(Instant::now() + Duration::from_secs(2)), false, &mut consumer) {
+            Ok(Flow::Unsubscribed | Flow::Done | Flow::Refused(_)) => {}
             Ok(Flow::More) => eprintln!("imp2: no ack for the unsubscribe within 2 s; closing anyway"),
             Err(e) => close_result = Err(e),
         }
     }
     drop(socket);
+    let summary = consumer.summary;
     if args.json {
         #[derive(serde::Serialize)]
         struct Wrapped<'a> {
@@ -519,26 +434,6 @@ fn monitor(args: &MonitorArgs) -> Result<(), Fatal> {
         eprintln!("{}", summary.text());
     }
     close_result
-}
-
-/// Where the receive loop stands after a datagram.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Flow {
-    /// Go on receiving.
-    More,
-    /// Enough: `--count` reached, or stdout closed.
-    Done,
-    /// The module acked our unsubscribe: nothing more will come.
-    Unsubscribed,
-}
-
-/// Counts unknown attributes; says so the first time (a newer module).
-fn note_unknown_attrs(summary: &mut Summary, count: u32) {
-    let seen = summary.unknown_attrs.get_or_insert(0);
-    if *seen == 0 {
-        eprintln!("imp2: skipping unknown attributes in events (a newer module?); counted in the summary");
-    }
-    *seen += u64::from(count);
 }
 
 /// Sends `request` (sequence `seq`, NLM_F_ACK set) and collects what the
@@ -775,30 +670,10 @@ mod tests {
     }
 
     #[test]
-    fn v1_requests_and_summary_are_unchanged() {
+    fn v1_requests_are_unchanged() {
         let v1 = Protocol::V1;
         assert_eq!(v1.subscribe_request(1, 5), proto::subscribe_request(1, 5));
         assert_eq!(v1.unsubscribe_request(2, 5), proto::close_request(2, 5));
-        let summary = Summary { events: 2, ..Summary::default() };
-        assert_eq!(
-            serde_json::to_string(&summary).unwrap(),
-            r#"{"events":2,"missed":0,"overruns":0,"malformed":0}"#
-        );
-        assert_eq!(summary.text(), "imp2: 2 events received, 0 missed (sequence gaps), 0 overruns (ENOBUFS), 0 malformed");
-    }
-
-    #[test]
-    fn v2_summary_counts_unknown_attributes() {
-        let mut summary = Summary { unknown_attrs: Some(0), ..Summary::default() };
-        note_unknown_attrs(&mut summary, 2);
-        note_unknown_attrs(&mut summary, 1);
-        summary.malformed = 1;
-        assert_eq!(
-            summary.text(),
-            "imp2: 0 events received, 0 missed (sequence gaps), 0 overruns (ENOBUFS), 1 malformed, \
-             3 unknown attributes skipped"
-        );
-        assert!(serde_json::to_string(&summary).unwrap().ends_with(r#""malformed":1,"unknown_attrs":3}"#));
     }
 
     #[test]
@@ -846,24 +721,5 @@ mod tests {
         assert!(parse_unit("32").unwrap_err().contains("0 to 31"));
         assert!(parse_unit("40").unwrap_err().contains("not a netlink protocol unit"));
         assert!(parse_unit("-1").unwrap_err().contains("not a number"));
-    }
-
-    #[test]
-    fn gaps_are_counted_and_late_arrivals_fill_them() {
-        let mut s = Summary::default();
-        for seq in [10, 11, 14, 12, 15] {
-            s.record(seq);
-        }
-        assert_eq!(s.events, 5);
-        assert_eq!(s.missed, 1, "13 is still missing");
-    }
-
-    #[test]
-    fn sequence_wraps() {
-        let mut s = Summary::default();
-        for seq in [u32::MAX - 1, u32::MAX, 0, 2] {
-            s.record(seq);
-        }
-        assert_eq!(s.missed, 1);
     }
 }

@@ -6,98 +6,15 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-/// The module's `crate::wire`: its pure submodules, and the ABI constants
-/// it takes from bindgen, here from the tool's bindgen run on the same header.
-#[path = "../../../src/wire/nlattr.rs"]
-mod nlattr;
-#[path = "../../../src/wire/nlmsg.rs"]
-mod nlmsg;
-#[path = "../../../src/imp2/event.rs"]
-mod event;
-#[path = "../../../src/imp2/filter.rs"]
-mod filter;
-#[path = "../../../src/imp2/packet.rs"]
-mod packet;
-
-mod wire {
-    use ::imp2::abi;
-
-    pub(crate) use crate::{nlattr, nlmsg};
-
-    pub const IMP2_V2_EVENT: u16 = abi::V2_EVENT;
-    pub const IMP2_LISTENER: u16 = abi::LISTENER;
-    pub const IMP2_A_FAMILIES: u16 = abi::attr::FAMILIES;
-    pub const IMP2_A_PROTOS: u16 = abi::attr::PROTOS;
-    pub const IMP2_A_PROTO: u16 = abi::attr::PROTO;
-    pub const IMP2_A_FAMILY: u16 = abi::attr::FAMILY;
-    pub const IMP2_A_SRC: u16 = abi::attr::SRC;
-    pub const IMP2_A_DST: u16 = abi::attr::DST;
-    pub const IMP2_A_ICMP_TYPE: u16 = abi::attr::ICMP_TYPE;
-    pub const IMP2_A_ICMP_CODE: u16 = abi::attr::ICMP_CODE;
-    pub const IMP2_A_IFINDEX: u16 = abi::attr::IFINDEX;
-    pub const IMP2_A_LEN: u16 = abi::attr::LEN;
-    pub const IMP2_A_TSTAMP_NS: u16 = abi::attr::TSTAMP_NS;
-    pub const IMP2_A_SEQ: u16 = abi::attr::SEQ;
-    pub const IMP2_A_PORTID: u16 = abi::attr::PORTID;
-    pub const IMP2_A_EVENTS_SENT: u16 = abi::attr::EVENTS_SENT;
-    pub const IMP2_A_SEND_FAILURES: u16 = abi::attr::SEND_FAILURES;
-    pub const IMP2_A_BATCH: u16 = abi::attr::BATCH;
-    pub const IMP2_A_FLUSH_MS: u16 = abi::attr::FLUSH_MS;
-    pub const IMP2_BATCH_BYTES_MAX: usize = abi::IMP2_BATCH_BYTES_MAX as usize;
-    pub const IMP2_FAMILY_IPV4: u32 = abi::IMP2_FAMILY_IPV4;
-    pub const IMP2_FAMILY_IPV6: u32 = abi::IMP2_FAMILY_IPV6;
-    pub const AF_INET: u8 = 2;
-    pub const AF_INET6: u8 = 10;
-    pub const NLM_F_MULTI: u16 = 2;
-    pub const NLMSG_DONE: u16 = 3;
-}
-
-/// The module's `crate::imp2`, its pure parts.
-mod imp2 {
-    pub(crate) use crate::{event, filter, packet};
-}
+include!("common/module.rs");
 
 use ::imp2::proto::{decode, Message};
 use crate::imp2::{
     event::{encode_done, encode_event, encode_listener, EventFacts, ListenerReport, EVENT_MAX, LISTENER_MAX},
     filter::{Delivery, Filter},
-    packet::{IpHeader, IpVersion, Ipv6UpperLayer, PacketBytes},
+    packet::{IpHeader, IpVersion, Ipv6UpperLayer},
 };
 use std::net::IpAddr;
-
-/// A packet in a byte vector; the IPv6 extension-header walk is given.
-struct Bytes {
-    data: Vec<u8>,
-    upper: Option<Ipv6UpperLayer>,
-}
-
-impl PacketBytes for Bytes {
-    fn read<const N: usize>(&self, offset: usize) -> Option<[u8; N]> {
-        self.data.get(offset..offset.checked_add(N)?)?.try_into().ok()
-    }
-    fn len(&self) -> u32 {
-        self.data.len() as u32
-    }
-    fn ipv6_upper_layer(&self, _nexthdr: u8) -> Option<Ipv6UpperLayer> {
-        self.upper
-    }
-}
-
-fn ipv4(proto: u8, frag_off: u16, l4: &[u8]) -> Bytes {
-    let mut h = vec![0x45, 0, 0, 0, 0, 0, 0, 0, 64, proto, 0, 0, 10, 99, 0, 2, 10, 99, 0, 1];
-    h[6..8].copy_from_slice(&frag_off.to_be_bytes());
-    h.extend_from_slice(l4);
-    Bytes { data: h, upper: None }
-}
-
-fn ipv6(upper: Ipv6UpperLayer, l4: &[u8]) -> Bytes {
-    let mut h = vec![0x60, 0, 0, 0, 0, 0, upper.protocol, 64];
-    h.extend_from_slice(&[0xfd, 0, 0, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
-    h.extend_from_slice(&[0xfd, 0, 0, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
-    h.resize(upper.offset, 0);
-    h.extend_from_slice(l4);
-    Bytes { data: h, upper: Some(upper) }
-}
 
 #[test]
 fn ipv4_header_and_icmp_type_are_read() {
