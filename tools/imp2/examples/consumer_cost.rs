@@ -31,6 +31,22 @@ fn arg(args: &[String], name: &str, default: usize) -> usize {
     }
 }
 
+/// The measured part (callgrind's `--toggle-collect=*consume*`): what the
+/// monitor does with each datagram after `recv`, with `--quiet`.
+#[inline(never)]
+fn consume(datagrams: &[Vec<u8>]) -> Consumer {
+    let mut consumer =
+        Consumer { summary: Summary::new(true), subscribe_seq: u32::MAX - 1, unsubscribe_seq: u32::MAX, count: None };
+    for datagram in datagrams {
+        let flow = consumer.datagram(black_box(datagram), |seen| {
+            black_box(matches!(seen, Seen::V2(_)));
+            true
+        });
+        assert_eq!(flow, Flow::More);
+    }
+    consumer
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let rounds = arg(&args, "--rounds", 1);

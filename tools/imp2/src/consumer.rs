@@ -111,11 +111,13 @@ pub struct Consumer {
 
 impl Consumer {
     /// Handles one received datagram. `each` gets every event, in order,
-    /// and returns whether it could take it.
+    /// and returns whether it could take it. Never inlined: once per
+    /// datagram, and the boundary `scripts/consumer-profile.sh` measures.
+    #[inline(never)]
     pub fn datagram(&mut self, data: &[u8], mut each: impl FnMut(Seen<'_>) -> bool) -> Flow {
         let mut events = 0;
         let summary = &mut self.summary;
-        for msg in proto::decode(data) {
+        for msg in proto::messages(data) {
             let taken = match msg {
                 Ok(Message::Event(ev)) => {
                     summary.record(ev.seq);

@@ -280,12 +280,151 @@ impl Event {
     }
 }
 
+/// `NLA_TYPE_MASK`: the type without `NLA_F_NESTED` and
+/// `NLA_F_NET_BYTEORDER`, as netlink-packet-core's `NlaBuffer::kind`.
+const NLA_TYPE_MASK: u16 = 0x3fff;
+
+/// The attributes of one event, walked in place: each item is a type and
+/// its value, borrowed from the datagram.
+///
+/// Hand-written rather than netlink-packet-core's `NlasIterator`, for the
+/// event hot path only (everything else uses the crate). On the module's
+/// IPv4 ICMP event (ten attributes), `examples/consumer_cost.rs` under
+/// callgrind measured 2,873 instructions per event in the monitor with
+/// the crate's iterator: 1,304 in `NlasIterator::next`, 680 in
+/// `NlaBuffer::new_checked`, 676 in `parse_i16`, 390 in `NlaBuffer::value`
+/// (its checked accessors re-validate the buffer on every call). The walk
+/// below is what those do once per attribute. Framing is the crate's:
+/// `nla_len` below 4 or past the end is an error, and so is a tail too
+/// short for a header; the last attribute need not be padded.
+struct EventAttrs<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for EventAttrs<'a> {
+    type Item = Result<(u16, &'a [u8]), AttrError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let rest = self.rest;
+        if rest.is_empty() {
+            return None;
+        }
+        let (len, kind) = match rest {
+            [l0, l1, t0, t1, ..] => (usize::from(u16::from_ne_bytes([*l0, *l1])), u16::from_ne_bytes([*t0, *t1])),
+            _ => {
+                self.rest = &[];
+                return Some(Err(AttrError::Framing(format!("{} bytes left, less than an attribute header", rest.len()))));
+            }
+        };
+        let Some(value) = rest.get(NLA_HDRLEN..len) else {
+            self.rest = &[];
+            let why = format!("nla_len {len} with {} bytes left", rest.len());
+            return Some(Err(AttrError::Framing(why)));
+        };
+        self.rest = rest.get((len + 3) & !3..).unwrap_or_default();
+        Some(Ok((kind & NLA_TYPE_MASK, value)))
+    }
+}
+
+/// `sizeof(struct nlattr)`.
+const NLA_HDRLEN: usize = 4;
+
 /// Decodes the attributes of an `IMP2_V2_EVENT` whose `nlmsg_seq` is `seq`.
+/// Allocates nothing unless the event is malformed.
 pub fn decode_event(seq: u32, attrs: &[u8]) -> Result<Decoded<Event>, AttrError> {
+    match decode_module_layout(seq, attrs) {
+        Some(ev) => Ok(Decoded { value: ev, unknown_attrs: 0 }),
+        None => decode_event_attrs(seq, attrs),
+    }
+}
+
+/// The attribute header (`nla_len`, `nla_type`) as one native-endian u32.
+const fn nla_header(len: usize, kind: u16) -> u32 {
+    if cfg!(target_endian = "little") {
+        (len as u32) | (kind as u32) << 16
+    } else {
+        (len as u32) << 16 | kind as u32
+    }
+}
+
+/// The event exactly as the module lays it out (`src/imp2/event.rs`
+/// `encode_event`): family, source, destination, protocol, ICMP type and
+/// code if any, ifindex, length, timestamp, sequence; nothing else. Such
+/// an event is read at fixed offsets, checking each attribute header;
+/// anything else is `None` and goes to the general walk, which gives the
+/// same result for this layout (host-tested, `tests/decode_equivalence.rs`).
+/// An IPv4 ICMP event costs 163 instructions in `decode_event` this way,
+/// against 575 in the general walk (`examples/consumer_cost.rs` under
+/// callgrind, `scripts/consumer-profile.sh`).
+#[inline]
+pub fn decode_module_layout(seq: u32, attrs: &[u8]) -> Option<Event> {
+    let word = |at: usize| -> Option<u32> { Some(u32::from_ne_bytes(attrs.get(at..at + 4)?.try_into().ok()?)) };
+    let header_is = |at: usize, len: usize, kind: u16| word(at) == Some(nla_header(len, kind));
+    let byte = |at: usize| attrs.get(at).copied();
+    // FAMILY (u8, padded to 8 bytes), then the two addresses.
+    if !header_is(0, 5, attr::FAMILY) {
+        return None;
+    }
+    let addr_len = match byte(4)? {
+        AF_INET => 4,
+        AF_INET6 => 16,
+        _ => return None,
+    };
+    let addr = |at: usize| -> Option<IpAddr> {
+        if !header_is(at, 4 + addr_len, if at == 8 { attr::SRC } else { attr::DST }) {
+            return None;
+        }
+        let value = attrs.get(at + 4..at + 4 + addr_len)?;
+        Some(match addr_len {
+            4 => IpAddr::V4(Ipv4Addr::from(<[u8; 4]>::try_from(value).ok()?)),
+            _ => IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(value).ok()?)),
+        })
+    };
+    let src = addr(8)?;
+    let mut at = 8 + 2 * (4 + addr_len);
+    let dest = addr(at - (4 + addr_len))?;
+    let mut ev = Event::new(seq, src, dest);
+    if !header_is(at, 5, attr::PROTO) {
+        return None;
+    }
+    ev.proto = Some(byte(at + 4)?);
+    at += 8;
+    if header_is(at, 5, attr::ICMP_TYPE) {
+        if !header_is(at + 8, 5, attr::ICMP_CODE) {
+            return None;
+        }
+        ev.icmp_type = Some(byte(at + 4)?);
+        ev.icmp_code = Some(byte(at + 12)?);
+        at += 16;
+    }
+    // IFINDEX, LEN (u32), TSTAMP_NS (u64, 4-aligned: no pad attribute),
+    // SEQ (u32), and the end.
+    if !(header_is(at, 8, attr::IFINDEX)
+        && header_is(at + 8, 8, attr::LEN)
+        && header_is(at + 16, 12, attr::TSTAMP_NS)
+        && header_is(at + 28, 8, attr::SEQ)
+        && attrs.len() == at + 36)
+    {
+        return None;
+    }
+    if word(at + 32)? != seq {
+        return None;
+    }
+    ev.ifindex = Some(word(at + 4)?);
+    ev.len = Some(word(at + 12)?);
+    ev.tstamp_ns = Some(u64::from_ne_bytes(attrs.get(at + 20..at + 28)?.try_into().ok()?));
+    Some(ev)
+}
+
+/// [`decode_event`] for any attribute layout.
+fn decode_event_attrs(seq: u32, attrs: &[u8]) -> Result<Decoded<Event>, AttrError> {
     let (mut family, mut src, mut dest, mut seq_attr) = (None, None, None, None);
     let unspecified = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
     let mut ev = Event::new(seq, unspecified, unspecified);
-    let unknown_attrs = walk(attrs, |kind, value| {
+    let mut unknown_attrs = 0;
+    for item in (EventAttrs { rest: attrs }) {
+        let (kind, value) = item?;
         match kind {
             attr::FAMILY => family = Some(get_u8(kind, value)?),
             attr::SRC => src = Some(get_addr(kind, value)?),
@@ -297,11 +436,11 @@ pub fn decode_event(seq: u32, attrs: &[u8]) -> Result<Decoded<Event>, AttrError>
             attr::LEN => ev.len = Some(get_u32(kind, value)?),
             attr::TSTAMP_NS => ev.tstamp_ns = Some(get_u64(kind, value)?),
             attr::SEQ => seq_attr = Some(get_u32(kind, value)?),
+            attr::PAD => {}
             // Listener-only and unknown types alike: not part of an event.
-            _ => return Ok(false),
+            _ => unknown_attrs += 1,
         }
-        Ok(true)
-    })?;
+    }
     let family = family.ok_or(AttrError::Missing(attr::FAMILY))?;
     ev.src = src.ok_or(AttrError::Missing(attr::SRC))?;
     ev.dest = dest.ok_or(AttrError::Missing(attr::DST))?;
