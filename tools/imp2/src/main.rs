@@ -168,13 +168,24 @@ fn wait_readable(socket: &Socket, timeout: Duration) -> io::Result<bool> {
     }
 }
 
-/// Receives one datagram. `Ok(None)` on ENOBUFS: the kernel dropped
-/// messages because our receive buffer was full (an overrun).
-fn recv(socket: &Socket, buf: &mut Vec<u8>) -> io::Result<Option<usize>> {
+/// What a receive got.
+enum Received {
+    /// A datagram of this many bytes.
+    Datagram(usize),
+    /// ENOBUFS: the kernel dropped messages because our receive buffer
+    /// was full (an overrun).
+    Overrun,
+    /// Nothing was queued (only without waiting).
+    Nothing,
+}
+
+/// Receives one datagram; with `wait` false, only one already queued.
+fn recv(socket: &Socket, buf: &mut Vec<u8>, wait: bool) -> io::Result<Received> {
     buf.clear();
-    match socket.recv(buf, 0) {
-        Ok(n) => Ok(Some(n)),
-        Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => Ok(None),
+    match socket.recv(buf, if wait { 0 } else { libc::MSG_DONTWAIT }) {
+        Ok(n) => Ok(Received::Datagram(n)),
+        Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => Ok(Received::Overrun),
+        Err(e) if !wait && e.kind() == io::ErrorKind::WouldBlock => Ok(Received::Nothing),
         Err(e) => Err(e),
     }
 }
@@ -379,27 +390,40 @@ fn monitor(args: &MonitorArgs) -> Result<(), Fatal> {
             .is_ok()
     };
     // Receives until `deadline` (or stop, for the main phase) and feeds each
-    // datagram to `datagram`.
+    // datagram to `datagram`. A queued datagram is taken without polling
+    // first: under load that halves the system calls per datagram.
     let mut receive = |deadline: Option<Instant>, stoppable: bool, consumer: &mut Consumer| -> Result<Flow, Fatal> {
+        let mut queued = true;
         loop {
             if stoppable && (stop.load(Ordering::Relaxed) || args.count.is_some_and(|n| consumer.summary.events >= n)) {
                 return Ok(Flow::More);
             }
-            let wait = match deadline {
+            let left = match deadline {
                 Some(d) => match d.checked_duration_since(Instant::now()) {
-                    Some(left) => left.min(Duration::from_millis(200)),
+                    Some(left) => Some(left),
                     None => return Ok(Flow::More),
                 },
-                None => Duration::from_millis(200),
+                None => None,
             };
-            if !wait_readable(&socket, wait)? {
-                continue;
+            if !queued {
+                let wait = left.unwrap_or(Duration::MAX).min(Duration::from_millis(200));
+                if !wait_readable(&socket, wait)? {
+                    continue;
+                }
             }
-            let Some(n) = recv(&socket, &mut buf)? else {
-                consumer.summary.overruns += 1;
-                eprintln!("imp2: receive buffer overrun (ENOBUFS): events were lost; see --rcvbuf");
-                continue;
+            let n = match recv(&socket, &mut buf, false)? {
+                Received::Datagram(n) => n,
+                Received::Nothing => {
+                    queued = false;
+                    continue;
+                }
+                Received::Overrun => {
+                    consumer.summary.overruns += 1;
+                    eprintln!("imp2: receive buffer overrun (ENOBUFS): events were lost; see --rcvbuf");
+                    continue;
+                }
             };
+            queued = true;
             match consumer.datagram(&buf[..n], &mut print) {
                 Flow::More => {}
                 Flow::Refused(ack) => return Err(Fatal(subscribe_advice(&protocol, &ack, &subscribe))),
@@ -454,7 +478,7 @@ fn transact(socket: &Socket, request: &[u8], seq: u32) -> Result<(Vec<Message>, 
         if !wait_readable(socket, left)? {
             continue;
         }
-        let Some(n) = recv(socket, &mut buf)? else { continue };
+        let Received::Datagram(n) = recv(socket, &mut buf, true)? else { continue };
         for msg in proto::decode(&buf[..n]) {
             match msg {
                 Ok(Message::Ack(ack)) if ack.seq == seq => return Ok((replies, ack)),
