@@ -106,8 +106,11 @@ int imp2_ipv6_upper_layer(const struct sk_buff *skb, u8 *nexthdr, bool *first_fr
 struct sk_buff *imp2_skb_from_bytes(const void *data, unsigned int len, gfp_t flags);
 /* An empty skb for up to size bytes of messages. */
 struct sk_buff *imp2_skb_alloc(unsigned int size, gfp_t flags);
-/* Appends len bytes if they fit in the tailroom; false if not. */
-bool imp2_skb_append(struct sk_buff *skb, const void *data, unsigned int len);
+/*
+ * The tail room: where skb_put() would add bytes, and how many fit
+ * (skb_tail_pointer(), skb_tailroom()).  The bytes are uninitialised.
+ */
+void *imp2_skb_tail(struct sk_buff *skb, unsigned int *room);
 
 /*
  * Protocol v2 request validation (src/policy.c): the kernel's nla_policy

@@ -272,12 +272,10 @@ struct sk_buff *imp2_skb_alloc(unsigned int size, gfp_t flags)
 	return alloc_skb(size, flags);
 }
 
-bool imp2_skb_append(struct sk_buff *skb, const void *data, unsigned int len)
+void *imp2_skb_tail(struct sk_buff *skb, unsigned int *room)
 {
-	if (skb_tailroom(skb) < len)
-		return false;
-	skb_put_data(skb, data, len);
-	return true;
+	*room = skb_tailroom(skb);
+	return skb_tail_pointer(skb);
 }
 
 void imp2_spin_lock_bh(spinlock_t *lock) { spin_lock_bh(lock); }

@@ -2,8 +2,8 @@
 
 //! Read-only views of socket buffers and an owned netlink message builder.
 
-use crate::{bindings, compat::AsBytes};
-use core::ptr::NonNull;
+use crate::{bindings, compat::AsBytes, wire::nlattr::MsgOut};
+use core::{mem::MaybeUninit, ptr::NonNull};
 use kernel::{
     error::{code::*, Result},
     types::Opaque,
@@ -209,7 +209,7 @@ impl NlMsgBuf {
     }
 
     /// An skb with room for `capacity` bytes of messages, holding none yet:
-    /// for batches, filled with [`NlMsgBuf::append`].
+    /// filled with [`NlMsgBuf::append_with`].
     pub(crate) fn with_capacity(capacity: u32, context: AllocContext) -> Result<Self> {
         // SAFETY: plain allocation; NULL on failure.
         let skb = unsafe { bindings::imp2_skb_alloc(capacity, context.gfp()) };
@@ -217,15 +217,30 @@ impl NlMsgBuf {
         Ok(Self { skb: NonNull::new(skb).ok_or(ENOMEM)? })
     }
 
-    /// Appends `messages` (complete netlink messages) if they fit in the
-    /// room left; `false`, changing nothing, if they do not.
-    pub(crate) fn append(&mut self, messages: &[u8]) -> bool {
-        let Ok(len) = u32::try_from(messages.len()) else {
-            return false;
-        };
-        // SAFETY: we own the skb (type invariant) and nobody else sees it
-        // before it is sent; `messages` is valid for reads of `len` bytes.
-        unsafe { bindings::imp2_skb_append(self.skb.as_ptr(), messages.as_ptr().cast(), len) }
+    /// Appends the messages `write` puts in the skb's tail room, in place,
+    /// if it returns `Ok`; if it returns `Err`, the message is unchanged.
+    #[inline(always)]
+    pub(crate) fn append_with<R, E>(&mut self, write: impl FnOnce(&mut SkbTail<'_>) -> Result<R, E>) -> Result<R, E> {
+        let skb = self.skb.as_ptr();
+        let mut room: u32 = 0;
+        // SAFETY: `skb` is valid (type invariant); the helper only reads it.
+        let tail = unsafe { bindings::imp2_skb_tail(skb, &mut room) };
+        // SAFETY: `skb_tail_pointer()` starts `skb_tailroom()` bytes of the
+        // skb's own data buffer (`skb->end` bounds both). We own the skb and
+        // nobody else sees it before it is sent (type invariant), and
+        // `&mut self` keeps it from being sent or freed while the slice
+        // lives, so the slice is exclusive. `MaybeUninit`: `alloc_skb()`
+        // does not clear the buffer.
+        let room = unsafe { core::slice::from_raw_parts_mut(tail.cast::<MaybeUninit<u8>>(), room as usize) };
+        // INVARIANT: nothing written yet.
+        let mut out = SkbTail { room, len: 0 };
+        let result = write(&mut out)?;
+        // SAFETY: we own the skb; `out.len` bytes at its tail were written
+        // and `out.len <= skb_tailroom()` (`SkbTail` invariant), so
+        // `skb_put()` neither exposes uninitialised bytes nor overruns (it
+        // would `skb_over_panic()`).
+        unsafe { bindings::skb_put(skb, out.len as u32) };
+        Ok(result)
     }
 
     /// Gives up ownership of the skb (the caller must free or send it).
@@ -233,6 +248,49 @@ impl NlMsgBuf {
         let skb = self.skb.as_ptr();
         core::mem::forget(self);
         skb
+    }
+}
+
+/// An skb's tail room, being written by [`NlMsgBuf::append_with`].
+///
+/// # Invariants
+///
+/// `len <= room.len()`, and `room[..len]` has been written.
+pub(crate) struct SkbTail<'a> {
+    room: &'a mut [MaybeUninit<u8>],
+    len: usize,
+}
+
+impl MsgOut for SkbTail<'_> {
+    #[inline(always)]
+    fn written(&self) -> usize {
+        self.len
+    }
+
+    #[inline(always)]
+    fn room(&self) -> usize {
+        self.room.len() - self.len
+    }
+
+    #[inline(always)]
+    fn push<const N: usize>(&mut self, bytes: [u8; N]) {
+        if let Some(dst) = self.room.get_mut(self.len..).and_then(<[MaybeUninit<u8>]>::first_chunk_mut::<N>) {
+            for (slot, byte) in dst.iter_mut().zip(bytes) {
+                slot.write(byte);
+            }
+            // INVARIANT: the N bytes after `len` were just written.
+            self.len += N;
+        }
+    }
+
+    #[inline(always)]
+    fn patch<const N: usize>(&mut self, at: usize, bytes: [u8; N]) {
+        let written = self.room.get_mut(..self.len).unwrap_or_default();
+        if let Some(dst) = written.get_mut(at..).and_then(<[MaybeUninit<u8>]>::first_chunk_mut::<N>) {
+            for (slot, byte) in dst.iter_mut().zip(bytes) {
+                slot.write(byte);
+            }
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Encoding of protocol v2 messages: events, listener reports and the end
-//! of a report. Pure `core` code over a caller's buffer, host-tested
+//! of a report. Pure `core` code over a [`MsgOut`]: in the kernel an
+//! skb's tail room for events, a caller's buffer for the rest; host-tested
 //! against the tool's decoder.
 
 use crate::{
@@ -11,7 +12,7 @@ use crate::{
     },
     wire::{
         self,
-        nlattr::{BufferFull, MsgWriter},
+        nlattr::{BufferFull, MsgOut, MsgWriter},
     },
 };
 
@@ -40,20 +41,17 @@ pub(crate) const LISTENER_MAX: usize = 16 + 8 + 8 + 2 * 12 + 2 * 8 + 4 + 256 * 8
 /// Room for the `NLMSG_DONE` that ends a report.
 pub(crate) const DONE_MAX: usize = 16 + 4;
 
-fn finish(mut w: MsgWriter<'_>) -> usize {
+fn finish<O: MsgOut>(mut w: MsgWriter<O>) -> usize {
     w.end();
-    w.bytes().len()
+    w.written()
 }
 
-/// Encodes the `IMP2_V2_EVENT` with sequence number `seq`; returns its
-/// bytes at the start of `buf`.
-pub(crate) fn encode_event<'b>(
-    buf: &'b mut [u8],
-    seq: u32,
-    ip: &IpHeader,
-    facts: &EventFacts,
-) -> Result<&'b [u8], BufferFull> {
-    let mut w = MsgWriter::new(buf);
+/// Writes the `IMP2_V2_EVENT` with sequence number `seq` to `out` (all of
+/// it, or, if it does not fit, `BufferFull` with the output's tail
+/// undefined); returns its length.
+#[inline(always)]
+pub(crate) fn write_event<O: MsgOut>(out: O, seq: u32, ip: &IpHeader, facts: &EventFacts) -> Result<usize, BufferFull> {
+    let mut w = MsgWriter::to(out);
     w.begin(wire::IMP2_V2_EVENT, 0, seq, 0)?;
     let family = match ip.version {
         IpVersion::V4 => wire::AF_INET,
@@ -75,8 +73,7 @@ pub(crate) fn encode_event<'b>(
     w.put_u32(wire::IMP2_A_LEN, facts.len)?;
     w.put_u64(wire::IMP2_A_TSTAMP_NS, facts.tstamp_ns)?;
     w.put_u32(wire::IMP2_A_SEQ, seq)?;
-    let len = finish(w);
-    Ok(&buf[..len])
+    Ok(finish(w))
 }
 
 /// A listener as reported by `IMP2_LISTENERS_GET`.
@@ -121,7 +118,7 @@ pub(crate) fn encode_listener<'b>(
 pub(crate) fn encode_done(buf: &mut [u8], seq: u32) -> Result<&[u8], BufferFull> {
     let mut w = MsgWriter::new(buf);
     w.begin(wire::NLMSG_DONE, wire::NLM_F_MULTI, seq, 0)?;
-    w.put_raw(&0i32.to_ne_bytes())?;
+    w.put_raw(0i32.to_ne_bytes())?;
     let len = finish(w);
     Ok(&buf[..len])
 }

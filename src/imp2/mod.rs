@@ -26,7 +26,7 @@ use crate::{
         pernet::{NetHooks, NetId, NetService, PacketContext, RequestContext, TimerContext},
         sched::cond_resched,
         semaphore::Semaphore,
-        skbuff::{AllocContext, NlMsgBuf, SkBuff},
+        skbuff::{AllocContext, NlMsgBuf, SkBuff, SkbTail},
         time::Jiffies,
     },
     params, policy, test_knobs,
@@ -358,7 +358,7 @@ impl Imp2Net {
                     tstamp_ns: crate::abstractions::time::realtime_ns(),
                 });
                 if listener.batched() {
-                    let encode = |buf: &mut [u8], seq| event::encode_event(buf, seq, &ip, &facts).ok().map(<[u8]>::len);
+                    let encode = |tail: &mut SkbTail<'_>, seq| event::write_event(tail, seq, &ip, &facts);
                     match listener.batch_event(ctx.timer, encode) {
                         v2::Batched::Queued => {}
                         v2::Batched::Ready(batch) => listener.send(ctx.socket, batch.msg, batch.events, guard),
@@ -366,14 +366,14 @@ impl Imp2Net {
                     }
                     continue;
                 }
-                let seq = listener.next_seq();
-                let mut buf = [0u8; event::EVENT_MAX];
-                let Ok(bytes) = event::encode_event(&mut buf, seq, &ip, &facts) else {
+                let Ok(mut msg) = NlMsgBuf::with_capacity(event::EVENT_MAX as u32, AllocContext::Atomic) else {
+                    self.counters.alloc_failures.inc();
                     continue;
                 };
-                match NlMsgBuf::from_bytes(bytes, AllocContext::Atomic) {
-                    Ok(msg) => listener.send(ctx.socket, msg, 1, guard),
-                    Err(_) => self.counters.alloc_failures.inc(),
+                let seq = listener.next_seq();
+                // Written in place: EVENT_MAX fits any event.
+                if msg.append_with(|tail| event::write_event(tail, seq, &ip, &facts)).is_ok() {
+                    listener.send(ctx.socket, msg, 1, guard);
                 }
             }
         });

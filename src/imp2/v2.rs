@@ -21,7 +21,7 @@
 //! outside the lock.
 
 use super::{
-    event::{self, ListenerReport, EVENT_MAX},
+    event::{self, ListenerReport},
     filter::{self, Delivery, Filter, ProtocolInterest},
     packet::{IpHeader, IpVersion},
 };
@@ -29,12 +29,13 @@ use crate::{
     abstractions::{
         netlink::{KernelSocket, RcuSockRef, Request},
         rcu::{self, RcuBox, Updater},
-        skbuff::{AllocContext, NlMsgBuf},
+        skbuff::{AllocContext, NlMsgBuf, SkbTail},
         spinlock_bh::SpinLockBh,
         time::Jiffies,
         timer::Timer,
     },
     new_spinlock_bh,
+    wire::nlattr::BufferFull,
 };
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::{prelude::*, sync::Arc};
@@ -174,14 +175,15 @@ impl Listener {
     }
 
     /// Adds an event to the listener's batch. `encode` writes the event
-    /// with the sequence number it is given at the start of the buffer and
-    /// returns its length; it runs under the batch lock, so that the events
-    /// of a batch are in sequence order even when they come from several
-    /// CPUs. A new batch arms `timer` for its deadline. Any context.
+    /// with the sequence number it is given, in place at the end of the
+    /// batch's datagram, and returns its length; it runs under the batch
+    /// lock, so that the events of a batch are in sequence order even when
+    /// they come from several CPUs. A new batch arms `timer` for its
+    /// deadline. Any context.
     pub(super) fn batch_event(
         &self,
         timer: &Timer,
-        encode: impl FnOnce(&mut [u8], u32) -> Option<usize>,
+        encode: impl FnOnce(&mut SkbTail<'_>, u32) -> Result<usize, BufferFull>,
     ) -> Batched {
         let mut batch = self.state.batch.lock();
         if batch.msg.is_none() {
@@ -194,16 +196,12 @@ impl Listener {
             batch.deadline = Jiffies::after_ms(self.delivery.flush_ms);
             timer.fire_by(batch.deadline);
         }
-        let mut buf = [0u8; EVENT_MAX];
-        let Some(len) = encode(&mut buf, self.next_seq()) else {
-            return Batched::Queued; // cannot happen: EVENT_MAX fits any event
-        };
-        let bytes = &buf[..len];
+        let seq = self.next_seq();
         // Always fits: a batch is due as soon as less than EVENT_MAX is left
         // in its own datagram.
-        if !batch.msg.as_mut().is_some_and(|msg| msg.append(bytes)) {
+        let Some(Ok(len)) = batch.msg.as_mut().map(|msg| msg.append_with(|tail| encode(tail, seq))) else {
             return Batched::Queued;
-        }
+        };
         batch.events += 1;
         batch.bytes += len;
         if self.delivery.batch_full(batch.events, batch.bytes, batch.capacity) {

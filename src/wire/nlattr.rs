@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Writing netlink messages with attributes (`struct nlattr` TLVs) into a
-//! byte buffer: `nlmsg_put()`, `nla_put()` and `nla_nest_start()`/`_end()`
-//! over a slice, so that events are encoded on the stack and copied into an
-//! skb in one go.
+//! Writing netlink messages with attributes (`struct nlattr` TLVs):
+//! `nlmsg_put()`, `nla_put()` and `nla_nest_start()`/`_end()` over an
+//! output that is appended to in order ([`MsgOut`]): a slice, or, in the
+//! kernel, an skb's tail room, so that an event is written where it is
+//! sent from, with no buffer to clear and no copy.
 //!
 //! Pure, safe `core` code: it also compiles on the host, where the tool's
 //! tests check it against the tool's own decoder.
@@ -26,48 +27,128 @@ pub(crate) struct Nest {
     start: usize,
 }
 
-/// Appends netlink messages, each with attributes, to a buffer.
-///
-/// Every `put` either writes a whole, aligned attribute or nothing. The
-/// fixed-size writers are inlined and store arrays: with the sizes known at
-/// compile time, an attribute becomes a few stores, where slice copies
-/// called `copy_from_slice` and `memcpy` several times each.
-pub(crate) struct MsgWriter<'a> {
+/// Where a [`MsgWriter`] writes: bytes appended in order, of which those
+/// already written may be overwritten (the lengths, once known). Every
+/// byte of what is reported as written has been written: an output may
+/// start out uninitialised.
+pub(crate) trait MsgOut {
+    /// Bytes written so far.
+    fn written(&self) -> usize;
+    /// Bytes that can still be appended.
+    fn room(&self) -> usize;
+    /// Appends `bytes`; the caller has checked [`MsgOut::room`], and
+    /// nothing is written if it is short.
+    fn push<const N: usize>(&mut self, bytes: [u8; N]);
+    /// Overwrites written bytes at `at`; nothing if they are not all written.
+    fn patch<const N: usize>(&mut self, at: usize, bytes: [u8; N]);
+}
+
+impl<T: MsgOut> MsgOut for &mut T {
+    #[inline(always)]
+    fn written(&self) -> usize {
+        (**self).written()
+    }
+    #[inline(always)]
+    fn room(&self) -> usize {
+        (**self).room()
+    }
+    #[inline(always)]
+    fn push<const N: usize>(&mut self, bytes: [u8; N]) {
+        (**self).push(bytes)
+    }
+    #[inline(always)]
+    fn patch<const N: usize>(&mut self, at: usize, bytes: [u8; N]) {
+        (**self).patch(at, bytes)
+    }
+}
+
+/// A [`MsgOut`] over a byte slice, from its start.
+pub(crate) struct SliceOut<'a> {
     buf: &'a mut [u8],
     len: usize,
+}
+
+impl<'a> SliceOut<'a> {
+    pub(crate) fn new(buf: &'a mut [u8]) -> Self {
+        Self { buf, len: 0 }
+    }
+}
+
+impl MsgOut for SliceOut<'_> {
+    #[inline(always)]
+    fn written(&self) -> usize {
+        self.len
+    }
+    #[inline(always)]
+    fn room(&self) -> usize {
+        self.buf.len() - self.len
+    }
+    #[inline(always)]
+    fn push<const N: usize>(&mut self, bytes: [u8; N]) {
+        if let Some(dst) = self.buf.get_mut(self.len..).and_then(<[u8]>::first_chunk_mut) {
+            *dst = bytes;
+            self.len += N;
+        }
+    }
+    #[inline(always)]
+    fn patch<const N: usize>(&mut self, at: usize, bytes: [u8; N]) {
+        let written = self.buf.get_mut(..self.len).unwrap_or_default();
+        if let Some(dst) = written.get_mut(at..).and_then(<[u8]>::first_chunk_mut) {
+            *dst = bytes;
+        }
+    }
+}
+
+/// Appends netlink messages, each with attributes, to an output.
+///
+/// Every `put` either writes a whole, aligned attribute or nothing. The
+/// fixed-size writers are inlined and store arrays, padding included:
+/// with the sizes known at compile time, an attribute becomes a few
+/// stores, where slice copies called `memset` and `memcpy` several times
+/// each.
+pub(crate) struct MsgWriter<O: MsgOut> {
+    out: O,
     /// Where the open message's header starts.
     msg_start: Option<usize>,
 }
 
-impl<'a> MsgWriter<'a> {
+impl<'a> MsgWriter<SliceOut<'a>> {
     /// Writes into `buf`, from its start.
     pub(crate) fn new(buf: &'a mut [u8]) -> Self {
-        Self { buf, len: 0, msg_start: None }
+        Self::to(SliceOut::new(buf))
     }
+}
 
-    /// The messages written so far.
-    pub(crate) fn bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-
-    /// Reserves `len` bytes plus alignment padding (zeroed) and returns
-    /// where they start.
+impl<O: MsgOut> MsgWriter<O> {
+    /// Writes to `out`, after what it holds.
     #[inline(always)]
-    fn reserve(&mut self, len: usize) -> Result<usize, BufferFull> {
-        let start = self.len;
-        let end = start.checked_add(nlmsg_align(len)).ok_or(BufferFull)?;
-        let area = self.buf.get_mut(start..end).ok_or(BufferFull)?;
-        area.fill(0);
-        self.len = end;
-        Ok(start)
+    pub(crate) fn to(out: O) -> Self {
+        Self { out, msg_start: None }
     }
 
-    /// Stores `bytes` at `at`, in an area [`MsgWriter::reserve`] returned
-    /// (so they always fit).
+    /// Bytes written so far.
     #[inline(always)]
-    fn store<const N: usize>(&mut self, at: usize, bytes: [u8; N]) {
-        if let Some(dst) = self.buf.get_mut(at..).and_then(<[u8]>::first_chunk_mut) {
-            *dst = bytes;
+    pub(crate) fn written(&self) -> usize {
+        self.out.written()
+    }
+
+    /// Checks that `len` bytes plus alignment padding fit.
+    #[inline(always)]
+    fn reserve(&self, len: usize) -> Result<(), BufferFull> {
+        if self.out.room() < nlmsg_align(len) {
+            return Err(BufferFull);
+        }
+        Ok(())
+    }
+
+    /// Zeroes up to the next 4-byte boundary after `len` bytes.
+    #[inline(always)]
+    fn pad(&mut self, len: usize) {
+        match nlmsg_align(len) - len {
+            1 => self.out.push([0u8; 1]),
+            2 => self.out.push([0u8; 2]),
+            3 => self.out.push([0u8; 3]),
+            _ => {}
         }
     }
 
@@ -81,12 +162,13 @@ impl<'a> MsgWriter<'a> {
         seq: u32,
         portid: u32,
     ) -> Result<(), BufferFull> {
-        let at = self.reserve(NLMSG_HDRLEN)?;
-        self.store(at + 4, msg_type.to_ne_bytes());
-        self.store(at + 6, flags.to_ne_bytes());
-        self.store(at + 8, seq.to_ne_bytes());
-        self.store(at + 12, portid.to_ne_bytes());
-        self.msg_start = Some(at);
+        self.reserve(NLMSG_HDRLEN)?;
+        self.msg_start = Some(self.out.written());
+        let [t0, t1] = msg_type.to_ne_bytes();
+        let [f0, f1] = flags.to_ne_bytes();
+        let [s0, s1, s2, s3] = seq.to_ne_bytes();
+        let [p0, p1, p2, p3] = portid.to_ne_bytes();
+        self.out.push([0, 0, 0, 0, t0, t1, f0, f1, s0, s1, s2, s3, p0, p1, p2, p3]);
         Ok(())
     }
 
@@ -94,16 +176,17 @@ impl<'a> MsgWriter<'a> {
     #[inline(always)]
     pub(crate) fn end(&mut self) {
         if let Some(start) = self.msg_start.take() {
-            let len = (self.len - start) as u32;
-            self.store(start, len.to_ne_bytes());
+            let len = (self.out.written() - start) as u32;
+            self.out.patch(start, len.to_ne_bytes());
         }
     }
 
     /// Appends `data` to the open message as is (a fixed payload header,
     /// such as `NLMSG_DONE`'s error code), padded to alignment.
-    pub(crate) fn put_raw(&mut self, data: &[u8]) -> Result<(), BufferFull> {
-        let at = self.reserve(data.len())?;
-        self.buf[at..at + data.len()].copy_from_slice(data);
+    pub(crate) fn put_raw<const N: usize>(&mut self, data: [u8; N]) -> Result<(), BufferFull> {
+        self.reserve(N)?;
+        self.out.push(data);
+        self.pad(N);
         Ok(())
     }
 
@@ -111,11 +194,12 @@ impl<'a> MsgWriter<'a> {
     #[inline(always)]
     pub(crate) fn put_array<const N: usize>(&mut self, attr_type: u16, data: [u8; N]) -> Result<(), BufferFull> {
         let nla_len = NLA_HDRLEN + N;
-        let nla_len16 = u16::try_from(nla_len).map_err(|_| BufferFull)?;
-        let at = self.reserve(nla_len)?;
-        self.store(at, nla_len16.to_ne_bytes());
-        self.store(at + 2, attr_type.to_ne_bytes());
-        self.store(at + NLA_HDRLEN, data);
+        let [l0, l1] = u16::try_from(nla_len).map_err(|_| BufferFull)?.to_ne_bytes();
+        self.reserve(nla_len)?;
+        let [t0, t1] = attr_type.to_ne_bytes();
+        self.out.push([l0, l1, t0, t1]);
+        self.out.push(data);
+        self.pad(nla_len);
         Ok(())
     }
 
@@ -140,15 +224,17 @@ impl<'a> MsgWriter<'a> {
     /// Opens nested attribute `attr_type` (`nla_nest_start()`, which sets
     /// `NLA_F_NESTED`).
     pub(crate) fn nest_start(&mut self, attr_type: u16) -> Result<Nest, BufferFull> {
-        let start = self.reserve(NLA_HDRLEN)?;
-        self.buf[start + 2..start + 4].copy_from_slice(&(attr_type | NLA_F_NESTED).to_ne_bytes());
+        self.reserve(NLA_HDRLEN)?;
+        let start = self.out.written();
+        let [t0, t1] = (attr_type | NLA_F_NESTED).to_ne_bytes();
+        self.out.push([0, 0, t0, t1]);
         Ok(Nest { start })
     }
 
     /// Closes a nest: its length now covers everything added since.
     pub(crate) fn nest_end(&mut self, nest: Nest) -> Result<(), BufferFull> {
-        let len = u16::try_from(self.len - nest.start).map_err(|_| BufferFull)?;
-        self.buf[nest.start..nest.start + 2].copy_from_slice(&len.to_ne_bytes());
+        let len = u16::try_from(self.out.written() - nest.start).map_err(|_| BufferFull)?;
+        self.out.patch(nest.start, len.to_ne_bytes());
         Ok(())
     }
 }

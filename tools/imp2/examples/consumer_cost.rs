@@ -12,7 +12,7 @@
 include!("../tests/common/module.rs");
 
 use crate::imp2::{
-    event::{encode_event, EventFacts, EVENT_MAX},
+    event::{EventFacts, EVENT_MAX},
     packet::{IpHeader, Ipv6UpperLayer},
 };
 use ::imp2::consumer::{Consumer, Flow, Seen, Summary};

@@ -9,7 +9,7 @@
 include!("common/module.rs");
 
 use crate::imp2::{
-    event::{encode_event, EventFacts, EVENT_MAX},
+    event::{EventFacts, EVENT_MAX},
     packet::{IpHeader, Ipv6UpperLayer},
 };
 use ::imp2::abi::attr;

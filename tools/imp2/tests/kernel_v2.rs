@@ -10,7 +10,7 @@ include!("common/module.rs");
 
 use ::imp2::proto::{decode, Message};
 use crate::imp2::{
-    event::{encode_done, encode_event, encode_listener, EventFacts, ListenerReport, EVENT_MAX, LISTENER_MAX},
+    event::{encode_done, encode_listener, EventFacts, ListenerReport, EVENT_MAX, LISTENER_MAX},
     filter::{Delivery, Filter},
     packet::{IpHeader, IpVersion, Ipv6UpperLayer},
 };
@@ -220,4 +220,28 @@ fn protocol_interest_is_the_union_of_the_ipv4_filters() {
     assert!(interest.may_want(17) && interest.may_want(6));
     interest.set(&filter::ipv4_protocols([v6_udp].iter()));
     assert!((0..=255).all(|p| !interest.may_want(p)));
+}
+
+#[test]
+fn the_encoder_writes_every_byte_it_reports() {
+    // In the kernel it writes into an skb's uninitialised tail room: what
+    // was there before must not show through, padding included.
+    let ip4 = IpHeader::ipv4(&ipv4(1, 0, &[8, 0])).unwrap();
+    let upper = Ipv6UpperLayer { protocol: 17, offset: 40, first_fragment: true };
+    let ip6 = IpHeader::ipv6(&ipv6(upper, &[])).unwrap();
+    for (ip, icmp) in [(&ip4, Some((8, 0))), (&ip6, None)] {
+        let facts = EventFacts { icmp, ifindex: 3, len: 84, tstamp_ns: 5 };
+        let mut zeroed = [0u8; EVENT_MAX];
+        let mut dirty = [0xa5u8; EVENT_MAX];
+        let clean = encode_event(&mut zeroed, 9, ip, &facts).unwrap().to_vec();
+        assert_eq!(encode_event(&mut dirty, 9, ip, &facts).unwrap(), &clean[..]);
+    }
+    let udp = Filter { families: 2, protos: protos(&[6, 17, 255]) };
+    let report = ListenerReport { portid: 4, filter: &udp, delivery: Delivery { batch: 8, flush_ms: 5 }, events_sent: 1, send_failures: 2 };
+    let (mut zeroed, mut dirty) = (vec![0u8; LISTENER_MAX], vec![0xa5u8; LISTENER_MAX]);
+    let clean = encode_listener(&mut zeroed, 1, &report).unwrap().to_vec();
+    assert_eq!(encode_listener(&mut dirty, 1, &report).unwrap(), &clean[..]);
+    let (mut zeroed, mut dirty) = ([0u8; 20], [0xa5u8; 20]);
+    let clean = encode_done(&mut zeroed, 1).unwrap().to_vec();
+    assert_eq!(encode_done(&mut dirty, 1).unwrap(), &clean[..]);
 }

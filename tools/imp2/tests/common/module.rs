@@ -56,6 +56,18 @@ mod imp2 {
     pub(crate) use crate::{event, filter, packet};
 }
 
+/// The module's event writer over a slice: the bytes at the start of
+/// `buf` (in the kernel it writes into the batch's skb).
+fn encode_event<'b>(
+    buf: &'b mut [u8],
+    seq: u32,
+    ip: &crate::imp2::packet::IpHeader,
+    facts: &crate::imp2::event::EventFacts,
+) -> Result<&'b [u8], nlattr::BufferFull> {
+    let len = event::write_event(nlattr::SliceOut::new(buf), seq, ip, facts)?;
+    Ok(&buf[..len])
+}
+
 /// Packets built by hand, for the module's parser.
 mod packets {
     use crate::imp2::packet::{Ipv6UpperLayer, PacketBytes};
