@@ -274,7 +274,7 @@ struct sk_buff *imp2_skb_alloc(unsigned int size, gfp_t flags)
 
 void *imp2_skb_tail(struct sk_buff *skb, unsigned int *room)
 {
-	*room = skb_tailroom(skb);
+	*room = max(skb_tailroom(skb), 0);
 	return skb_tail_pointer(skb);
 }
 

@@ -4,10 +4,11 @@
 # it holds N events, when its flush delay has passed, on unsubscribe
 # (before the ack), or when a re-subscribe changes the delivery (before that
 # ack, and the new delivery applies at once); events from two CPUs at once are neither lost nor
-# duplicated; the listener report shows the batching; bad batch attributes
-# are refused with EINVAL naming the attribute.
+# duplicated; the listener report shows the batching; events carry no stale
+# kernel memory in their padding (they are written in place into the skb);
+# bad batch attributes are refused with EINVAL naming the attribute.
 . "$(dirname "$0")/lib.sh"
-ktap_plan 10
+ktap_plan 11
 A=imp2-vb-a B=imp2-vb-b
 tmp=$(mktemp -d)
 IMP2=$(type -P imp2) PING=$(type -P ping)    # full paths: busybox prefers its applets
@@ -107,7 +108,25 @@ diag "held before the re-subscribe: $held; order: $order"
 check "re-subscribing sends the old batch before its ack, then events one by one" \
 	test "$held-$order" = "0-A1 E E E A2 E "
 
-# 5. Bad batch attributes (IMP2_A_BATCH 17, IMP2_A_FLUSH_MS 18, u32 LE).
+# 5. Events are written in place into uninitialised skb memory: every
+# alignment pad byte must be zero (IPv4 ICMP events have four 1-byte
+# attributes, 3 pad bytes each). Unbatched and in batches of 4, 8 events.
+clean=""
+for b in 1 4; do
+	in_netns $A imp2_v2count -p -b $b -c 8 >$tmp/pad$b 2>$tmp/pad$b.sum &
+	counter=$!; mons+=($counter)
+	wait_listeners $A 1 || exit $KSFT_FAIL
+	ping_a -c 8 -i 0.05
+	busywait 10000 bash -c "! kill -0 $counter 2>/dev/null"
+	kill -INT $counter 2>/dev/null; wait $counter
+	diag "batch $b: $(cat $tmp/pad$b.sum)"
+	clean+="$(summary $tmp/pad$b events)/$(summary $tmp/pad$b dirty_padding) "
+	wait_listeners $A 0 || exit $KSFT_FAIL
+done
+check "events written in place have zeroed padding: 8 events, none dirty, unbatched and batched" \
+	test "$clean" = "8/0 8/0 "
+
+# 6. Bad batch attributes (IMP2_A_BATCH 17, IMP2_A_FLUSH_MS 18, u32 LE).
 bad=(
 	"sub attr=17:00000000"              # a batch of 0
 	"sub attr=17:01040000"              # 1025, above IMP2_BATCH_MAX

@@ -145,7 +145,10 @@ impl AllocContext {
 ///
 /// # Invariants
 ///
-/// `skb` is a valid skb owned by this object (freed on drop unless sent).
+/// `skb` is a valid skb owned by this object (freed on drop unless sent),
+/// linear and not cloned: it comes from `alloc_skb()` or `nlmsg_new()`,
+/// and nothing here adds fragments or clones it, so its data is ours
+/// alone.
 pub(crate) struct NlMsgBuf {
     skb: NonNull<bindings::sk_buff>,
 }
@@ -235,7 +238,10 @@ impl NlMsgBuf {
         // INVARIANT: nothing written yet.
         let mut out = SkbTail { room, len: 0 };
         let result = write(&mut out)?;
-        // SAFETY: we own the skb; `out.len` bytes at its tail were written
+        if out.len == 0 {
+            return Ok(result);
+        }
+        // SAFETY: we own the skb, which is linear (type invariant); `out.len` bytes at its tail were written
         // and `out.len <= skb_tailroom()` (`SkbTail` invariant), so
         // `skb_put()` neither exposes uninitialised bytes nor overruns (it
         // would `skb_over_panic()`).

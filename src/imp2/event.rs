@@ -51,6 +51,7 @@ fn finish<O: MsgOut>(mut w: MsgWriter<O>) -> usize {
 /// undefined); returns its length.
 #[inline(always)]
 pub(crate) fn write_event<O: MsgOut>(out: O, seq: u32, ip: &IpHeader, facts: &EventFacts) -> Result<usize, BufferFull> {
+    let start = out.written();
     let mut w = MsgWriter::to(out);
     w.begin(wire::IMP2_V2_EVENT, 0, seq, 0)?;
     let family = match ip.version {
@@ -73,7 +74,7 @@ pub(crate) fn write_event<O: MsgOut>(out: O, seq: u32, ip: &IpHeader, facts: &Ev
     w.put_u32(wire::IMP2_A_LEN, facts.len)?;
     w.put_u64(wire::IMP2_A_TSTAMP_NS, facts.tstamp_ns)?;
     w.put_u32(wire::IMP2_A_SEQ, seq)?;
-    Ok(finish(w))
+    Ok(finish(w) - start)
 }
 
 /// A listener as reported by `IMP2_LISTENERS_GET`.

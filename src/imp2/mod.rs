@@ -366,11 +366,13 @@ impl Imp2Net {
                     }
                     continue;
                 }
+                // Taken before the allocation, as in v1: a failed one leaves
+                // a gap the listener sees.
+                let seq = listener.next_seq();
                 let Ok(mut msg) = NlMsgBuf::with_capacity(event::EVENT_MAX as u32, AllocContext::Atomic) else {
                     self.counters.alloc_failures.inc();
                     continue;
                 };
-                let seq = listener.next_seq();
                 // Written in place: EVENT_MAX fits any event.
                 if msg.append_with(|tail| event::write_event(tail, seq, &ip, &facts)).is_ok() {
                     listener.send(ctx.socket, msg, 1, guard);

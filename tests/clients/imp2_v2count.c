@@ -9,7 +9,11 @@
  *
  * Prints "bound" once subscribed and, at the end (COUNT events, SECS
  * seconds, SIGINT or SIGTERM), the summary as imp2 monitor --json does:
- * {"summary":{"events":N,"overruns":M}}.
+ * {"summary":{"events":N,"overruns":M,"dirty_padding":P}}.  With -p it
+ * also walks each event's attributes and counts the events whose
+ * alignment padding is not all zero: the module writes events in place
+ * into uninitialised skb memory, so a nonzero pad byte would be kernel
+ * memory reaching userspace.
  */
 #include <errno.h>
 #include <linux/netlink.h>
@@ -34,7 +38,7 @@ static void on_signal(int sig)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: imp2_v2count [-b BATCH] [-f FAMILIES] [-c COUNT] [-t SECS] [-r RCVBUF]\n");
+	fprintf(stderr, "usage: imp2_v2count [-b BATCH] [-f FAMILIES] [-c COUNT] [-t SECS] [-r RCVBUF] [-p]\n");
 	exit(2);
 }
 
@@ -60,24 +64,46 @@ static void put_u32_attr(unsigned char *buf, size_t *off, unsigned short type, u
 	*off += NLA_ALIGN(a->nla_len);
 }
 
+/* Whether the padding after each attribute of an event, and after the
+ * message, is zero. */
+static int padding_is_clean(const struct nlmsghdr *h)
+{
+	const unsigned char *p = NLMSG_DATA(h), *end = (const unsigned char *)h + NLMSG_ALIGN(h->nlmsg_len);
+
+	while (p + NLA_HDRLEN <= (const unsigned char *)h + h->nlmsg_len) {
+		const struct nlattr *a = (const struct nlattr *)p;
+		const unsigned char *pad;
+
+		if (a->nla_len < NLA_HDRLEN)
+			return 0;
+		for (pad = p + a->nla_len; pad < p + NLA_ALIGN(a->nla_len) && pad < end; pad++)
+			if (*pad)
+				return 0;
+		p += NLA_ALIGN(a->nla_len);
+	}
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long batch = 1, families = IMP2_FAMILY_IPV4, count = 0, secs = 0, rcvbuf = 0;
 	static unsigned char buf[1 << 17];
-	unsigned long events = 0, overruns = 0;
+	unsigned long events = 0, overruns = 0, dirty = 0;
+	int check_padding = 0;
 	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
 	struct nlmsghdr *h;
 	size_t off;
 	time_t end;
 	int fd, opt;
 
-	while ((opt = getopt(argc, argv, "b:f:c:t:r:")) != -1) {
+	while ((opt = getopt(argc, argv, "b:f:c:t:r:p")) != -1) {
 		switch (opt) {
 		case 'b': batch = number(optarg); break;
 		case 'f': families = number(optarg); break;
 		case 'c': count = number(optarg); break;
 		case 't': secs = number(optarg); break;
 		case 'r': rcvbuf = number(optarg); break;
+		case 'p': check_padding = 1; break;
 		default: usage();
 		}
 	}
@@ -134,6 +160,8 @@ int main(int argc, char **argv)
 		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
 			if (h->nlmsg_type == IMP2_V2_EVENT) {
 				events++;
+				if (check_padding && !padding_is_clean(h))
+					dirty++;
 			} else if (h->nlmsg_type == NLMSG_ERROR) {
 				const struct nlmsgerr *e = NLMSG_DATA(h);
 
@@ -144,6 +172,7 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	fprintf(stderr, "{\"summary\":{\"events\":%lu,\"overruns\":%lu}}\n", events, overruns);
+	fprintf(stderr, "{\"summary\":{\"events\":%lu,\"overruns\":%lu,\"dirty_padding\":%lu}}\n",
+		events, overruns, dirty);
 	return 0;
 }

@@ -371,7 +371,11 @@ fn monitor(args: &MonitorArgs) -> Result<(), Fatal> {
     let subscribe = protocol.subscribe_request(SUBSCRIBE_SEQ, portid);
     send(&socket, &subscribe)?;
 
-    let deadline = args.timeout.map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0)));
+    // A timeout too long to represent (--timeout inf) is none.
+    let deadline = args
+        .timeout
+        .and_then(|s| Duration::try_from_secs_f64(s.max(0.0)).ok())
+        .and_then(|d| Instant::now().checked_add(d));
     let mut consumer = Consumer {
         summary: Summary::new(matches!(protocol, Protocol::V2(_))),
         subscribe_seq: SUBSCRIBE_SEQ,

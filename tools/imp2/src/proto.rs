@@ -192,7 +192,7 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 /// the request's header, and its payload unless `NLM_F_CAPPED`), then
 /// extended-ack TLVs if `NLM_F_ACK_TLVS`. Broken TLVs lose only the text.
 fn decode_ack(flags: u16, payload: &[u8]) -> Ack {
-    let errno = -(u32_at(payload, 0) as i32);
+    let errno = (u32_at(payload, 0) as i32).wrapping_neg();
     let request = &payload[4..];
     let mut ack = Ack { seq: u32_at(request, 8), errno, ..Ack::default() };
     if flags & NLM_F_ACK_TLVS == 0 {
@@ -253,7 +253,7 @@ fn decode_one(msg_type: u16, flags: u16, seq: u32, payload: &[u8]) -> Result<Mes
             Ok(Message::Ack(decode_ack(flags, payload)))
         }
         NLMSG_DONE => {
-            let errno = if payload.len() >= 4 { -(u32_at(payload, 0) as i32) } else { 0 };
+            let errno = if payload.len() >= 4 { (u32_at(payload, 0) as i32).wrapping_neg() } else { 0 };
             Ok(Message::Done { seq, errno })
         }
         abi::V2_EVENT => v2::decode_event(seq, payload)
