@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the cached base initramfs for the test VM: busybox plus the host tools
 # the tests need (bash, iproute2, iputils ping, capsh, setpriv, nft) with
-# their shared libraries.  Prints the path of the gzip'd cpio.
+# their shared libraries, and the libraries of the dynamically linked test
+# clients (HOST_LIBS).  Prints the path of the gzip'd cpio.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -9,10 +10,25 @@ HOST_BINS=(bash ip ping capsh setpriv nft)
 for b in "${HOST_BINS[@]}"; do
 	command -v "$b" >/dev/null || die "$b missing on host: run scripts/setup-toolchain.sh"
 done
+# Shared libraries that build/bin's dynamically linked test clients need
+# (tests/clients/imp2_nflog_lib.c: libnetfilter_log, which needs
+# libnfnetlink and libmnl), with their own dependencies.
+HOST_LIBS=(libnetfilter_log.so.1 libnfnetlink.so.0 libmnl.so.0)
+multiarch=$(uname -m)-linux-gnu
+lib_paths=()
+for l in "${HOST_LIBS[@]}"; do
+	p=
+	for d in "/lib/$multiarch" "/usr/lib/$multiarch"; do
+		[[ -e $d/$l ]] && { p=$d/$l; break; }
+	done
+	[[ $p ]] || die "$l missing on host (in /lib/$multiarch or /usr/lib/$multiarch): run scripts/setup-toolchain.sh (it installs libnetfilter-log-dev)"
+	lib_paths+=("$p")
+done
 
 key=$( {
 	cat "$IMP2_ROOT/scripts/guest/init" "$0"
 	for b in busybox "${HOST_BINS[@]}"; do sha256sum "$(command -v "$b")"; done
+	for p in "${lib_paths[@]}"; do echo "$p"; sha256sum <"$p"; done
 } | sha256sum | cut -c1-16)
 out=$IMP2_CACHE/initramfs-base-$key.cpio.gz
 if [[ -f $out ]]; then echo "$out"; exit 0; fi
@@ -31,6 +47,13 @@ for b in "${HOST_BINS[@]}"; do
 	copy_libs "$stage" "$p"
 	# keep the name the tests call it by, even where it is a symlink on the host
 	[[ $p == */bin/$b || $p == */sbin/$b ]] || ln -sf "$p" "$stage/usr/bin/$b"
+done
+for p in "${lib_paths[@]}"; do
+	if [[ ! -e $stage$p ]]; then
+		mkdir -p "$stage$(dirname "$p")"
+		cp -L "$p" "$stage$p"
+	fi
+	copy_libs "$stage" "$p"
 done
 # Scripts start with #!/bin/bash, and the kernel's kselftest runner execs
 # them as they are; /bin is busybox's, so bash gets its link there.

@@ -20,6 +20,9 @@ APT_PACKAGES=(
 	bc flex bison libelf-dev libssl-dev cpio kmod xz-utils zstd
 	iproute2 iputils-ping libcap2-bin util-linux procps psmisc nftables
 	make gcc libc6-dev python3
+	# tests/clients/imp2_nflog_lib.c, the NFLOG peer read through the library
+	# ulogd2 uses (pulls libnetfilter-log1, libnfnetlink-dev, libmnl-dev)
+	libnetfilter-log-dev
 	# pahole: Debian's config has BTF options that olddefconfig drops without it
 	dwarves
 )
