@@ -13,9 +13,19 @@ run_long "cargo build (tools)" "$IMP2_CACHE/logs/tools-build.log" \
 	die "building tools/ failed (log above)"
 cp "$IMP2_ROOT/tools/target/release/imp2" "$IMP2_ROOT/build/bin/imp2"
 
+# Static, so that the guest needs no libraries for them; but for the NFLOG
+# peer read through libnetfilter_log (as ulogd2 reads it), which links
+# dynamically: Debian ships libnetfilter_log, libnfnetlink and libmnl as
+# shared libraries only. The base initramfs carries them
+# (scripts/mkinitramfs.sh, HOST_LIBS).
 for c in "$IMP2_ROOT"/tests/clients/*.c; do
-	gcc -static -O2 -Wall -Wextra -Werror -I"$IMP2_ROOT/include" \
-		-o "$IMP2_ROOT/build/bin/$(basename "$c" .c)" "$c" ||
+	link=(-static)
+	if [[ $(basename "$c") == imp2_nflog_lib.c ]]; then
+		read -ra link < <(pkg-config --cflags --libs libnetfilter_log) ||
+			die "pkg-config finds no libnetfilter_log (for $c): run scripts/setup-toolchain.sh (it installs libnetfilter-log-dev)"
+	fi
+	gcc -O2 -Wall -Wextra -Werror -I"$IMP2_ROOT/include" \
+		-o "$IMP2_ROOT/build/bin/$(basename "$c" .c)" "$c" "${link[@]}" ||
 		die "compiling $c failed"
 done
 log "tools: $(ls "$IMP2_ROOT/build/bin" | tr '\n' ' ')"
