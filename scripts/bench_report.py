@@ -23,11 +23,19 @@ LABEL = {
     "none": "no module", "emptyhook": "empty C hook", "imp2-idle": "imp2 idle",
     "imp2-used": "imp2 after use",
     "imp2-v1": "imp2 v1", "imp2-v2": "imp2 v2", "imp2-v2-batch": "imp2 v2 batched",
-    "cref": "C reference v1", "nflog": "NFLOG", "nflog-q64": "NFLOG qthresh 64",
+    "cref": "C reference v1",
+    # tests/clients/imp2_nflog.c: meta only, counts message headers, decodes
+    # nothing: the floor of reading NFLOG at all.
+    "nflog": "NFLOG header count (floor)", "nflog-q64": "NFLOG header count q64 (floor)",
+    # tests/clients/imp2_nflog_lib.c: libnetfilter_log as ulogd2 uses it,
+    # 64 bytes of each packet, every field imp2 reports decoded.
+    "nflog-lib": "NFLOG libnetfilter_log", "nflog-lib-q64": "NFLOG libnetfilter_log q64",
 }
+# The peer column's width: the longest label.
+W = max(len(v) for v in LABEL.values())
 FAST_PEERS = ["none", "emptyhook", "imp2-idle", "imp2-used", "imp2-v1", "imp2-v2", "cref", "nflog"]
-MATCH_PEERS = ["imp2-v1", "imp2-v2", "imp2-v2-batch", "cref", "nflog", "nflog-q64"]
-BURST_PEERS = ["none", "imp2-v1", "imp2-v2", "imp2-v2-batch", "cref", "nflog-q64"]
+MATCH_PEERS = ["imp2-v1", "imp2-v2", "imp2-v2-batch", "cref", "nflog", "nflog-q64", "nflog-lib", "nflog-lib-q64"]
+BURST_PEERS = ["none", "imp2-v1", "imp2-v2", "imp2-v2-batch", "cref", "nflog-q64", "nflog-lib-q64"]
 
 
 def icmpgens(records):
@@ -56,7 +64,8 @@ def icmpgens(records):
         [r["ns"] / r["packets"] for r in recs if r["peer"] == "none" and r["packets"]])
     return out, ratio_out
 MATCH_RATIOS = [("v2 batched / v1 per-event", "imp2-v2-batch", "imp2-v1"),
-                ("v2 batched / NFLOG qthresh 64", "imp2-v2-batch", "nflog-q64"),
+                ("v2 batched / NFLOG header count q64 (floor)", "imp2-v2-batch", "nflog-q64"),
+                ("v2 batched / NFLOG libnetfilter_log q64", "imp2-v2-batch", "nflog-lib-q64"),
                 ("v2 unbatched / v1", "imp2-v2", "imp2-v1"),
                 ("imp2 v1 / C reference v1", "imp2-v1", "cref")]
 
@@ -150,7 +159,7 @@ def summarise(records):
                        ("fast: imp2 v1 (listening) / empty C hook", "imp2-v1", "emptyhook"),
                        ("fast: imp2 v2 (listening) / empty C hook", "imp2-v2", "emptyhook"),
                        ("fast: imp2 v1 / C reference v1", "imp2-v1", "cref"),
-                       ("fast: NFLOG / no module", "nflog", "none")]:
+                       ("fast: NFLOG (header count) / no module", "nflog", "none")]:
         r = spread(ratios(fast, a, b))
         if r:
             out["ratios"][name] = r
@@ -193,42 +202,43 @@ def print_table(s):
     print("min / median / max over the repetitions; ratios are per repetition.")
     if s["fastpath"]:
         print("\nfast path: non-matching UDP, pktgen netif_receive, QEMU -icount (pps = instructions per packet)")
-        print(f"  {'peer':<18} {'min':>12} {'median':>12} {'max':>12} {'spread':>8}")
+        print(f"  {'peer':<{W}} {'min':>12} {'median':>12} {'max':>12} {'spread':>8}")
         for p, v in s["fastpath"].items():
-            print(f"  {LABEL[p]:<18} {fmt(v['min']):>12} {fmt(v['median']):>12} {fmt(v['max']):>12} {v['spread_pct']:>7.2f}%")
+            print(f"  {LABEL[p]:<{W}} {fmt(v['min']):>12} {fmt(v['median']):>12} {fmt(v['max']):>12} {v['spread_pct']:>7.2f}%")
     recv = s["icmpgen"]["receive_path_per_packet"]
     for label, scen in s["icmpgen"]["scenarios"].items():
         print(f"\nmatching path, kernel side: in-kernel ICMP echo requests (bench/icmpgen), {label}, QEMU -icount")
         if recv:
             print(f"  (the receive path alone: {fmt(recv['median'])} instructions per packet)")
-        print(f"  {'peer':<18} {'instr/event min':>15} {'median':>8} {'max':>8} {'spread':>8} {'loss %':>7}")
+        print(f"  {'peer':<{W}} {'instr/event min':>15} {'median':>8} {'max':>8} {'spread':>8} {'loss %':>7}")
         for p, v in scen.items():
             c, l = v["instructions_per_event"], v["loss_pct"]
             cost = (f"{fmt(c['min']):>15} {fmt(c['median']):>8} {fmt(c['max']):>8} {c['spread_pct']:>7.2f}%"
                     if c else f"{'-':>15} {'-':>8} {'-':>8} {'-':>8}")
-            print(f"  {LABEL[p]:<18} {cost} {l['max']:>7.1f}")
+            print(f"  {LABEL[p]:<{W}} {cost} {l['max']:>7.1f}")
     for label, scen in s["bursts"].items():
         print(f"\nmatching path, bursts: ICMP over veth, consumers stopped, then drained; {label}; QEMU -icount")
-        print(f"  {'peer':<18} {'events/s min':>12} {'median':>10} {'max':>10} {'spread':>8} "
+        print(f"  {'peer':<{W}} {'events/s min':>12} {'median':>10} {'max':>10} {'spread':>8} "
               f"{'kernel instr/event':>18} {'consumer':>9} {'loss %':>7}")
         for p, v in scen.items():
             e, k, c, l = (v["events_per_s"], v["kernel_instructions_per_event"],
                           v["consumer_instructions_per_event"], v["loss_pct"])
             rates = (f"{fmt(e['min']):>12} {fmt(e['median']):>10} {fmt(e['max']):>10} {e['spread_pct']:>7.2f}%"
                      if e else f"{'-':>12} {'-':>10} {'-':>10} {'-':>8}")
-            print(f"  {LABEL[p]:<18} {rates} {fmt(k['median']) if k else '-':>18} "
+            print(f"  {LABEL[p]:<{W}} {rates} {fmt(k['median']) if k else '-':>18} "
                   f"{fmt(c['median']) if c else '-':>9} {l['max']:>7.1f}")
     for label, scen in s["matching"].items():
         print(f"\nmatching path: ICMP flood over veth, {label}, wall time")
-        print(f"  {'peer':<18} {'events/s min':>12} {'median':>10} {'max':>10} {'spread':>8} {'per listener':>13} {'loss % med':>10} {'max':>6}")
+        print(f"  {'peer':<{W}} {'events/s min':>12} {'median':>10} {'max':>10} {'spread':>8} {'per listener':>13} {'loss % med':>10} {'max':>6}")
         for p, v in scen.items():
             e, pl, l = v["events_per_s"], v["events_per_s_per_listener"], v["loss_pct"]
-            print(f"  {LABEL[p]:<18} {fmt(e['min']):>12} {fmt(e['median']):>10} {fmt(e['max']):>10} "
+            print(f"  {LABEL[p]:<{W}} {fmt(e['min']):>12} {fmt(e['median']):>10} {fmt(e['max']):>10} "
                   f"{e['spread_pct']:>7.1f}% {fmt(pl['median']):>13} {l['median']:>10.1f} {l['max']:>6.1f}")
     print("\nratios (per repetition)")
-    print(f"  {'':<58} {'min':>7} {'median':>7} {'max':>7} {'spread':>8}")
+    rw = max([58] + [len(name) for name in s["ratios"]])
+    print(f"  {'':<{rw}} {'min':>7} {'median':>7} {'max':>7} {'spread':>8}")
     for name, r in s["ratios"].items():
-        print(f"  {name:<58} {r['min']:>7.3f} {r['median']:>7.3f} {r['max']:>7.3f} {r['spread_pct']:>7.2f}%")
+        print(f"  {name:<{rw}} {r['min']:>7.3f} {r['median']:>7.3f} {r['max']:>7.3f} {r['spread_pct']:>7.2f}%")
 
 
 def plot(s, png):
