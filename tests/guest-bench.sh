@@ -1,7 +1,10 @@
 # Runs inside the VM (scripts/bench.sh, and the smoke test): side-by-side
 # benchmark of imp2.ko (Rust) against no module, an empty C hook, the C
 # reference (bench/cref) and NFLOG (nftables "log group", default and
-# qthreshold 64).
+# qthreshold 64), read two ways: nflog*, tests/clients/imp2_nflog.c, meta
+# only and counting message headers (the floor of reading NFLOG at all);
+# nflog-lib*, tests/clients/imp2_nflog_lib.c, through libnetfilter_log the
+# way ulogd2 reads it, 64 bytes of each packet, every field decoded.
 #
 #   guest-bench.sh [--fastpath] [--icmpgen] [--bursts] [--matching] | --smoke
 #
@@ -62,6 +65,8 @@ in_receives() { ip netns exec $A awk '$1 == "Ip:" && $2 ~ /^[0-9]+$/ {print $4}'
 # --- peers -------------------------------------------------------------------
 # Each peer comes up with the consumers it needs: CONSUMERS v2 listeners
 # (imp2-v2*), or one v1 subscriber (imp2-v1, cref), or an NFLOG reader.
+# The NFLOG rule sets no snaplen: the kernel copies min(rule's snaplen,
+# reader's copy range) bytes, so imp2_nflog_lib's 64-byte range applies.
 consumers=() outs=()
 consume() { # consume OUT CMD...: a consumer in A, its stdout+stderr to OUT
 	local out=$1; shift
@@ -104,7 +109,7 @@ peer_up() { # peer_up PEER RCVBUF LISTENERS [COUNT: consumers exit after it]
 		insmod /imp2/modules/imp2_cref.ko || return 1
 		consume "$(mktemp)" $IMP2 monitor --v1 --unit 30 --quiet --json "${rb[@]}"
 		wait_subscribed $A 30 ;;
-	nflog|nflog-q64)
+	nflog|nflog-q64|nflog-lib|nflog-lib-q64)
 		ip netns exec $A nft -f - <<-'NFT' || return 1
 		table ip imp2bench {
 			chain pre {
@@ -113,11 +118,12 @@ peer_up() { # peer_up PEER RCVBUF LISTENERS [COUNT: consumers exit after it]
 			}
 		}
 		NFT
-		local q=()
-		[[ $peer == nflog-q64 ]] && q=(-q 64)
+		local q=() reader=imp2_nflog
+		[[ $peer == *-q64 ]] && q=(-q 64)
+		[[ $peer == nflog-lib* ]] && reader=imp2_nflog_lib
 		[[ $rcvbuf != default ]] && q+=(-r "$rcvbuf")
 		[[ $count ]] && q+=(-c "$count")
-		consume "$(mktemp)" $(type -P imp2_nflog) -g 5 "${q[@]}"
+		consume "$(mktemp)" $(type -P $reader) -g 5 "${q[@]}"
 		busywait 5000 grep -q bound "${outs[0]}" ;;
 	*) fail "unknown peer $peer" ;;
 	esac
@@ -132,7 +138,8 @@ peer_down() {
 	(( ${#consumers[@]} )) && { kill -INT "${consumers[@]}" 2>/dev/null; wait "${consumers[@]}" 2>/dev/null; }
 	for out in "${outs[@]}"; do
 		case $peer in
-		nflog*) e=$(sed -n 's/nflog: \([0-9]*\) events.*/\1/p' "$out")
+		nflog*) # both readers, nflog and nflog-lib: "nflog: N events, M overruns"
+			e=$(sed -n 's/nflog: \([0-9]*\) events.*/\1/p' "$out")
 			o=$(sed -n 's/.* \([0-9]*\) overruns/\1/p' "$out") ;;
 		*) e=$(sed -n 's/.*"events":\([0-9]*\).*/\1/p' "$out")
 			o=$(sed -n 's/.*"overruns":\([0-9]*\).*/\1/p' "$out") ;;
@@ -201,7 +208,8 @@ drain_consumers() {
 # afterwards, each exiting at BURST events (a watchdog shows a loss). With
 # no userspace sender and no scheduling in the timed part, only the
 # receive path and the peer's hook and delivery count: "none" is the
-# receive path alone. Plain NFLOG is left out, as for the bursts.
+# receive path alone. Plain NFLOG (either reader) is left out, as for the
+# bursts.
 icmpgen() { # icmpgen PEER LISTENERS REP
 	local peer=$1 n=$2 rep=$3 ns
 	peer_up $peer $BURST_RCVBUF "$n" $BURST || fail "peer $peer"
@@ -219,7 +227,7 @@ icmpgen() { # icmpgen PEER LISTENERS REP
 icmpgens() {
 	local rep peer
 	for rep in $(seq 1 "$REPS"); do
-		for peer in ${IMP2_BENCH_GEN_PEERS:-none imp2-v1 imp2-v2 imp2-v2-batch cref nflog-q64}; do
+		for peer in ${IMP2_BENCH_GEN_PEERS:-none imp2-v1 imp2-v2 imp2-v2-batch cref nflog-q64 nflog-lib-q64}; do
 			icmpgen $peer 1 "$rep"
 		done
 		(( SMOKE )) || [[ ${IMP2_BENCH_GEN_PEERS:-} ]] && continue
@@ -240,7 +248,8 @@ icmpgens() {
 # the sender's own share.
 # Each consumer exits once it has all BURST events; one that missed some
 # would not: a watchdog stops it, and the record shows the loss. Plain NFLOG
-# is left out: one 4 KiB skb per event (its nlbufsiz) would not fit.
+# (either reader) is left out: one 4 KiB skb per event (its nlbufsiz) would
+# not fit.
 burst() { # burst PEER SENDERS LISTENERS REP
 	local peer=$1 senders=$2 n=$3 rep=$4 t0 t1 t2
 	local per=$((BURST / senders)) total=$((BURST / senders * senders))
@@ -260,11 +269,11 @@ burst() { # burst PEER SENDERS LISTENERS REP
 bursts() {
 	local rep peer
 	for rep in $(seq 1 "$REPS"); do
-		for peer in ${IMP2_BENCH_BURST_PEERS:-none imp2-v1 imp2-v2 imp2-v2-batch cref nflog-q64}; do
+		for peer in ${IMP2_BENCH_BURST_PEERS:-none imp2-v1 imp2-v2 imp2-v2-batch cref nflog-q64 nflog-lib-q64}; do
 			burst $peer 1 1 "$rep"
 		done
 		(( SMOKE )) || [[ ${IMP2_BENCH_BURST_PEERS:-} ]] && continue
-		for peer in none imp2-v1 imp2-v2-batch cref nflog-q64; do
+		for peer in none imp2-v1 imp2-v2-batch cref nflog-q64 nflog-lib-q64; do
 			burst $peer 2 1 "$rep"
 		done
 		for peer in imp2-v2 imp2-v2-batch; do
@@ -290,11 +299,11 @@ matching() { # matching PEER RCVBUF SENDERS LISTENERS REP
 matching_all() {
 	local rep peer
 	for rep in $(seq 1 "$REPS"); do
-		for peer in imp2-v1 imp2-v2 imp2-v2-batch cref nflog nflog-q64; do
+		for peer in imp2-v1 imp2-v2 imp2-v2-batch cref nflog nflog-q64 nflog-lib nflog-lib-q64; do
 			matching $peer $LARGE 1 1 "$rep"
 		done
 		(( SMOKE )) && continue   # the smoke run only checks that every peer works
-		for peer in imp2-v1 imp2-v2-batch cref nflog-q64; do
+		for peer in imp2-v1 imp2-v2-batch cref nflog-q64 nflog-lib-q64; do
 			matching $peer $LARGE 2 1 "$rep"
 		done
 		for peer in imp2-v2 imp2-v2-batch; do

@@ -18,10 +18,10 @@ check "bench --smoke ran to the end" bash -c "(( $rc == 0 )) && grep -q 'bench: 
 fast=$(grep -c '"metric":"fastpath_pps".*"value":[1-9]' "$tmp")
 check "fast path: pps measured for all 8 peers" test "$fast" -eq 8
 gen=$(grep '"metric":"icmpgen"' "$tmp" | grep -v '"peer":"none"' | grep -c '"packets":\([0-9]*\),"ns":[1-9][0-9]*,"events":\[\1\]')
-check "in-kernel ICMP: timed, and every event consumed by imp2 v1, v2, v2 batched, cref and nflog-q64" test "$gen" -eq 5
+check "in-kernel ICMP: timed, and every event consumed by imp2 v1, v2, v2 batched, cref, nflog-q64 and nflog-lib-q64" test "$gen" -eq 6
 whole=$(grep '"metric":"burst"' "$tmp" | grep -v '"peer":"none"' | grep -c '"packets":\([0-9]*\),"us":[1-9][0-9]*,"burst_us":[0-9]*,"events":\[\1\]')
-check "bursts: every event of the burst consumed by imp2 v1, v2, v2 batched, cref and nflog-q64" test "$whole" -eq 5
+check "bursts: every event of the burst consumed by imp2 v1, v2, v2 batched, cref, nflog-q64 and nflog-lib-q64" test "$whole" -eq 6
 events=$(grep '"metric":"matching"' "$tmp" | grep -c '"events":\[[1-9]')
-check "matching path: events delivered by imp2 v1, v2, v2 batched, cref, nflog and nflog-q64" test "$events" -eq 6
+check "matching path: events delivered by imp2 v1, v2, v2 batched, cref, nflog, nflog-q64, nflog-lib and nflog-lib-q64" test "$events" -eq 8
 grep '^IMP2-BENCH' "$tmp" | sed 's/^IMP2-BENCH: /# bench: /'
 ktap_finish
