@@ -23,6 +23,9 @@ LABEL = {
     "none": "no module", "emptyhook": "empty C hook", "imp2-idle": "imp2 idle",
     "imp2-used": "imp2 after use",
     "imp2-v1": "imp2 v1", "imp2-v2": "imp2 v2", "imp2-v2-batch": "imp2 v2 batched",
+    # tests/clients/imp2_v2count.c on a v2 batched listener: counts message
+    # headers, decodes nothing (the floor of reading imp2, as nflog's).
+    "imp2-v2-count": "imp2 v2 batched header count (floor)",
     "cref": "C reference v1",
     # tests/clients/imp2_nflog.c: meta only, counts message headers, decodes
     # nothing: the floor of reading NFLOG at all.
@@ -35,7 +38,7 @@ LABEL = {
 W = max(len(v) for v in LABEL.values())
 FAST_PEERS = ["none", "emptyhook", "imp2-idle", "imp2-used", "imp2-v1", "imp2-v2", "cref", "nflog"]
 MATCH_PEERS = ["imp2-v1", "imp2-v2", "imp2-v2-batch", "cref", "nflog", "nflog-q64", "nflog-lib", "nflog-lib-q64"]
-BURST_PEERS = ["none", "imp2-v1", "imp2-v2", "imp2-v2-batch", "cref", "nflog-q64", "nflog-lib-q64"]
+BURST_PEERS = ["none", "imp2-v1", "imp2-v2", "imp2-v2-batch", "imp2-v2-count", "cref", "nflog-q64", "nflog-lib-q64"]
 
 
 def icmpgens(records):
@@ -124,6 +127,10 @@ def bursts(records):
         kernel = per_rep([r for r in delivered if (senders, r["rep"]) in base],
                          lambda r: 1000.0 * (r["burst_us"] - base[(senders, r["rep"])]) / sum(r["events"]))
         consumer = per_rep(delivered, lambda r: 1000.0 * (r["us"] - r["burst_us"]) / sum(r["events"]))
+        # What monitoring costs per event: the kernel side plus the
+        # consumer, the bursts' sender excluded.
+        monitoring = {p: {k: v + consumer[p][k] for k, v in reps.items() if k in consumer.get(p, {})}
+                      for p, reps in kernel.items()}
         loss = per_rep([r for r in rs if r["peer"] != "none" and r["packets"]],
                        lambda r: 100.0 * (1 - min(r["events"]) / r["packets"]))
         scen = {}
@@ -132,6 +139,7 @@ def bursts(records):
                 scen[p] = {"events_per_s": spread(list(eps.get(p, {}).values())),
                            "kernel_instructions_per_event": spread(list(kernel.get(p, {}).values())),
                            "consumer_instructions_per_event": spread(list(consumer.get(p, {}).values())),
+                           "monitoring_instructions_per_event": spread(list(monitoring.get(p, {}).values())),
                            "loss_pct": spread(list(loss[p].values()))}
         out[label] = scen
         if listeners == 1:
@@ -143,6 +151,9 @@ def bursts(records):
                 r = spread(ratios(kernel, b, a))
                 if r:
                     ratio_out[f"bursts ({senders} sender(s)), kernel cost, inverse: {name}"] = r
+                r = spread(ratios(monitoring, b, a))
+                if r:
+                    ratio_out[f"bursts ({senders} sender(s)), monitoring cost (kernel + consumer), inverse: {name}"] = r
     return out, ratio_out
 
 
@@ -219,14 +230,15 @@ def print_table(s):
     for label, scen in s["bursts"].items():
         print(f"\nmatching path, bursts: ICMP over veth, consumers stopped, then drained; {label}; QEMU -icount")
         print(f"  {'peer':<{W}} {'events/s min':>12} {'median':>10} {'max':>10} {'spread':>8} "
-              f"{'kernel instr/event':>18} {'consumer':>9} {'loss %':>7}")
+              f"{'kernel instr/event':>18} {'consumer':>9} {'both':>7} {'loss %':>7}")
         for p, v in scen.items():
             e, k, c, l = (v["events_per_s"], v["kernel_instructions_per_event"],
                           v["consumer_instructions_per_event"], v["loss_pct"])
+            m = v.get("monitoring_instructions_per_event")
             rates = (f"{fmt(e['min']):>12} {fmt(e['median']):>10} {fmt(e['max']):>10} {e['spread_pct']:>7.2f}%"
                      if e else f"{'-':>12} {'-':>10} {'-':>10} {'-':>8}")
             print(f"  {LABEL[p]:<{W}} {rates} {fmt(k['median']) if k else '-':>18} "
-                  f"{fmt(c['median']) if c else '-':>9} {l['max']:>7.1f}")
+                  f"{fmt(c['median']) if c else '-':>9} {fmt(m['median']) if m else '-':>7} {l['max']:>7.1f}")
     for label, scen in s["matching"].items():
         print(f"\nmatching path: ICMP flood over veth, {label}, wall time")
         print(f"  {'peer':<{W}} {'events/s min':>12} {'median':>10} {'max':>10} {'spread':>8} {'per listener':>13} {'loss % med':>10} {'max':>6}")

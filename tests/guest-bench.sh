@@ -97,6 +97,15 @@ peer_up() { # peer_up PEER RCVBUF LISTENERS [COUNT: consumers exit after it]
 		# --quiet: count only, like the NFLOG reader: the same work per event.
 		consume "$(mktemp)" $IMP2 monitor --v1 --quiet --json "${rb[@]}"
 		wait_subscribed $A ;;
+	imp2-v2-count)
+		# The same listener as imp2-v2-batch, read by a counter of message
+		# headers that decodes nothing: the floor of reading imp2 at all.
+		insmod /imp2/imp2.ko || return 1
+		local c=(-b 64 -f 1)
+		[[ $rcvbuf != default ]] && c+=(-r "$rcvbuf")
+		[[ $count ]] && c+=(-c "$count")
+		consume "$(mktemp)" $(type -P imp2_v2count) "${c[@]}"
+		wait_listeners $A 1 ;;
 	imp2-v2|imp2-v2-batch)
 		insmod /imp2/imp2.ko || return 1
 		local batch=()
@@ -269,7 +278,7 @@ burst() { # burst PEER SENDERS LISTENERS REP
 bursts() {
 	local rep peer
 	for rep in $(seq 1 "$REPS"); do
-		for peer in ${IMP2_BENCH_BURST_PEERS:-none imp2-v1 imp2-v2 imp2-v2-batch cref nflog-q64 nflog-lib-q64}; do
+		for peer in ${IMP2_BENCH_BURST_PEERS:-none imp2-v1 imp2-v2 imp2-v2-batch imp2-v2-count cref nflog-q64 nflog-lib-q64}; do
 			burst $peer 1 1 "$rep"
 		done
 		(( SMOKE )) || [[ ${IMP2_BENCH_BURST_PEERS:-} ]] && continue
