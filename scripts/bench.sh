@@ -21,15 +21,8 @@ if ! command -v gnuplot >/dev/null; then
 		log "gnuplot unavailable: the table and JSON are still written"
 fi
 
-# Out-of-tree module objects live next to their sources, so build the
-# modules for the bench kernel in a copy of the tree.
 tree=$IMP2_ROOT/build/bench-tree
-rm -rf "$tree" && mkdir -p "$tree"
-tar -C "$IMP2_ROOT" --exclude=./build --exclude=./tools/target --exclude=./.git \
-	--exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' -cf - . | tar -C "$tree" -xf -
-mkdir -p "$tree/build/bin" && cp -a "$IMP2_ROOT/build/bin/." "$tree/build/bin/"
-make -C "$tree" KDIR="$BENCH_KDIR" modules >"$tree/build/module-build.log" 2>&1 ||
-	{ tail -n 40 "$tree/build/module-build.log" >&2; die "building the modules for the bench kernel failed"; }
+bench_tree "$BENCH_KDIR" "$tree"
 
 out=$IMP2_ROOT/build/bench
 mkdir -p "$out"

@@ -56,6 +56,20 @@ copy_libs() {
 	done
 }
 
+# bench_tree KDIR TREE: a copy of this checkout at TREE (build/bin's clients
+# included) with the modules built for KDIR there: out-of-tree module
+# objects live next to their sources, so the bench kernel's build must not
+# share the checkout with the test kernel's.
+bench_tree() {
+	local kdir=$1 tree=$2
+	rm -rf "$tree" && mkdir -p "$tree"
+	tar -C "$IMP2_ROOT" --exclude=./build --exclude=./tools/target --exclude=./.git \
+		--exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' -cf - . | tar -C "$tree" -xf -
+	mkdir -p "$tree/build/bin" && cp -a "$IMP2_ROOT/build/bin/." "$tree/build/bin/"
+	make -C "$tree" KDIR="$kdir" modules >"$tree/build/module-build.log" 2>&1 ||
+		{ tail -n 40 "$tree/build/module-build.log" >&2; die "building the modules for $kdir failed"; }
+}
+
 # IMP2_KERNEL selects the kernel everything builds for and boots:
 #   6.12        our debug test kernel from Debian 12's linux-source-6.12 (default)
 #   7.3         the same config on linux-source-7.3 (Debian trixie-backports)

@@ -6,7 +6,7 @@
 # nflog-lib*, tests/clients/imp2_nflog_lib.c, through libnetfilter_log the
 # way ulogd2 reads it, 64 bytes of each packet, every field decoded.
 #
-#   guest-bench.sh [--fastpath] [--icmpgen] [--bursts] [--matching] | --smoke
+#   guest-bench.sh [--fastpath] [--icmpgen] [--bursts] [--matching] [--profile] | --smoke
 #
 # --fastpath: non-matching UDP injected with pktgen; the boot is meant to
 #   run under QEMU's instruction counting (-icount), where pps measures
@@ -19,6 +19,8 @@
 #   (lossless: 32 MiB buffers, bursts they can hold).
 # --matching: ICMP floods over veth with live consumers for a fixed time,
 #   in wall time: throughput and loss when the consumers fall behind.
+# --profile: perf profiles of the kernel side and of the drain, under
+#   -icount (scripts/kernel-profile.sh).
 # --smoke: all three, tiny, once per peer (the test suite, on the debug
 #   kernel).
 #
@@ -324,15 +326,76 @@ matching_all() {
 	done
 }
 
-(( $# )) || fail "usage: guest-bench.sh [--fastpath] [--icmpgen] [--bursts] [--matching] | --smoke"
+# --- profile: where the instructions of icmpgen's run and the drain go ----
+# Under -icount guest time counts instructions, so perf's cpu-clock samples
+# every PERIOD ns are samples every PERIOD instructions. Per peer: the
+# kernel side (the insmod of bench/icmpgen, which injects BURST packets in
+# its own context) and the consumers' drain (system-wide: their recvmsg
+# and their userspace). perf report runs while the peer's module is
+# loaded, so that its symbols resolve through /proc/kallsyms. One
+# "IMP2-PROFILE: peer phase samples period packets dso symbol" line per
+# symbol; scripts/kernel-profile.sh turns them into instructions per event.
+PERIOD=${IMP2_BENCH_PERIOD:-5000}
+profile_report() { # profile_report PEER PHASE DATA
+	local peer=$1 phase=$2 data=$3
+	perf report -i "$data" --stdio -n -q --sort comm,dso,sym -g none 2>/dev/null |
+		awk -v p="$peer" -v ph="$phase" -v per="$PERIOD" -v n="$BURST" '
+			$2 ~ /^[0-9]+$/ { sym = ""
+				for (i = 6; i <= NF; i++) sym = sym (i > 6 ? " " : "") $i
+				print "IMP2-PROFILE: " p " " ph " " $2 " " per " " n " " $3 " " $4 " " sym }'
+}
+# drain_profiled: drain_consumers under a system-wide perf record. The
+# consumers are resumed from inside the recorded command, so that none of
+# their work precedes the recording; it waits until each is a zombie (30 s
+# at most, then SIGINT: the record then shows the loss).
+drain_profiled() {
+	perf record -q -N -a -e cpu-clock -c "$PERIOD" -o /tmp/drain.data -- bash -c '
+		kill -CONT "$@"
+		for p; do
+			for ((t = 0; t < 600; t++)); do
+				read -r _ _ state _ <"/proc/$p/stat" 2>/dev/null && [[ $state != Z ]] || break
+				sleep 0.05
+			done
+		done
+		kill -INT "$@" 2>/dev/null; :' _ "${consumers[@]}" >/dev/null 2>&1 || fail "perf record -a failed"
+	wait "${consumers[@]}"
+	consumers=()
+}
+profile_peer() { # profile_peer PEER
+	local peer=$1
+	peer_up $peer $BURST_RCVBUF 1 $BURST || fail "peer $peer"
+	(( ${#consumers[@]} )) && kill -STOP "${consumers[@]}"
+	perf record -q -N -e cpu-clock -c "$PERIOD" -o /tmp/kernel.data -- \
+		nsenter --net=/run/netns/$A insmod /imp2/modules/imp2_icmpgen.ko count=$BURST dev=dummy0 \
+		saddr=10.97.0.2 daddr=10.97.0.1 >/dev/null 2>&1 || fail "imp2_icmpgen under perf did not load"
+	rmmod imp2_icmpgen
+	profile_report $peer kernel /tmp/kernel.data
+	if (( ${#consumers[@]} )); then
+		drain_profiled
+		profile_report $peer drain /tmp/drain.data
+	fi
+	peer_down $peer
+	emit "{\"metric\":\"profile\",\"peer\":\"$peer\",\"packets\":$BURST,\"events\":[${EVENTS// /,}],\"overruns\":$OVERRUNS}"
+	rm -f /tmp/kernel.data /tmp/drain.data
+}
+profiles() {
+	command -v perf >/dev/null || fail "perf is not in the VM (scripts/kernel-profile.sh copies the host's)"
+	local peer
+	for peer in ${IMP2_BENCH_PROFILE_PEERS:-none imp2-v1 imp2-v2-batch imp2-v2-count cref nflog-lib-q64}; do
+		profile_peer $peer
+	done
+}
+
+(( $# )) || fail "usage: guest-bench.sh [--fastpath] [--icmpgen] [--bursts] [--matching] [--profile] | --smoke"
 for mode in "$@"; do
 	case $mode in
 	--fastpath) fastpath ;;
 	--icmpgen) icmpgens ;;
 	--bursts) bursts ;;
 	--matching) matching_all ;;
+	--profile) profiles ;;
 	--smoke|--all) fastpath; icmpgens; bursts; matching_all ;;
-	*) fail "usage: guest-bench.sh [--fastpath] [--icmpgen] [--bursts] [--matching] | --smoke" ;;
+	*) fail "usage: guest-bench.sh [--fastpath] [--icmpgen] [--bursts] [--matching] [--profile] | --smoke" ;;
 	esac
 done
 cleanup_netns $A $B
