@@ -18,8 +18,10 @@ head -c 4 "$perf" | grep -q ELF ||
 	die "$perf is not the perf binary (a wrapper?): apt-get install linux-perf"
 "$IMP2_ROOT/scripts/build-all.sh"     # toolchain, test kernel, tools
 BENCH_KDIR=$("$IMP2_ROOT/scripts/build-kernel.sh" --profile bench)
-grep -q '^CONFIG_PERF_EVENTS=y' "$BENCH_KDIR/.config" ||
-	die "the bench kernel ($BENCH_KDIR) has no CONFIG_PERF_EVENTS: add it to kconfig/bench.config"
+for opt in PERF_EVENTS HIGH_RES_TIMERS; do
+	grep -q "^CONFIG_$opt=y" "$BENCH_KDIR/.config" ||
+		die "the bench kernel ($BENCH_KDIR) has no CONFIG_$opt: add it to kconfig/bench.config"
+done
 tree=$IMP2_ROOT/build/profile-tree
 bench_tree "$BENCH_KDIR" "$tree"
 cp -L "$perf" "$tree/build/bin/perf"   # vm-run.sh copies build/bin and its libraries

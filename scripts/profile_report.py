@@ -85,6 +85,8 @@ def main():
         n = sum(samples[peer, "kernel"].values())
         total = sum(c.values())
         line = f"\n{peer}: {total:,.0f} per packet ({n:,} samples, {spread(n)})"
+        if n < 1000:
+            line += " -- too few samples: is CONFIG_HIGH_RES_TIMERS on?"
         if peer != "none" and base:
             line += f", {total - base_total:+,.0f} over none"
         print(line)
