@@ -281,9 +281,7 @@ impl MsgOut for SkbTail<'_> {
     #[inline(always)]
     fn push<const N: usize>(&mut self, bytes: [u8; N]) {
         if let Some(dst) = self.room.get_mut(self.len..).and_then(<[MaybeUninit<u8>]>::first_chunk_mut::<N>) {
-            for (slot, byte) in dst.iter_mut().zip(bytes) {
-                slot.write(byte);
-            }
+            store(dst, bytes);
             // INVARIANT: the N bytes after `len` were just written.
             self.len += N;
         }
@@ -293,11 +291,22 @@ impl MsgOut for SkbTail<'_> {
     fn patch<const N: usize>(&mut self, at: usize, bytes: [u8; N]) {
         let written = self.room.get_mut(..self.len).unwrap_or_default();
         if let Some(dst) = written.get_mut(at..).and_then(<[MaybeUninit<u8>]>::first_chunk_mut::<N>) {
-            for (slot, byte) in dst.iter_mut().zip(bytes) {
-                slot.write(byte);
-            }
+            store(dst, bytes);
         }
     }
+}
+
+/// Writes `bytes` to `dst` as one N-byte store. A per-byte loop
+/// (`iter_mut().zip(bytes)`) compiled to a loop that moved the iterator's
+/// 72-byte state with `rep movsq` about 30 times per event: `make bench`
+/// measured the kernel side of a batched v2 event at 4,370 instructions
+/// with it, against 1,004 when events were copied from a stack buffer.
+#[inline(always)]
+fn store<const N: usize>(dst: &mut [MaybeUninit<u8>; N], bytes: [u8; N]) {
+    // SAFETY: `[MaybeUninit<u8>; N]` has the size and alignment (1) of
+    // `[u8; N]`, and `dst` is an exclusive reference to N bytes, so it is
+    // valid for one write of a `[u8; N]`; writing initialises them.
+    unsafe { core::ptr::from_mut(dst).cast::<[u8; N]>().write(bytes) };
 }
 
 impl Drop for NlMsgBuf {
