@@ -94,6 +94,7 @@ void imp2_cond_resched(void);
 void imp2_rcu_read_lock(void);
 void imp2_rcu_read_unlock(void);
 u64 imp2_ktime_get_real_ns(void);
+u64 imp2_ktime_get_ns(void);
 struct nf_hook_state;
 u32 imp2_nf_state_in_ifindex(const struct nf_hook_state *state);
 /*
@@ -123,6 +124,10 @@ struct imp2_v2_filter {
 	unsigned long protos[BITS_TO_LONGS(IMP2_NUM_PROTOS)];
 	u32 batch;		/* events per datagram, 1..IMP2_BATCH_MAX */
 	u32 flush_ms;		/* 1..IMP2_FLUSH_MS_MAX */
+	u32 snaplen;		/* 0..IMP2_SNAPLEN_MAX */
+	u32 sample;		/* 1..: one in this many */
+	u32 rate_limit;		/* events per second; 0: no limit */
+	u32 rate_burst;		/* 1..IMP2_RATE_MAX if rate_limit */
 };
 struct netlink_ext_ack;
 int imp2_v2_parse_subscribe(const struct nlmsghdr *nlh, struct imp2_v2_filter *filter,

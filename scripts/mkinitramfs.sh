@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Build the cached base initramfs for the test VM: busybox plus the host tools
-# the tests need (bash, iproute2, iputils ping, capsh, setpriv, nft) with
+# the tests need (bash, iproute2, iputils ping, capsh, setpriv, nft, tcpdump) with
 # their shared libraries, and the libraries of the dynamically linked test
 # clients (HOST_LIBS).  Prints the path of the gzip'd cpio.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-HOST_BINS=(bash ip ping capsh setpriv nft)
+HOST_BINS=(bash ip ping capsh setpriv nft tcpdump)
 for b in "${HOST_BINS[@]}"; do
 	command -v "$b" >/dev/null || die "$b missing on host: run scripts/setup-toolchain.sh"
 done

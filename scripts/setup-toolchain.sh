@@ -23,6 +23,8 @@ APT_PACKAGES=(
 	# tests/clients/imp2_nflog_lib.c, the NFLOG peer read through the library
 	# ulogd2 uses (pulls libnetfilter-log1, libnfnetlink-dev, libmnl-dev)
 	libnetfilter-log-dev
+	# the guest's reader of `imp2 monitor -w` pcapng files (tests/imp2_v2_capture.sh)
+	tcpdump
 	# pahole: Debian's config has BTF options that olddefconfig drops without it
 	dwarves
 )

@@ -244,6 +244,11 @@ u64 imp2_ktime_get_real_ns(void)
 	return ktime_get_real_ns();
 }
 
+u64 imp2_ktime_get_ns(void)
+{
+	return ktime_get_ns();
+}
+
 u32 imp2_nf_state_in_ifindex(const struct nf_hook_state *state)
 {
 	return state->in ? state->in->ifindex : 0;

@@ -33,11 +33,26 @@ static const char *const imp2_attr_names[__IMP2_A_MAX] = {
 	[IMP2_A_PAD]		= "IMP2_A_PAD",
 	[IMP2_A_BATCH]		= "IMP2_A_BATCH",
 	[IMP2_A_FLUSH_MS]	= "IMP2_A_FLUSH_MS",
+	[IMP2_A_SNAPLEN]	= "IMP2_A_SNAPLEN",
+	[IMP2_A_PAYLOAD]	= "IMP2_A_PAYLOAD",
+	[IMP2_A_SAMPLE]		= "IMP2_A_SAMPLE",
+	[IMP2_A_RATE_LIMIT]	= "IMP2_A_RATE_LIMIT",
+	[IMP2_A_RATE_BURST]	= "IMP2_A_RATE_BURST",
+	[IMP2_A_SUPPRESSED]	= "IMP2_A_SUPPRESSED",
+	[IMP2_A_SUPPRESSED_TOTAL] = "IMP2_A_SUPPRESSED_TOTAL",
 };
 
 /* Inside IMP2_A_PROTOS: only IMP2_A_PROTO entries, one per protocol. */
 static const struct nla_policy imp2_protos_policy[IMP2_A_MAX + 1] = {
 	[IMP2_A_PROTO]		= { .type = NLA_U8 },
+};
+
+/* Ranges wider than NLA_POLICY_RANGE's s16 bounds. */
+static const struct netlink_range_validation imp2_snaplen_range = {
+	.min = 0, .max = IMP2_SNAPLEN_MAX,
+};
+static const struct netlink_range_validation imp2_rate_range = {
+	.min = 1, .max = IMP2_RATE_MAX,
 };
 
 /* IMP2_V2_SUBSCRIBE: every other attribute type is refused (strict parse). */
@@ -46,6 +61,10 @@ static const struct nla_policy imp2_subscribe_policy[IMP2_A_MAX + 1] = {
 	[IMP2_A_PROTOS]		= NLA_POLICY_NESTED(imp2_protos_policy),
 	[IMP2_A_BATCH]		= NLA_POLICY_RANGE(NLA_U32, 1, IMP2_BATCH_MAX),
 	[IMP2_A_FLUSH_MS]	= NLA_POLICY_RANGE(NLA_U32, 1, IMP2_FLUSH_MS_MAX),
+	[IMP2_A_SNAPLEN]	= NLA_POLICY_FULL_RANGE(NLA_U32, &imp2_snaplen_range),
+	[IMP2_A_SAMPLE]		= NLA_POLICY_MIN(NLA_U32, 1),
+	[IMP2_A_RATE_LIMIT]	= NLA_POLICY_FULL_RANGE(NLA_U32, &imp2_rate_range),
+	[IMP2_A_RATE_BURST]	= NLA_POLICY_FULL_RANGE(NLA_U32, &imp2_rate_range),
 };
 
 /*
@@ -134,8 +153,22 @@ int imp2_v2_parse_subscribe(const struct nlmsghdr *nlh, struct imp2_v2_filter *f
 		NL_SET_ERR_MSG_ATTR(extack, tb[IMP2_A_FLUSH_MS], "IMP2_A_FLUSH_MS: needs IMP2_A_BATCH");
 		return -EINVAL;
 	}
+	if (tb[IMP2_A_RATE_BURST] && !tb[IMP2_A_RATE_LIMIT]) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[IMP2_A_RATE_BURST], "IMP2_A_RATE_BURST: needs IMP2_A_RATE_LIMIT");
+		return -EINVAL;
+	}
 	filter->batch = tb[IMP2_A_BATCH] ? nla_get_u32(tb[IMP2_A_BATCH]) : 1;
 	filter->flush_ms = tb[IMP2_A_FLUSH_MS] ? nla_get_u32(tb[IMP2_A_FLUSH_MS]) : IMP2_FLUSH_MS_DEFAULT;
+	filter->snaplen = tb[IMP2_A_SNAPLEN] ? nla_get_u32(tb[IMP2_A_SNAPLEN]) : 0;
+	if (filter->batch > 1 && filter->snaplen > IMP2_SNAPLEN_BATCH_MAX) {
+		NL_SET_ERR_MSG_ATTR_FMT(extack, tb[IMP2_A_SNAPLEN],
+					"IMP2_A_SNAPLEN: %u cannot fit a batch datagram: at most %u when batching",
+					filter->snaplen, IMP2_SNAPLEN_BATCH_MAX);
+		return -EINVAL;
+	}
+	filter->sample = tb[IMP2_A_SAMPLE] ? nla_get_u32(tb[IMP2_A_SAMPLE]) : 1;
+	filter->rate_limit = tb[IMP2_A_RATE_LIMIT] ? nla_get_u32(tb[IMP2_A_RATE_LIMIT]) : 0;
+	filter->rate_burst = tb[IMP2_A_RATE_BURST] ? nla_get_u32(tb[IMP2_A_RATE_BURST]) : filter->rate_limit;
 	filter->default_protos = !tb[IMP2_A_PROTOS];
 	if (tb[IMP2_A_PROTOS]) {
 		/* Validated above: every entry is an IMP2_A_PROTO u8. */

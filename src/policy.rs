@@ -8,13 +8,19 @@
 use crate::{
     abstractions::netlink::{ExtAck, RequestMessage},
     bindings,
-    imp2::filter::{Delivery, Filter},
+    imp2::{
+        filter::{Delivery, Filter},
+        limit::{Limits, Rate},
+    },
 };
 use kernel::prelude::*;
 
-/// Validates an `IMP2_V2_SUBSCRIBE` and returns the filter and the
-/// delivery it asks for.
-pub(crate) fn parse_subscribe(msg: RequestMessage<'_>, extack: Pin<&mut ExtAck>) -> Result<(Filter, Delivery)> {
+/// Validates an `IMP2_V2_SUBSCRIBE` and returns the filter, the delivery
+/// and the limits it asks for.
+pub(crate) fn parse_subscribe(
+    msg: RequestMessage<'_>,
+    extack: Pin<&mut ExtAck>,
+) -> Result<(Filter, Delivery, Limits)> {
     let mut raw = bindings::imp2_v2_filter::default();
     // SAFETY: `msg` is a complete message within data we hold (its type
     // invariant), which the parser only reads; `raw` and `extack` are
@@ -33,11 +39,13 @@ pub(crate) fn parse_subscribe(msg: RequestMessage<'_>, extack: Pin<&mut ExtAck>)
         set
     });
     let delivery = if raw.batch > 1 {
-        Delivery { batch: raw.batch, flush_ms: raw.flush_ms }
+        Delivery { batch: raw.batch, flush_ms: raw.flush_ms, snaplen: raw.snaplen }
     } else {
-        Delivery::UNBATCHED
+        Delivery { snaplen: raw.snaplen, ..Delivery::UNBATCHED }
     };
-    Ok((Filter { families: raw.families, protos }, delivery))
+    let rate = (raw.rate_limit > 0).then_some(Rate { per_sec: raw.rate_limit, burst: raw.rate_burst });
+    let limits = Limits { sample: raw.sample, rate };
+    Ok((Filter { families: raw.families, protos }, delivery, limits))
 }
 
 /// Validates a v2 request that takes no attributes.

@@ -37,7 +37,9 @@ enum imp2_msg_type {
 	IMP2_V2_SUBSCRIBE	= 0x20,	/* user -> kernel: the sending port becomes a
 					   listener, or replaces its own filter;
 					   IMP2_A_FAMILIES, IMP2_A_PROTOS,
-					   IMP2_A_BATCH, IMP2_A_FLUSH_MS; needs
+					   IMP2_A_BATCH, IMP2_A_FLUSH_MS,
+					   IMP2_A_SNAPLEN, IMP2_A_SAMPLE,
+					   IMP2_A_RATE_LIMIT, IMP2_A_RATE_BURST; needs
 					   CAP_NET_ADMIN (EPERM); ENOSPC beyond the
 					   module's max_listeners */
 	IMP2_V2_UNSUBSCRIBE	= 0x21,	/* user -> kernel: the sending port stops
@@ -85,6 +87,32 @@ enum imp2_attr {
 				   its first event, 1..IMP2_FLUSH_MS_MAX;
 				   default IMP2_FLUSH_MS_DEFAULT; needs
 				   IMP2_A_BATCH */
+	IMP2_A_SNAPLEN,		/* S L  u32: copy up to this many bytes of each
+				   packet, from its IP header on, into
+				   IMP2_A_PAYLOAD; 0..IMP2_SNAPLEN_MAX, and at
+				   most IMP2_SNAPLEN_BATCH_MAX with IMP2_A_BATCH
+				   > 1 (one event must fit a batch); default 0:
+				   no bytes, and L omits it */
+	IMP2_A_PAYLOAD,		/* E    the packet's first min(snaplen,
+				   IMP2_A_LEN) bytes from the IP header on;
+				   a fragment's own bytes only */
+	IMP2_A_SAMPLE,		/* S L  u32: report one matching packet in N,
+				   the 1st, N+1st, ... of the listener's; 1..;
+				   default 1 (all), and L omits it */
+	IMP2_A_RATE_LIMIT,	/* S L  u32: at most this many events per
+				   second, after sampling; 1..IMP2_RATE_MAX;
+				   absent: no limit */
+	IMP2_A_RATE_BURST,	/* S L  u32: of which up to this many at once;
+				   1..IMP2_RATE_MAX; default IMP2_A_RATE_LIMIT;
+				   needs IMP2_A_RATE_LIMIT */
+	IMP2_A_SUPPRESSED,	/* E    u64: matching packets that sampling and
+				   the rate limit left out since the previous
+				   event taken for this listener; in every event
+				   of a listener with IMP2_A_SAMPLE > 1 or
+				   IMP2_A_RATE_LIMIT, and only there */
+	IMP2_A_SUPPRESSED_TOTAL, /* L   u64: all the packets left out so far,
+				   with those no event has reported yet; only
+				   for such listeners */
 	__IMP2_A_MAX
 };
 #define IMP2_A_MAX (__IMP2_A_MAX - 1)
@@ -100,6 +128,25 @@ enum imp2_attr {
 #define IMP2_BATCH_BYTES_MAX	16384
 #define IMP2_FLUSH_MS_MAX	10000
 #define IMP2_FLUSH_MS_DEFAULT	10
+
+/*
+ * Packet bytes (IMP2_A_SNAPLEN).  A batching listener's snaplen leaves
+ * room for the largest event's other attributes in IMP2_BATCH_BYTES_MAX.
+ */
+#define IMP2_SNAPLEN_MAX	65535
+#define IMP2_SNAPLEN_BATCH_MAX	16000
+
+/*
+ * Sampling and rate limits (IMP2_A_SAMPLE, IMP2_A_RATE_LIMIT/_BURST) are
+ * checked in the hook, per listener, before an event is built: a packet
+ * they leave out costs no allocation.  Sampling counts the listener's
+ * matching packets, on every CPU alike; the rate limit is a token bucket
+ * of IMP2_A_RATE_BURST events refilled at IMP2_A_RATE_LIMIT per second
+ * (CLOCK_MONOTONIC).  What they leave out is counted, never lost: summed
+ * over a listener's events, 1 + IMP2_A_SUPPRESSED is every matching
+ * packet up to the last event, unless events were lost (a sequence gap).
+ */
+#define IMP2_RATE_MAX		1000000000
 
 /*
  * Payload of IMP2_K_MSG: one per ICMP datagram (fragmented datagrams are

@@ -2,7 +2,11 @@
 
 //! Read-only views of socket buffers and an owned netlink message builder.
 
-use crate::{bindings, compat::AsBytes, wire::nlattr::MsgOut};
+use crate::{
+    bindings,
+    compat::AsBytes,
+    wire::nlattr::{CopySource, MsgOut},
+};
 use core::{mem::MaybeUninit, ptr::NonNull};
 use kernel::{
     error::{code::*, Result},
@@ -92,6 +96,28 @@ impl SkBuff {
             bindings::skb_copy_bits(self.as_raw(), offset, buf.as_mut_ptr().cast(), len)
         };
         kernel::error::to_result(ret)
+    }
+}
+
+// SAFETY: `copy_to_uninit` returns `true` only when `skb_copy_bits()`
+// succeeded, and it then has copied all `len` bytes: it refuses
+// `offset + len > skb->len` with `-EFAULT` before copying anything, and
+// otherwise copies the linear part, the page fragments and the frag list
+// until `len` is used up (`skb_copy_bits()` in net/core/skbuff.c, 6.12
+// and 7.3).
+unsafe impl CopySource for SkBuff {
+    fn copy_to(&self, dst: &mut [u8]) -> bool {
+        self.copy_bits(0, dst).is_ok()
+    }
+
+    fn copy_to_uninit(&self, dst: &mut [MaybeUninit<u8>]) -> bool {
+        let Ok(len) = i32::try_from(dst.len()) else {
+            return false;
+        };
+        // SAFETY: the skb is valid (type invariant) and `dst` is writable
+        // for `len` bytes; `skb_copy_bits()` checks `len` against the
+        // packet's length and writes nothing but `dst`.
+        unsafe { bindings::skb_copy_bits(self.as_raw(), 0, dst.as_mut_ptr().cast(), len) == 0 }
     }
 }
 
@@ -293,6 +319,21 @@ impl MsgOut for SkbTail<'_> {
         if let Some(dst) = written.get_mut(at..).and_then(<[MaybeUninit<u8>]>::first_chunk_mut::<N>) {
             store(dst, bytes);
         }
+    }
+
+    #[inline(always)]
+    fn push_copy<S: CopySource + ?Sized>(&mut self, src: &S, len: usize) -> bool {
+        let end = self.len.saturating_add(len);
+        let Some(dst) = self.room.get_mut(self.len..end) else {
+            return false;
+        };
+        if !src.copy_to_uninit(dst) {
+            return false;
+        }
+        // INVARIANT: `CopySource` guarantees that all `len` bytes after
+        // `len` were written, and they lie within `room`.
+        self.len = end;
+        true
     }
 }
 

@@ -11,6 +11,14 @@ pub(crate) fn realtime_ns() -> u64 {
     unsafe { bindings::imp2_ktime_get_real_ns() }
 }
 
+/// `CLOCK_MONOTONIC` now, in nanoseconds since boot (`ktime_get_ns()`).
+/// Callable from any context but NMI.
+pub(crate) fn monotonic_ns() -> u64 {
+    // SAFETY: `ktime_get_ns()` has no preconditions outside NMI context,
+    // which no caller of ours runs in.
+    unsafe { bindings::imp2_ktime_get_ns() }
+}
+
 /// A point in time in jiffies, the timer wheel's clock. Wraps around:
 /// compare with [`Jiffies::is_before`], as `time_before()` does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,11 +8,12 @@
 use crate::{
     imp2::{
         filter::{Delivery, Filter},
+        limit::Limits,
         packet::{IpAddr, IpHeader, IpVersion},
     },
     wire::{
         self,
-        nlattr::{BufferFull, MsgOut, MsgWriter},
+        nlattr::{BufferFull, CopySource, MsgOut, MsgWriter},
     },
 };
 
@@ -29,14 +30,25 @@ pub(crate) struct EventFacts {
     pub(crate) tstamp_ns: u64,
 }
 
-/// Room for the largest event: header; family; two IPv6 addresses;
-/// protocol, ICMP type and code; ifindex, length, timestamp, sequence.
-pub(crate) const EVENT_MAX: usize = 16 + 8 + 2 * 20 + 3 * 8 + 8 + 8 + 12 + 8;
+/// What one listener's event carries besides the packet's facts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ListenerPart {
+    /// `IMP2_A_SUPPRESSED`, for listeners whose limits leave packets out.
+    pub(crate) suppressed: Option<u64>,
+    /// How many of the packet's bytes go in `IMP2_A_PAYLOAD`; 0: none.
+    pub(crate) payload_len: usize,
+}
+
+/// Room for the largest event without its payload: header; family; two
+/// IPv6 addresses; protocol, ICMP type and code; ifindex, length,
+/// timestamp, sequence, suppressed count.
+pub(crate) const EVENT_MAX: usize = 16 + 8 + 2 * 20 + 3 * 8 + 8 + 8 + 12 + 8 + 12;
 
 /// Room for one listener report: header, port, families, two counters,
-/// batch and flush delay, and a nest with up to 256 one-byte protocol
-/// entries (8 bytes each).
-pub(crate) const LISTENER_MAX: usize = 16 + 8 + 8 + 2 * 12 + 2 * 8 + 4 + 256 * 8;
+/// batch and flush delay, snaplen, sample, rate and burst, the suppressed
+/// total, and a nest with up to 256 one-byte protocol entries (8 bytes
+/// each).
+pub(crate) const LISTENER_MAX: usize = 16 + 8 + 8 + 2 * 12 + 2 * 8 + 4 * 8 + 12 + 4 + 256 * 8;
 
 /// Room for the `NLMSG_DONE` that ends a report.
 pub(crate) const DONE_MAX: usize = 16 + 4;
@@ -48,9 +60,17 @@ fn finish<O: MsgOut>(mut w: MsgWriter<O>) -> usize {
 
 /// Writes the `IMP2_V2_EVENT` with sequence number `seq` to `out` (all of
 /// it, or, if it does not fit, `BufferFull` with the output's tail
-/// undefined); returns its length.
+/// undefined); returns its length. The payload, if any, is copied from
+/// `packet`, which starts at the IP header.
 #[inline(always)]
-pub(crate) fn write_event<O: MsgOut>(out: O, seq: u32, ip: &IpHeader, facts: &EventFacts) -> Result<usize, BufferFull> {
+pub(crate) fn write_event<O: MsgOut, P: CopySource + ?Sized>(
+    out: O,
+    seq: u32,
+    ip: &IpHeader,
+    facts: &EventFacts,
+    part: &ListenerPart,
+    packet: &P,
+) -> Result<usize, BufferFull> {
     let start = out.written();
     let mut w = MsgWriter::to(out);
     w.begin(wire::IMP2_V2_EVENT, 0, seq, 0)?;
@@ -74,6 +94,13 @@ pub(crate) fn write_event<O: MsgOut>(out: O, seq: u32, ip: &IpHeader, facts: &Ev
     w.put_u32(wire::IMP2_A_LEN, facts.len)?;
     w.put_u64(wire::IMP2_A_TSTAMP_NS, facts.tstamp_ns)?;
     w.put_u32(wire::IMP2_A_SEQ, seq)?;
+    if let Some(suppressed) = part.suppressed {
+        w.put_u64(wire::IMP2_A_SUPPRESSED, suppressed)?;
+    }
+    // Last: the only attribute of variable length.
+    if part.payload_len > 0 {
+        w.put_copy(wire::IMP2_A_PAYLOAD, packet, part.payload_len)?;
+    }
     Ok(finish(w) - start)
 }
 
@@ -82,8 +109,11 @@ pub(crate) struct ListenerReport<'a> {
     pub(crate) portid: u32,
     pub(crate) filter: &'a Filter,
     pub(crate) delivery: Delivery,
+    pub(crate) limits: Limits,
     pub(crate) events_sent: u64,
     pub(crate) send_failures: u64,
+    /// Packets the limits left out, for listeners that have some.
+    pub(crate) suppressed_total: u64,
 }
 
 /// Encodes one `IMP2_LISTENER` message of the reply to request `seq`.
@@ -110,6 +140,20 @@ pub(crate) fn encode_listener<'b>(
     if l.delivery.batched() {
         w.put_u32(wire::IMP2_A_BATCH, l.delivery.batch)?;
         w.put_u32(wire::IMP2_A_FLUSH_MS, l.delivery.flush_ms)?;
+    }
+    // Likewise, each only if it is not the default.
+    if l.delivery.snaplen > 0 {
+        w.put_u32(wire::IMP2_A_SNAPLEN, l.delivery.snaplen)?;
+    }
+    if l.limits.sample > 1 {
+        w.put_u32(wire::IMP2_A_SAMPLE, l.limits.sample)?;
+    }
+    if let Some(rate) = l.limits.rate {
+        w.put_u32(wire::IMP2_A_RATE_LIMIT, rate.per_sec)?;
+        w.put_u32(wire::IMP2_A_RATE_BURST, rate.burst)?;
+    }
+    if l.limits.any() {
+        w.put_u64(wire::IMP2_A_SUPPRESSED_TOTAL, l.suppressed_total)?;
     }
     let len = finish(w);
     Ok(&buf[..len])

@@ -7,7 +7,7 @@ use crate::{
         event::EVENT_MAX,
         packet::{IpHeader, IpVersion, IPPROTO_ICMP},
     },
-    wire,
+    wire::{self, nlattr::NLA_HDRLEN},
 };
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -121,28 +121,57 @@ pub(crate) fn ipv4_protocols<'a>(filters: impl Iterator<Item = &'a Filter>) -> P
     })
 }
 
-/// How a listener wants its events delivered.
+/// The bytes `IMP2_A_PAYLOAD` takes in an event for a snaplen of
+/// `snaplen`, padding included; none for 0.
+pub(crate) const fn payload_room(snaplen: u32) -> usize {
+    if snaplen == 0 {
+        0
+    } else {
+        (NLA_HDRLEN + snaplen as usize + 3) & !3
+    }
+}
+
+// What `IMP2_SNAPLEN_BATCH_MAX` promises: an event with that many bytes
+// fits a batch.
+const _: () = assert!(EVENT_MAX + payload_room(wire::IMP2_SNAPLEN_BATCH_MAX) <= wire::IMP2_BATCH_BYTES_MAX);
+
+/// How a listener wants its events delivered: in batches or not, and with
+/// how many of the packet's bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Delivery {
     /// Up to this many events per datagram; 1: each in its own.
     pub(crate) batch: u32,
     /// A batch waits at most this long after its first event.
     pub(crate) flush_ms: u32,
+    /// Up to this many bytes of each packet in its event; 0: none. At most
+    /// `IMP2_SNAPLEN_BATCH_MAX` if batched (the policy's check).
+    pub(crate) snaplen: u32,
 }
 
 impl Delivery {
-    /// One event per datagram, sent at once.
-    pub(crate) const UNBATCHED: Delivery = Delivery { batch: 1, flush_ms: 0 };
+    /// One event per datagram, sent at once, without packet bytes.
+    pub(crate) const UNBATCHED: Delivery = Delivery { batch: 1, flush_ms: 0, snaplen: 0 };
 
     /// Whether events are gathered into batches.
     pub(crate) fn batched(&self) -> bool {
         self.batch > 1
     }
 
+    /// The most bytes one event takes.
+    pub(crate) fn event_max(&self) -> usize {
+        EVENT_MAX + payload_room(self.snaplen)
+    }
+
+    /// How many packet bytes an event of a packet of `len` bytes carries.
+    #[inline]
+    pub(crate) fn payload_len(&self, len: u32) -> usize {
+        self.snaplen.min(len) as usize
+    }
+
     /// The bytes a batch may hold: room for `batch` of the largest events,
     /// at most `IMP2_BATCH_BYTES_MAX`.
     pub(crate) fn capacity(&self) -> usize {
-        (self.batch as usize).saturating_mul(EVENT_MAX).min(wire::IMP2_BATCH_BYTES_MAX)
+        (self.batch as usize).saturating_mul(self.event_max()).min(wire::IMP2_BATCH_BYTES_MAX)
     }
 
     /// Whether a batch of `events` events in `bytes` bytes of a datagram
@@ -150,6 +179,6 @@ impl Delivery {
     /// not fit any more. The capacity is the datagram's own, which an
     /// earlier delivery may have sized.
     pub(crate) fn batch_full(&self, events: u32, bytes: usize, capacity: usize) -> bool {
-        events >= self.batch || bytes + EVENT_MAX > capacity
+        events >= self.batch || bytes + self.event_max() > capacity
     }
 }

@@ -5,7 +5,8 @@
 //! - [`v1`]: the 2007 protocol, one subscriber, IPv4 ICMP, `packet_info`;
 //! - [`v2`]: protocol v2, many listeners with filters, IPv4 and IPv6;
 //! - [`packet`]: what the hooks read from a packet;
-//! - [`filter`], [`event`]: v2 filters and message encoding (pure, host-tested);
+//! - [`filter`], [`limit`], [`event`]: v2 filters, sampling and rate
+//!   limits, and message encoding (pure, host-tested);
 //! - here: the per-netns state, the hooks' dispatch and switching (a
 //!   netns's hooks are registered on first use), requests (queued, bounded,
 //!   and drained under a `down_trylock` semaphore) and the counters.
@@ -14,6 +15,7 @@
 
 pub(crate) mod event;
 pub(crate) mod filter;
+pub(crate) mod limit;
 pub(crate) mod packet;
 mod v1;
 mod v2;
@@ -36,7 +38,7 @@ use core::{
     pin::pin,
     sync::atomic::{AtomicBool, AtomicU64, Ordering},
 };
-use event::EventFacts;
+use event::{EventFacts, ListenerPart};
 use kernel::{error::code::*, new_mutex, prelude::*, sync::Mutex};
 use packet::{IpHeader, IpVersion, Ipv6UpperLayer, PacketBytes, IPPROTO_ICMP};
 
@@ -333,6 +335,7 @@ impl Imp2Net {
     /// header the IPv4 hook has already read; the IPv6 hook reads its own,
     /// and only if some listener wants IPv6.
     fn v2_packet(&self, ctx: &PacketContext<'_>, packet: &SkbPacket<'_>, ipv4: Option<IpHeader>) {
+        let skb = packet.0;
         // The common case with only a v1 subscriber: no read-side section.
         if self.v2.is_empty() {
             return;
@@ -350,32 +353,46 @@ impl Imp2Net {
             }
             let mut facts: Option<EventFacts> = None;
             for listener in set.matching(&ip) {
-                // Gathered once, for the first listener that matches.
+                // Sampling and the rate limit first: a packet they leave out
+                // costs no event.
+                let Some(suppressed) = listener.admit(crate::abstractions::time::monotonic_ns) else {
+                    continue;
+                };
+                // Gathered once, for the first listener that takes it.
                 let facts = *facts.get_or_insert_with(|| EventFacts {
                     icmp: ip.icmp_type_code(packet),
                     ifindex: ctx.state.in_ifindex(),
                     len: packet.len(),
                     tstamp_ns: crate::abstractions::time::realtime_ns(),
                 });
+                let part = ListenerPart { suppressed, payload_len: listener.payload_len(facts.len) };
+                let write = |tail: &mut SkbTail<'_>, seq| event::write_event(tail, seq, &ip, &facts, &part, skb);
                 if listener.batched() {
-                    let encode = |tail: &mut SkbTail<'_>, seq| event::write_event(tail, seq, &ip, &facts);
-                    match listener.batch_event(ctx.timer, encode) {
+                    match listener.batch_event(ctx.timer, write) {
                         v2::Batched::Queued => {}
                         v2::Batched::Ready(batch) => listener.send(ctx.socket, batch.msg, batch.events, guard),
-                        v2::Batched::NoMemory => self.counters.alloc_failures.inc(),
+                        v2::Batched::NoMemory(earlier) => {
+                            self.counters.alloc_failures.inc();
+                            listener.give_back(suppressed);
+                            if let Some(batch) = earlier {
+                                listener.send(ctx.socket, batch.msg, batch.events, guard);
+                            }
+                        }
                     }
                     continue;
                 }
                 // Taken before the allocation, as in v1: a failed one leaves
                 // a gap the listener sees.
                 let seq = listener.next_seq();
-                let Ok(mut msg) = NlMsgBuf::with_capacity(event::EVENT_MAX as u32, AllocContext::Atomic) else {
+                let Ok(mut msg) = NlMsgBuf::with_capacity(listener.event_max() as u32, AllocContext::Atomic) else {
                     self.counters.alloc_failures.inc();
+                    listener.give_back(suppressed);
                     continue;
                 };
-                // Written in place: EVENT_MAX fits any event.
-                if msg.append_with(|tail| event::write_event(tail, seq, &ip, &facts)).is_ok() {
-                    listener.send(ctx.socket, msg, 1, guard);
+                // Written in place: the listener's largest event fits.
+                match msg.append_with(|tail| write(tail, seq)) {
+                    Ok(_) => listener.send(ctx.socket, msg, 1, guard),
+                    Err(_) => listener.give_back(suppressed),
                 }
             }
         });
@@ -530,7 +547,7 @@ impl Imp2Net {
         hooks: &NetHooks,
     ) -> Result {
         let message = request.message(msg).ok_or(EINVAL)?;
-        let (filter, delivery) = policy::parse_subscribe(message, extack)?;
+        let (filter, delivery, limits) = policy::parse_subscribe(message, extack)?;
         Self::may_subscribe(request)?;
         let portid = request.sender_portid();
         if portid == 0 {
@@ -539,7 +556,7 @@ impl Imp2Net {
         let adding = Families { ipv4: filter.wants(IpVersion::V4), ipv6: filter.wants(IpVersion::V6) };
         let earlier_batch = self.change_listeners(hooks, adding, || {
             self.v2
-                .subscribe(request, filter, delivery, params::max_listeners())
+                .subscribe(request, v2::Wants { filter, delivery, limits }, params::max_listeners())
                 .map_err(|e| match e {
                     v2::SubscribeError::Full => ENOSPC,
                     v2::SubscribeError::SenderClosed => errno::ECONNREFUSED(),

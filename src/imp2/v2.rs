@@ -23,6 +23,7 @@
 use super::{
     event::{self, ListenerReport},
     filter::{self, Delivery, Filter, ProtocolInterest},
+    limit::{LimitState, Limits},
     packet::{IpHeader, IpVersion},
 };
 use crate::{
@@ -54,6 +55,8 @@ pub(super) struct ListenerState {
     next_seq: AtomicU32,
     events_sent: AtomicU64,
     send_failures: AtomicU64,
+    /// What sampling and the rate limit let through and left out.
+    limits: LimitState,
     /// Events gathered for one datagram (batching listeners only).
     #[pin]
     batch: SpinLockBh<Batch>,
@@ -67,6 +70,7 @@ impl ListenerState {
             next_seq: AtomicU32::new(0),
             events_sent: AtomicU64::new(0),
             send_failures: AtomicU64::new(0),
+            limits: LimitState::default(),
             batch <- new_spinlock_bh!(Batch::EMPTY, "imp2_listener_batch"),
         })
     }
@@ -122,10 +126,12 @@ pub(super) struct ReadyBatch {
 pub(super) enum Batched {
     /// It waits in the batch.
     Queued,
-    /// It completed the batch: send this.
+    /// It completed the batch, or started a new one because the batch was
+    /// sized for another delivery: send this.
     Ready(ReadyBatch),
-    /// No memory for a new batch: the event is lost.
-    NoMemory,
+    /// No memory for a new batch: the event is lost; send the batch it
+    /// did not fit, if any.
+    NoMemory(Option<ReadyBatch>),
 }
 
 /// Whether a listener's batch is due, for the netns timer.
@@ -145,10 +151,51 @@ pub(super) struct Listener {
     pub(super) portid: u32,
     filter: Filter,
     delivery: Delivery,
+    limits: Limits,
     state: Arc<ListenerState>,
 }
 
+/// A listener's sampling, rate limit, delivery and filter: what its
+/// socket asked for in its latest subscribe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Wants {
+    pub(super) filter: Filter,
+    pub(super) delivery: Delivery,
+    pub(super) limits: Limits,
+}
+
 impl Listener {
+    /// Whether this listener takes an event for a packet that matches it:
+    /// `None` if its limits leave the packet out, else what the event
+    /// reports as left out before it (`None` for listeners without limits).
+    /// `now_ns` reads the monotonic clock, for rate limits only.
+    #[inline]
+    pub(super) fn admit(&self, now_ns: impl FnOnce() -> u64) -> Option<Option<u64>> {
+        if !self.limits.any() {
+            return Some(None);
+        }
+        self.state.limits.admit(&self.limits, now_ns).map(Some)
+    }
+
+    /// Returns what an admitted packet's event would have reported as left
+    /// out, when the event could not be built.
+    pub(super) fn give_back(&self, suppressed: Option<u64>) {
+        if let Some(count) = suppressed {
+            self.state.limits.give_back(count);
+        }
+    }
+
+    /// How many bytes of a packet of `len` bytes its event carries.
+    #[inline]
+    pub(super) fn payload_len(&self, len: u32) -> usize {
+        self.delivery.payload_len(len)
+    }
+
+    /// The most bytes one event of this listener takes.
+    pub(super) fn event_max(&self) -> usize {
+        self.delivery.event_max()
+    }
+
     /// Takes the sequence number of this listener's next event.
     pub(super) fn next_seq(&self) -> u32 {
         self.state.next_seq.fetch_add(1, Ordering::Relaxed)
@@ -186,10 +233,18 @@ impl Listener {
         encode: impl FnOnce(&mut SkbTail<'_>, u32) -> Result<usize, BufferFull>,
     ) -> Batched {
         let mut batch = self.state.batch.lock();
+        // A batch that another delivery of this listener sized (hooks still
+        // using the listener's previous copy, until subscribe has waited for
+        // them) may lack the room for this event: it goes now.
+        let earlier = if batch.msg.is_some() && batch.bytes + self.delivery.event_max() > batch.capacity {
+            batch.take()
+        } else {
+            None
+        };
         if batch.msg.is_none() {
             let capacity = self.delivery.capacity();
             let Ok(msg) = NlMsgBuf::with_capacity(capacity as u32, AllocContext::Atomic) else {
-                return Batched::NoMemory;
+                return Batched::NoMemory(earlier);
             };
             batch.msg = Some(msg);
             batch.capacity = capacity;
@@ -197,17 +252,20 @@ impl Listener {
             timer.fire_by(batch.deadline);
         }
         let seq = self.next_seq();
-        // Always fits: a batch is due as soon as less than EVENT_MAX is left
-        // in its own datagram.
-        let Some(Ok(len)) = batch.msg.as_mut().map(|msg| msg.append_with(|tail| encode(tail, seq))) else {
-            return Batched::Queued;
-        };
-        batch.events += 1;
-        batch.bytes += len;
-        if self.delivery.batch_full(batch.events, batch.bytes, batch.capacity) {
-            batch.take().map_or(Batched::Queued, Batched::Ready)
-        } else {
-            Batched::Queued
+        // Always fits: a batch is due as soon as less than the largest event
+        // is left in its own datagram.
+        let appended = batch.msg.as_mut().map(|msg| msg.append_with(|tail| encode(tail, seq)));
+        if let Some(Ok(len)) = appended {
+            batch.events += 1;
+            batch.bytes += len;
+        }
+        let full = self.delivery.batch_full(batch.events, batch.bytes, batch.capacity);
+        // One datagram per call: if the earlier batch goes, a new one that is
+        // already full waits for its deadline or the next event, which sends
+        // it first.
+        match earlier.or_else(|| full.then(|| batch.take()).flatten()) {
+            Some(ready) => Batched::Ready(ready),
+            None => Batched::Queued,
         }
     }
 
@@ -230,7 +288,13 @@ impl Listener {
     }
 
     fn duplicate(&self) -> Self {
-        Self { portid: self.portid, filter: self.filter, delivery: self.delivery, state: self.state.clone() }
+        Self {
+            portid: self.portid,
+            filter: self.filter,
+            delivery: self.delivery,
+            limits: self.limits,
+            state: self.state.clone(),
+        }
     }
 }
 
@@ -353,8 +417,8 @@ impl Listeners {
         Ok(())
     }
 
-    /// Makes the socket that sent `request` a listener with `filter`, or
-    /// replaces its filter if it is one already. Whether the sender has
+    /// Makes the socket that sent `request` a listener with what it
+    /// `wants`, or replaces that if it is one already. Whether the sender has
     /// closed is checked under the update lock, which [`Listeners::remove`]
     /// (the `NETLINK_URELEASE` path) takes too: either the closed sender is
     /// seen here, or its release runs after and removes it. A change of
@@ -367,8 +431,7 @@ impl Listeners {
     pub(super) fn subscribe(
         &self,
         request: &Request,
-        filter: Filter,
-        delivery: Delivery,
+        wants: Wants,
         max_listeners: usize,
     ) -> Result<Option<(ReadyBatch, Arc<ListenerState>)>, SubscribeError> {
         let mut updater = self.set.lock();
@@ -378,9 +441,10 @@ impl Listeners {
         let own = |l: &Listener| l.state.sock.sent(request) && !l.state.closed.load(Ordering::Relaxed);
         let old = updater.current().and_then(|s| s.listeners.iter().find(|l| own(l)));
         let old_delivery = old.map(|l| l.delivery);
+        let Wants { filter, delivery, limits } = wants;
         // Subscribing again with the same filter changes nothing: spare the
         // grace period.
-        if old.is_some_and(|l| l.filter == filter && l.delivery == delivery) {
+        if old.is_some_and(|l| l.filter == filter && l.delivery == delivery && l.limits == limits) {
             return Ok(None);
         }
         self.republish(&mut updater, |current, next| {
@@ -393,6 +457,7 @@ impl Listeners {
                 if own(l) {
                     copy.filter = filter;
                     copy.delivery = delivery;
+                    copy.limits = limits;
                     replaced = true;
                 }
                 next.push(copy, GFP_KERNEL).map_err(|_| SubscribeError::NoMemory)?;
@@ -405,13 +470,13 @@ impl Listeners {
                 let state =
                     Arc::pin_init(ListenerState::new(sock), GFP_KERNEL).map_err(|_| SubscribeError::NoMemory)?;
                 let portid = request.sender_portid();
-                next.push(Listener { portid, filter, delivery, state }, GFP_KERNEL)
+                next.push(Listener { portid, filter, delivery, limits, state }, GFP_KERNEL)
                     .map_err(|_| SubscribeError::NoMemory)?;
             }
             Ok(())
         })?;
-        // A new delivery starts with a new batch: the one gathered under the
-        // old one goes to the caller to send first (publishing waited for a
+        // A new delivery (batching or snaplen) starts with a new batch: the
+        // one gathered under the old one goes to the caller to send first (publishing waited for a
         // grace period, so no hook still fills it the old way).
         match old_delivery {
             Some(old) if old != delivery => {}
@@ -501,8 +566,10 @@ impl Listeners {
                 portid: l.portid,
                 filter: &l.filter,
                 delivery: l.delivery,
+                limits: l.limits,
                 events_sent: l.state.events_sent.load(Ordering::Relaxed),
                 send_failures: l.state.send_failures.load(Ordering::Relaxed),
+                suppressed_total: l.state.limits.total(),
             };
             let msg = event::encode_listener(&mut buf, seq, &report)
                 .map_err(|_| crate::wire::errno::EMSGSIZE())?;

@@ -43,9 +43,19 @@ pub(crate) const IMP2_A_EVENTS_SENT: u16 = bindings::IMP2_A_EVENTS_SENT as u16;
 pub(crate) const IMP2_A_SEND_FAILURES: u16 = bindings::IMP2_A_SEND_FAILURES as u16;
 pub(crate) const IMP2_A_BATCH: u16 = bindings::IMP2_A_BATCH as u16;
 pub(crate) const IMP2_A_FLUSH_MS: u16 = bindings::IMP2_A_FLUSH_MS as u16;
+pub(crate) const IMP2_A_SNAPLEN: u16 = bindings::IMP2_A_SNAPLEN as u16;
+pub(crate) const IMP2_A_PAYLOAD: u16 = bindings::IMP2_A_PAYLOAD as u16;
+pub(crate) const IMP2_A_SAMPLE: u16 = bindings::IMP2_A_SAMPLE as u16;
+pub(crate) const IMP2_A_RATE_LIMIT: u16 = bindings::IMP2_A_RATE_LIMIT as u16;
+pub(crate) const IMP2_A_RATE_BURST: u16 = bindings::IMP2_A_RATE_BURST as u16;
+pub(crate) const IMP2_A_SUPPRESSED: u16 = bindings::IMP2_A_SUPPRESSED as u16;
+pub(crate) const IMP2_A_SUPPRESSED_TOTAL: u16 = bindings::IMP2_A_SUPPRESSED_TOTAL as u16;
 
 /// Batched delivery: the most bytes of events in one datagram.
 pub(crate) const IMP2_BATCH_BYTES_MAX: usize = bindings::IMP2_BATCH_BYTES_MAX as usize;
+/// The largest snaplen of a batching listener (read by a compile-time check).
+#[allow(dead_code)]
+pub(crate) const IMP2_SNAPLEN_BATCH_MAX: u32 = bindings::IMP2_SNAPLEN_BATCH_MAX;
 
 /// `IMP2_A_FAMILIES` bits.
 pub(crate) const IMP2_FAMILY_IPV4: u32 = bindings::IMP2_FAMILY_IPV4;

@@ -10,6 +10,7 @@
 //! tests check it against the tool's own decoder.
 
 use crate::wire::nlmsg::{nlmsg_align, NLMSG_HDRLEN};
+use core::mem::MaybeUninit;
 
 /// Size of `struct nlattr`.
 pub(crate) const NLA_HDRLEN: usize = 4;
@@ -41,6 +42,45 @@ pub(crate) trait MsgOut {
     fn push<const N: usize>(&mut self, bytes: [u8; N]);
     /// Overwrites written bytes at `at`; nothing if they are not all written.
     fn patch<const N: usize>(&mut self, at: usize, bytes: [u8; N]);
+    /// Appends the first `len` bytes of `src`, copied straight in; nothing
+    /// (`false`) if they do not fit or `src` has fewer.
+    fn push_copy<S: CopySource + ?Sized>(&mut self, src: &S, len: usize) -> bool;
+}
+
+/// Bytes a [`MsgOut`] copies into itself from their start: in the kernel,
+/// a packet's, copied into the event's skb with no buffer between.
+///
+/// # Safety
+///
+/// `copy_to_uninit` returns `true` only if it has written every byte of
+/// `dst`: outputs that start out uninitialised count them as written.
+pub(crate) unsafe trait CopySource {
+    /// Copies the first `dst.len()` bytes into `dst`; `false` if there are fewer.
+    fn copy_to(&self, dst: &mut [u8]) -> bool;
+    /// The same, into memory that may be uninitialised.
+    fn copy_to_uninit(&self, dst: &mut [MaybeUninit<u8>]) -> bool;
+}
+
+// SAFETY: `copy_to_uninit` writes every byte of `dst` before it returns
+// `true`.
+unsafe impl CopySource for [u8] {
+    fn copy_to(&self, dst: &mut [u8]) -> bool {
+        let Some(src) = self.get(..dst.len()) else {
+            return false;
+        };
+        dst.copy_from_slice(src);
+        true
+    }
+
+    fn copy_to_uninit(&self, dst: &mut [MaybeUninit<u8>]) -> bool {
+        let Some(src) = self.get(..dst.len()) else {
+            return false;
+        };
+        for (d, s) in dst.iter_mut().zip(src) {
+            d.write(*s);
+        }
+        true
+    }
 }
 
 impl<T: MsgOut> MsgOut for &mut T {
@@ -59,6 +99,10 @@ impl<T: MsgOut> MsgOut for &mut T {
     #[inline(always)]
     fn patch<const N: usize>(&mut self, at: usize, bytes: [u8; N]) {
         (**self).patch(at, bytes)
+    }
+    #[inline(always)]
+    fn push_copy<S: CopySource + ?Sized>(&mut self, src: &S, len: usize) -> bool {
+        (**self).push_copy(src, len)
     }
 }
 
@@ -96,6 +140,14 @@ impl MsgOut for SliceOut<'_> {
         if let Some(dst) = written.get_mut(at..).and_then(<[u8]>::first_chunk_mut) {
             *dst = bytes;
         }
+    }
+    fn push_copy<S: CopySource + ?Sized>(&mut self, src: &S, len: usize) -> bool {
+        let end = self.len.saturating_add(len);
+        let copied = self.buf.get_mut(self.len..end).is_some_and(|dst| src.copy_to(dst));
+        if copied {
+            self.len = end;
+        }
+        copied
     }
 }
 
@@ -219,6 +271,27 @@ impl<O: MsgOut> MsgWriter<O> {
     #[inline(always)]
     pub(crate) fn put_u64(&mut self, attr_type: u16, value: u64) -> Result<(), BufferFull> {
         self.put_array(attr_type, value.to_ne_bytes())
+    }
+
+    /// Appends attribute `attr_type` with the first `len` bytes of `src` as
+    /// its payload, copied straight into the output. `BufferFull` if they do
+    /// not fit, or `src` has fewer (the output's tail is undefined then).
+    pub(crate) fn put_copy<S: CopySource + ?Sized>(
+        &mut self,
+        attr_type: u16,
+        src: &S,
+        len: usize,
+    ) -> Result<(), BufferFull> {
+        let nla_len = NLA_HDRLEN.checked_add(len).ok_or(BufferFull)?;
+        let [l0, l1] = u16::try_from(nla_len).map_err(|_| BufferFull)?.to_ne_bytes();
+        self.reserve(nla_len)?;
+        let [t0, t1] = attr_type.to_ne_bytes();
+        self.out.push([l0, l1, t0, t1]);
+        if !self.out.push_copy(src, len) {
+            return Err(BufferFull);
+        }
+        self.pad(nla_len);
+        Ok(())
     }
 
     /// Opens nested attribute `attr_type` (`nla_nest_start()`, which sets

@@ -37,6 +37,13 @@ pub mod attr {
     pub const PAD: u16 = IMP2_A_PAD as u16;
     pub const BATCH: u16 = IMP2_A_BATCH as u16;
     pub const FLUSH_MS: u16 = IMP2_A_FLUSH_MS as u16;
+    pub const SNAPLEN: u16 = IMP2_A_SNAPLEN as u16;
+    pub const PAYLOAD: u16 = IMP2_A_PAYLOAD as u16;
+    pub const SAMPLE: u16 = IMP2_A_SAMPLE as u16;
+    pub const RATE_LIMIT: u16 = IMP2_A_RATE_LIMIT as u16;
+    pub const RATE_BURST: u16 = IMP2_A_RATE_BURST as u16;
+    pub const SUPPRESSED: u16 = IMP2_A_SUPPRESSED as u16;
+    pub const SUPPRESSED_TOTAL: u16 = IMP2_A_SUPPRESSED_TOTAL as u16;
 }
 
 /// Default netlink unit.

@@ -20,6 +20,11 @@ pub struct Summary {
     /// the module batches them).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub datagrams: Option<u64>,
+    /// v2, for listeners with sampling or a rate limit: the packets they
+    /// left out, as the events reported (`IMP2_A_SUPPRESSED`), apart from
+    /// those lost (`missed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<u64>,
     #[serde(skip)]
     highest_seq: Option<u32>,
 }
@@ -75,6 +80,9 @@ impl Summary {
         if let Some(datagrams) = self.datagrams {
             text += &format!(", in {datagrams} datagrams");
         }
+        if let Some(suppressed) = self.suppressed {
+            text += &format!(", {suppressed} suppressed (sampling, rate limit)");
+        }
         text
     }
 }
@@ -129,6 +137,9 @@ impl Consumer {
                     events += 1;
                     if decoded.unknown_attrs > 0 {
                         summary.note_unknown_attrs(decoded.unknown_attrs);
+                    }
+                    if let Some(left_out) = decoded.value.suppressed {
+                        *summary.suppressed.get_or_insert(0) += left_out;
                     }
                     each(Seen::V2(&decoded.value))
                 }

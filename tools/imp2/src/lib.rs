@@ -4,5 +4,6 @@
 pub mod abi;
 pub mod consumer;
 pub mod output;
+pub mod pcapng;
 pub mod proto;
 pub mod v2;

@@ -6,6 +6,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use imp2::consumer::{Consumer, Flow, Seen, Summary};
 use imp2::proto::{self, Ack, Event, Message, Stats};
 use imp2::v2::{self, Filter, Listener};
+use imp2::pcapng::PcapNgOut;
 use imp2::{abi, output};
 use netlink_sys::{Socket, SocketAddr};
 use std::ffi::CStr;
@@ -60,6 +61,28 @@ struct MonitorArgs {
     #[arg(long, value_name = "MS", requires = "batch",
           value_parser = clap::value_parser!(u32).range(1..=abi::IMP2_FLUSH_MS_MAX as i64))]
     flush_ms: Option<u32>,
+    /// Write the packets to FILE as pcapng (raw IP, nanosecond timestamps),
+    /// `-` for stdout: `imp2 monitor -w - | tcpdump -r -`. No event lines;
+    /// the summary goes to stderr. Implies --snaplen 256 unless given.
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    write: Option<String>,
+    /// Have the module copy up to N bytes of each packet, from its IP
+    /// header on, into the event (v2; 0 to IMP2_SNAPLEN_MAX, at most
+    /// IMP2_SNAPLEN_BATCH_MAX with --batch).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=abi::IMP2_SNAPLEN_MAX as i64))]
+    snaplen: Option<u32>,
+    /// With --json: add each event's packet bytes, as hex ("payload").
+    /// Implies --snaplen 256 unless given.
+    #[arg(long, requires = "json")]
+    payload: bool,
+    /// Report one matching packet in N (v2; sampled in the module: the
+    /// others cost no event, and each event says how many it stands for).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    sample: Option<u32>,
+    /// At most R events per second, up to BURST at once (default R), after
+    /// sampling (v2; in the module, like --sample).
+    #[arg(long, value_name = "R[/BURST]", value_parser = parse_rate)]
+    rate: Option<(u32, Option<u32>)>,
     /// Stop after this many events.
     #[arg(long, value_name = "N")]
     count: Option<u64>,
@@ -97,6 +120,21 @@ fn parse_unit(arg: &str) -> Result<u32, String> {
         return Err(format!("{unit} is not a netlink protocol unit (0 to {})", MAX_LINKS - 1));
     }
     Ok(unit)
+}
+
+/// Parses `--rate R[/BURST]`: events per second, and how many at once.
+fn parse_rate(arg: &str) -> Result<(u32, Option<u32>), String> {
+    let (rate, burst) = match arg.split_once('/') {
+        Some((rate, burst)) => (rate, Some(burst)),
+        None => (arg, None),
+    };
+    let number = |text: &str, what: &str| -> Result<u32, String> {
+        match text.trim().parse::<u32>() {
+            Ok(n) if (1..=abi::IMP2_RATE_MAX).contains(&n) => Ok(n),
+            _ => Err(format!("'{text}' is not a {what}: use a number 1 to {}", abi::IMP2_RATE_MAX)),
+        }
+    };
+    Ok((number(rate, "rate (events per second)")?, burst.map(|b| number(b, "burst")).transpose()?))
 }
 
 /// A fatal error: what went wrong and what to do about it.
@@ -265,10 +303,13 @@ fn interface_name(ifindex: u32) -> Option<String> {
     Some(name.to_string_lossy().into_owned())
 }
 
-fn print_v2_event(out: &mut impl Write, json: bool, ev: &v2::Event) -> io::Result<()> {
+fn print_v2_event(out: &mut impl Write, json: bool, payload: bool, ev: &v2::Event) -> io::Result<()> {
     let ifname = ev.ifindex.and_then(interface_name);
-    let line =
-        if json { output::event_json(ev, ifname.as_deref()) } else { output::event_line(ev, ifname.as_deref()) };
+    let line = if json {
+        output::event_json(ev, ifname.as_deref(), payload)
+    } else {
+        output::event_line(ev, ifname.as_deref())
+    };
     writeln!(out, "{line}")?;
     out.flush()
 }
@@ -314,11 +355,35 @@ impl Protocol {
                             on its own; drop --v1 or --batch"
                     .into());
             }
+            let v2_only = [
+                (args.write.is_some(), "-w"),
+                (args.snaplen.is_some() || args.payload, "--snaplen and --payload"),
+                (args.sample.is_some() || args.rate.is_some(), "--sample and --rate"),
+            ];
+            if let Some((_, what)) = v2_only.iter().find(|(given, _)| *given) {
+                return Err(format!(
+                    "{what} need protocol v2: the 2007 protocol (--v1) sends addresses only, of \
+                     every packet; drop --v1 or {what}"
+                ));
+            }
             return Ok(Protocol::V1);
         }
         let mut filter = filter_from_args(&args.family, &args.proto);
         filter.batch = args.batch;
         filter.flush_ms = args.flush_ms;
+        let wants_bytes = args.write.is_some() || args.payload;
+        filter.snaplen = args.snaplen.or(wants_bytes.then_some(DEFAULT_SNAPLEN));
+        if let (Some(snaplen), Some(batch)) = (filter.snaplen, args.batch) {
+            if batch > 1 && snaplen > abi::IMP2_SNAPLEN_BATCH_MAX {
+                return Err(format!(
+                    "--snaplen {snaplen} cannot fit an event in a batch datagram: at most {} with --batch",
+                    abi::IMP2_SNAPLEN_BATCH_MAX
+                ));
+            }
+        }
+        filter.sample = args.sample.filter(|&n| n > 1);
+        filter.rate_limit = args.rate.map(|(rate, _)| rate);
+        filter.rate_burst = args.rate.and_then(|(_, burst)| burst);
         Ok(Protocol::V2(filter))
     }
 
@@ -336,6 +401,9 @@ impl Protocol {
         }
     }
 }
+
+/// The snaplen that `-w` and `--payload` imply.
+const DEFAULT_SNAPLEN: u32 = 256;
 
 /// The v2 filter for `--family` and `--proto`: what was not given is left
 /// to the module's default; repeated values are sent once.
@@ -376,8 +444,17 @@ fn monitor(args: &MonitorArgs) -> Result<(), Fatal> {
         .timeout
         .and_then(|s| Duration::try_from_secs_f64(s.max(0.0)).ok())
         .and_then(|d| Instant::now().checked_add(d));
+    let limited = matches!(&protocol, Protocol::V2(f) if f.sample.is_some() || f.rate_limit.is_some());
+    let mut summary = Summary::new(matches!(protocol, Protocol::V2(_)));
+    if limited {
+        summary.suppressed = Some(0);
+    }
+    let mut pcapng = match &args.write {
+        None => None,
+        Some(path) => Some(open_pcapng(path, filter_snaplen(&protocol))?),
+    };
     let mut consumer = Consumer {
-        summary: Summary::new(matches!(protocol, Protocol::V2(_))),
+        summary,
         subscribe_seq: SUBSCRIBE_SEQ,
         unsubscribe_seq: UNSUBSCRIBE_SEQ,
         count: args.count,
@@ -385,11 +462,21 @@ fn monitor(args: &MonitorArgs) -> Result<(), Fatal> {
     let mut buf = Vec::with_capacity(64 * 1024);
     let stdout = io::stdout();
     let mut out = stdout.lock();
+    let mut write_failed = None;
     let mut print = |seen: Seen<'_>| {
+        if let (Some(file), Seen::V2(ev)) = (pcapng.as_mut(), &seen) {
+            return match file.write(ev, interface_name).and_then(|()| file.flush()) {
+                Ok(()) => true,
+                Err(e) => {
+                    write_failed = Some(e);
+                    false
+                }
+            };
+        }
         args.quiet
             || match seen {
                 Seen::V1(ev) => print_event(&mut out, args.json, ev),
-                Seen::V2(ev) => print_v2_event(&mut out, args.json, ev),
+                Seen::V2(ev) => print_v2_event(&mut out, args.json, args.payload, ev),
             }
             .is_ok()
     };
@@ -449,8 +536,14 @@ fn monitor(args: &MonitorArgs) -> Result<(), Fatal> {
             Err(e) => close_result = Err(e),
         }
     }
+    drop(receive);
     drop(socket);
     let summary = consumer.summary;
+    // A reader that has gone (`| tcpdump -c 5 -r -`) is not an error.
+    if let Some(e) = write_failed.filter(|e| e.kind() != io::ErrorKind::BrokenPipe) {
+        eprintln!("imp2: error: cannot write {}: {e}", args.write.as_deref().unwrap_or("-"));
+        close_result = close_result.and(Err(Fatal(format!("writing the pcapng file failed: {e}"))));
+    }
     if args.json {
         #[derive(serde::Serialize)]
         struct Wrapped<'a> {
@@ -462,6 +555,25 @@ fn monitor(args: &MonitorArgs) -> Result<(), Fatal> {
         eprintln!("{}", summary.text());
     }
     close_result
+}
+
+/// The snaplen a v2 subscription asks for.
+fn filter_snaplen(protocol: &Protocol) -> u32 {
+    match protocol {
+        Protocol::V2(filter) => filter.snaplen.unwrap_or(0),
+        Protocol::V1 => 0,
+    }
+}
+
+/// Opens `-w`'s output: a new file, or stdout for `-`.
+fn open_pcapng(path: &str, snaplen: u32) -> Result<PcapNgOut<Box<dyn Write>>, Fatal> {
+    let out: Box<dyn Write> = if path == "-" {
+        Box::new(io::BufWriter::new(io::stdout()))
+    } else {
+        let file = std::fs::File::create(path).map_err(|e| Fatal(format!("cannot create {path}: {e}")))?;
+        Box::new(io::BufWriter::new(file))
+    };
+    PcapNgOut::new(out, snaplen).map_err(|e| Fatal(format!("cannot write {path}: {e}")))
 }
 
 /// Sends `request` (sequence `seq`, NLM_F_ACK set) and collects what the

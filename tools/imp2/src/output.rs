@@ -31,7 +31,23 @@ pub fn event_line(ev: &Event, ifname: Option<&str>) -> String {
     if let Some(len) = ev.len {
         line += &format!(", len {len}");
     }
+    // Only for listeners with a snaplen or limits: other lines are as before.
+    if let Some(payload) = &ev.payload {
+        line += &format!(", {} bytes captured", payload.len());
+    }
+    if let Some(suppressed) = ev.suppressed {
+        line += &format!(", {suppressed} suppressed before");
+    }
     line
+}
+
+/// Bytes as lower-case hex, two digits each.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(2 * bytes.len()), |mut s, b| {
+        _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 /// One JSON line per event; every field is always there, `null` when the
@@ -49,9 +65,16 @@ struct EventJson<'a> {
     ifname: Option<&'a str>,
     len: Option<u32>,
     tstamp_ns: Option<u64>,
+    /// Only for listeners whose limits leave packets out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    suppressed: Option<u64>,
+    /// Only when asked for (`--payload`): the packet bytes, in hex.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payload: Option<String>,
 }
 
-pub fn event_json(ev: &Event, ifname: Option<&str>) -> String {
+/// One JSON line; with `payload`, the packet bytes too, if the event has them.
+pub fn event_json(ev: &Event, ifname: Option<&str>, payload: bool) -> String {
     let line = EventJson {
         seq: ev.seq,
         family: if ev.family() == v2::AF_INET { "ipv4" } else { "ipv6" },
@@ -64,6 +87,8 @@ pub fn event_json(ev: &Event, ifname: Option<&str>) -> String {
         ifname,
         len: ev.len,
         tstamp_ns: ev.tstamp_ns,
+        suppressed: ev.suppressed,
+        payload: if payload { ev.payload.as_deref().map(hex) } else { None },
     };
     serde_json::to_string(&line).expect("an event serialises")
 }
@@ -89,6 +114,18 @@ pub fn listener_line(l: &Listener) -> String {
             line += &format!("  flush_ms {ms}");
         }
     }
+    if let Some(snaplen) = l.snaplen {
+        line += &format!("  snaplen {snaplen}");
+    }
+    if let Some(sample) = l.sample {
+        line += &format!("  sample 1/{sample}");
+    }
+    if let Some(rate) = l.rate_limit {
+        line += &format!("  rate {rate}/s burst {}", l.rate_burst.unwrap_or(rate));
+    }
+    if let Some(total) = l.suppressed_total {
+        line += &format!("  suppressed {total}");
+    }
     line
 }
 
@@ -106,6 +143,17 @@ pub struct ListenerJson {
     batch: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     flush_ms: Option<u32>,
+    /// Each present only if not the default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    snaplen: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sample: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate_limit: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate_burst: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    suppressed_total: Option<u64>,
 }
 
 impl From<&Listener> for ListenerJson {
@@ -118,6 +166,11 @@ impl From<&Listener> for ListenerJson {
             send_failures: l.send_failures,
             batch: l.batch,
             flush_ms: l.flush_ms,
+            snaplen: l.snaplen,
+            sample: l.sample,
+            rate_limit: l.rate_limit,
+            rate_burst: l.rate_burst,
+            suppressed_total: l.suppressed_total,
         }
     }
 }
@@ -138,6 +191,8 @@ mod tests {
             ifindex: Some(5),
             len: Some(104),
             tstamp_ns: Some(1_700_000_000_000_000_001),
+            suppressed: None,
+            payload: None,
         }
     }
 
@@ -174,12 +229,12 @@ mod tests {
     #[test]
     fn json_carries_every_field() {
         assert_eq!(
-            event_json(&echo_request_v6(), Some("veth0")),
+            event_json(&echo_request_v6(), Some("veth0"), true),
             r#"{"seq":9,"family":"ipv6","src":"fd00::2","dest":"fd00::1","proto":58,"icmp_type":128,"icmp_code":0,"ifindex":5,"ifname":"veth0","len":104,"tstamp_ns":1700000000000000001}"#
         );
         let bare = Event::new(9, IpAddr::from([1, 2, 3, 4]), IpAddr::from([5, 6, 7, 8]));
         assert_eq!(
-            event_json(&bare, None),
+            event_json(&bare, None, true),
             r#"{"seq":9,"family":"ipv4","src":"1.2.3.4","dest":"5.6.7.8","proto":null,"icmp_type":null,"icmp_code":null,"ifindex":null,"ifname":null,"len":null,"tstamp_ns":null}"#
         );
     }
@@ -217,5 +272,32 @@ mod tests {
         assert!(serde_json::to_string(&ListenerJson::from(&batching))
             .unwrap()
             .ends_with(r#""send_failures":0,"batch":64,"flush_ms":10}"#));
+        let limited = Listener {
+            portid: 80,
+            snaplen: Some(128),
+            sample: Some(10),
+            rate_limit: Some(50),
+            rate_burst: Some(5),
+            suppressed_total: Some(12),
+            ..Listener::default()
+        };
+        assert!(
+            listener_line(&limited).ends_with("snaplen 128  sample 1/10  rate 50/s burst 5  suppressed 12"),
+            "{}",
+            listener_line(&limited)
+        );
+        assert!(serde_json::to_string(&ListenerJson::from(&limited)).unwrap().ends_with(
+            r#""snaplen":128,"sample":10,"rate_limit":50,"rate_burst":5,"suppressed_total":12}"#
+        ));
+    }
+
+    #[test]
+    fn payload_and_suppressed_counts_only_where_the_listener_asked() {
+        let ev = Event { payload: Some(vec![0x45, 0, 0xab]), suppressed: Some(9), ..echo_request_v6() };
+        assert!(event_line(&ev, None).ends_with(", len 104, 3 bytes captured, 9 suppressed before"));
+        let json = event_json(&ev, None, false);
+        assert!(json.ends_with(r#""tstamp_ns":1700000000000000001,"suppressed":9}"#), "{json}");
+        let json = event_json(&ev, None, true);
+        assert!(json.ends_with(r#""suppressed":9,"payload":"4500ab"}"#), "{json}");
     }
 }

@@ -41,6 +41,14 @@ pub struct Filter {
     /// `IMP2_A_FLUSH_MS`: the longest a batch waits (absent: the module's
     /// default).
     pub flush_ms: Option<u32>,
+    /// `IMP2_A_SNAPLEN`: packet bytes per event (absent: none).
+    pub snaplen: Option<u32>,
+    /// `IMP2_A_SAMPLE`: one matching packet in N (absent: all).
+    pub sample: Option<u32>,
+    /// `IMP2_A_RATE_LIMIT`: events per second (absent: no limit).
+    pub rate_limit: Option<u32>,
+    /// `IMP2_A_RATE_BURST`: events at once (absent: the rate).
+    pub rate_burst: Option<u32>,
 }
 
 /// One attribute of a v2 request.
@@ -50,6 +58,8 @@ enum RequestAttr<'a> {
     Protos(&'a [u8]),
     Batch(u32),
     FlushMs(u32),
+    /// A u32 attribute of this type.
+    U32(u16, u32),
 }
 
 /// `IMP2_A_PROTO` inside `IMP2_A_PROTOS`.
@@ -76,7 +86,7 @@ impl RequestAttr<'_> {
 impl Nla for RequestAttr<'_> {
     fn value_len(&self) -> usize {
         match self {
-            RequestAttr::Families(_) | RequestAttr::Batch(_) | RequestAttr::FlushMs(_) => 4,
+            RequestAttr::Families(_) | RequestAttr::Batch(_) | RequestAttr::FlushMs(_) | RequestAttr::U32(..) => 4,
             RequestAttr::Protos(protos) => RequestAttr::proto_entries(protos).as_slice().buffer_len(),
         }
     }
@@ -88,13 +98,15 @@ impl Nla for RequestAttr<'_> {
             RequestAttr::Protos(_) => attr::PROTOS | NLA_F_NESTED,
             RequestAttr::Batch(_) => attr::BATCH,
             RequestAttr::FlushMs(_) => attr::FLUSH_MS,
+            RequestAttr::U32(kind, _) => *kind,
         }
     }
     fn emit_value(&self, buffer: &mut [u8]) {
         match self {
-            RequestAttr::Families(value) | RequestAttr::Batch(value) | RequestAttr::FlushMs(value) => {
-                buffer.copy_from_slice(&value.to_ne_bytes())
-            }
+            RequestAttr::Families(value)
+            | RequestAttr::Batch(value)
+            | RequestAttr::FlushMs(value)
+            | RequestAttr::U32(_, value) => buffer.copy_from_slice(&value.to_ne_bytes()),
             RequestAttr::Protos(protos) => RequestAttr::proto_entries(protos).as_slice().emit(buffer),
         }
     }
@@ -114,6 +126,16 @@ pub fn subscribe_attrs(filter: &Filter) -> Vec<u8> {
     }
     if let Some(ms) = filter.flush_ms {
         attrs.push(RequestAttr::FlushMs(ms));
+    }
+    for (kind, value) in [
+        (attr::SNAPLEN, filter.snaplen),
+        (attr::SAMPLE, filter.sample),
+        (attr::RATE_LIMIT, filter.rate_limit),
+        (attr::RATE_BURST, filter.rate_burst),
+    ] {
+        if let Some(value) = value {
+            attrs.push(RequestAttr::U32(kind, value));
+        }
     }
     let mut buf = vec![0u8; attrs.as_slice().buffer_len()];
     attrs.as_slice().emit(&mut buf);
@@ -167,6 +189,13 @@ pub fn attr_name(kind: u16) -> String {
         attr::PAD => "IMP2_A_PAD",
         attr::BATCH => "IMP2_A_BATCH",
         attr::FLUSH_MS => "IMP2_A_FLUSH_MS",
+        attr::SNAPLEN => "IMP2_A_SNAPLEN",
+        attr::PAYLOAD => "IMP2_A_PAYLOAD",
+        attr::SAMPLE => "IMP2_A_SAMPLE",
+        attr::RATE_LIMIT => "IMP2_A_RATE_LIMIT",
+        attr::RATE_BURST => "IMP2_A_RATE_BURST",
+        attr::SUPPRESSED => "IMP2_A_SUPPRESSED",
+        attr::SUPPRESSED_TOTAL => "IMP2_A_SUPPRESSED_TOTAL",
         other => return format!("attribute type {other}"),
     };
     name.to_string()
@@ -252,6 +281,10 @@ pub struct Event {
     pub len: Option<u32>,
     /// CLOCK_REALTIME, ns.
     pub tstamp_ns: Option<u64>,
+    /// Matching packets the listener's limits left out before this one.
+    pub suppressed: Option<u64>,
+    /// The packet's first bytes, from the IP header on (`IMP2_A_PAYLOAD`).
+    pub payload: Option<Vec<u8>>,
 }
 
 impl Event {
@@ -267,6 +300,8 @@ impl Event {
             ifindex: None,
             len: None,
             tstamp_ns: None,
+            suppressed: None,
+            payload: None,
         }
     }
 
@@ -331,7 +366,7 @@ impl<'a> Iterator for EventAttrs<'a> {
 const NLA_HDRLEN: usize = 4;
 
 /// Decodes the attributes of an `IMP2_V2_EVENT` whose `nlmsg_seq` is `seq`.
-/// Allocates nothing unless the event is malformed.
+/// Allocates nothing unless the event is malformed or carries packet bytes.
 pub fn decode_event(seq: u32, attrs: &[u8]) -> Result<Decoded<Event>, AttrError> {
     match decode_module_layout(seq, attrs) {
         Some(ev) => Ok(Decoded { value: ev, unknown_attrs: 0 }),
@@ -349,8 +384,9 @@ const fn nla_header(len: usize, kind: u16) -> u32 {
 }
 
 /// The event exactly as the module lays it out (`src/imp2/event.rs`
-/// `encode_event`): family, source, destination, protocol, ICMP type and
-/// code if any, ifindex, length, timestamp, sequence; nothing else. Such
+/// `write_event`): family, source, destination, protocol, ICMP type and
+/// code if any, ifindex, length, timestamp, sequence, the suppressed count
+/// and the payload if any; nothing else. Such
 /// an event is read at fixed offsets, checking each attribute header;
 /// anything else is `None` and goes to the general walk, which gives the
 /// same result for this layout (host-tested, `tests/decode_equivalence.rs`).
@@ -403,8 +439,7 @@ pub fn decode_module_layout(seq: u32, attrs: &[u8]) -> Option<Event> {
     if !(header_is(at, 8, attr::IFINDEX)
         && header_is(at + 8, 8, attr::LEN)
         && header_is(at + 16, 12, attr::TSTAMP_NS)
-        && header_is(at + 28, 8, attr::SEQ)
-        && attrs.len() == at + 36)
+        && header_is(at + 28, 8, attr::SEQ))
     {
         return None;
     }
@@ -414,7 +449,25 @@ pub fn decode_module_layout(seq: u32, attrs: &[u8]) -> Option<Event> {
     ev.ifindex = Some(word(at + 4)?);
     ev.len = Some(word(at + 12)?);
     ev.tstamp_ns = Some(u64::from_ne_bytes(attrs.get(at + 20..at + 28)?.try_into().ok()?));
-    Some(ev)
+    at += 36;
+    // SUPPRESSED (u64), then PAYLOAD (the last attribute, padded or not).
+    if header_is(at, 12, attr::SUPPRESSED) {
+        ev.suppressed = Some(u64::from_ne_bytes(attrs.get(at + 4..at + 12)?.try_into().ok()?));
+        at += 12;
+    }
+    if at < attrs.len() {
+        let len = usize::from(u16::from_ne_bytes(attrs.get(at..at + 2)?.try_into().ok()?));
+        if u16::from_ne_bytes(attrs.get(at + 2..at + 4)?.try_into().ok()?) != attr::PAYLOAD || len < 4 {
+            return None;
+        }
+        let end = at + len;
+        if attrs.len() != end && attrs.len() != (end + 3) & !3 {
+            return None;
+        }
+        ev.payload = Some(attrs.get(at + 4..end)?.to_vec());
+        at = attrs.len();
+    }
+    (attrs.len() == at).then_some(ev)
 }
 
 /// [`decode_event`] for any attribute layout.
@@ -436,6 +489,8 @@ fn decode_event_attrs(seq: u32, attrs: &[u8]) -> Result<Decoded<Event>, AttrErro
             attr::LEN => ev.len = Some(get_u32(kind, value)?),
             attr::TSTAMP_NS => ev.tstamp_ns = Some(get_u64(kind, value)?),
             attr::SEQ => seq_attr = Some(get_u32(kind, value)?),
+            attr::SUPPRESSED => ev.suppressed = Some(get_u64(kind, value)?),
+            attr::PAYLOAD => ev.payload = Some(value.to_vec()),
             attr::PAD => {}
             // Listener-only and unknown types alike: not part of an event.
             _ => unknown_attrs += 1,
@@ -479,6 +534,13 @@ pub struct Listener {
     /// Events per datagram and flush delay, if the listener batches.
     pub batch: Option<u32>,
     pub flush_ms: Option<u32>,
+    /// Packet bytes per event, sampling and rate limit, if not the default.
+    pub snaplen: Option<u32>,
+    pub sample: Option<u32>,
+    pub rate_limit: Option<u32>,
+    pub rate_burst: Option<u32>,
+    /// Packets sampling or the rate limit left out, for listeners with them.
+    pub suppressed_total: Option<u64>,
 }
 
 /// Decodes the attributes of an `IMP2_LISTENER`. `IMP2_A_PORTID` is
@@ -496,6 +558,11 @@ pub fn decode_listener(attrs: &[u8]) -> Result<Decoded<Listener>, AttrError> {
             attr::SEND_FAILURES => listener.send_failures = get_u64(kind, value)?,
             attr::BATCH => listener.batch = Some(get_u32(kind, value)?),
             attr::FLUSH_MS => listener.flush_ms = Some(get_u32(kind, value)?),
+            attr::SNAPLEN => listener.snaplen = Some(get_u32(kind, value)?),
+            attr::SAMPLE => listener.sample = Some(get_u32(kind, value)?),
+            attr::RATE_LIMIT => listener.rate_limit = Some(get_u32(kind, value)?),
+            attr::RATE_BURST => listener.rate_burst = Some(get_u32(kind, value)?),
+            attr::SUPPRESSED_TOTAL => listener.suppressed_total = Some(get_u64(kind, value)?),
             _ => return Ok(false),
         }
         Ok(true)

@@ -9,7 +9,7 @@
 include!("common/module.rs");
 
 use crate::imp2::{
-    event::{EventFacts, EVENT_MAX},
+    event::{EventFacts, ListenerPart, EVENT_MAX},
     packet::{IpHeader, Ipv6UpperLayer},
 };
 use ::imp2::abi::attr;
@@ -59,6 +59,11 @@ fn reference_decode_event(seq: u32, attrs: &[u8]) -> Result<Decoded<Event>, Attr
                 ev.tstamp_ns = Some(v)
             }
             attr::SEQ => seq_attr = Some(u32_of(value)?),
+            attr::SUPPRESSED => {
+                let v = value.try_into().map(u64::from_ne_bytes).map_err(|_| size(kind, value, "8 (u64)"))?;
+                ev.suppressed = Some(v)
+            }
+            attr::PAYLOAD => ev.payload = Some(value.to_vec()),
             _ => unknown_attrs += 1,
         }
     }
@@ -95,14 +100,32 @@ fn same(a: &Result<Decoded<Event>, AttrError>, b: &Result<Decoded<Event>, AttrEr
 
 /// One event as the module encodes it.
 fn module_event(ipv6_packet: bool, icmp: Option<(u8, u8)>, seq: u32, ifindex: u32, len: u32, tstamp_ns: u64) -> Vec<u8> {
+    module_event_with(ipv6_packet, icmp, seq, ifindex, len, tstamp_ns, None, 0)
+}
+
+/// One event as the module encodes it for a listener with limits (the
+/// suppressed count) or a snaplen (up to `payload_len` packet bytes).
+#[allow(clippy::too_many_arguments)]
+fn module_event_with(
+    ipv6_packet: bool,
+    icmp: Option<(u8, u8)>,
+    seq: u32,
+    ifindex: u32,
+    len: u32,
+    tstamp_ns: u64,
+    suppressed: Option<u64>,
+    payload_len: usize,
+) -> Vec<u8> {
     let packet = if ipv6_packet {
         ipv6(Ipv6UpperLayer { protocol: if icmp.is_some() { 58 } else { 17 }, offset: 40, first_fragment: true }, &[128, 0])
     } else {
         ipv4(if icmp.is_some() { 1 } else { 17 }, 0, &[8, 0])
     };
     let ip = IpHeader::ipv4(&packet).or_else(|| IpHeader::ipv6(&packet)).unwrap();
-    let mut buf = [0u8; EVENT_MAX];
-    encode_event(&mut buf, seq, &ip, &EventFacts { icmp, ifindex, len, tstamp_ns }).unwrap().to_vec()
+    let mut buf = [0u8; EVENT_MAX + 128];
+    let part = ListenerPart { suppressed, payload_len: payload_len.min(packet.data.len()) };
+    let facts = EventFacts { icmp, ifindex, len, tstamp_ns };
+    encode_event_with(&mut buf, seq, &ip, &facts, &part, &packet.data[..]).unwrap().to_vec()
 }
 
 const HDRLEN: usize = 16;
@@ -115,13 +138,19 @@ fn seq_of(msg: &[u8]) -> u32 {
 fn every_module_layout_takes_the_fixed_offset_path() {
     for ipv6_packet in [false, true] {
         for icmp in [None, Some((8, 0)), Some((255, 255))] {
-            let msg = module_event(ipv6_packet, icmp, 0xfeed_f00d, 7, 1500, u64::MAX - 1);
-            let attrs = &msg[HDRLEN..];
-            let fast = v2::decode_module_layout(seq_of(&msg), attrs);
-            let reference = reference_decode_event(seq_of(&msg), attrs).unwrap();
-            assert_eq!(fast.as_ref(), Some(&reference.value), "v6 {ipv6_packet}, icmp {icmp:?}");
-            assert_eq!(reference.unknown_attrs, 0);
-            assert!(same(&v2::decode_event(seq_of(&msg), attrs), &Ok(reference)));
+            for (suppressed, payload_len) in [(None, 0), (Some(0), 0), (Some(u64::MAX), 0), (None, 1), (Some(9), 21), (None, 22)] {
+                let msg =
+                    module_event_with(ipv6_packet, icmp, 0xfeed_f00d, 7, 1500, u64::MAX - 1, suppressed, payload_len);
+                let attrs = &msg[HDRLEN..];
+                let fast = v2::decode_module_layout(seq_of(&msg), attrs);
+                let reference = reference_decode_event(seq_of(&msg), attrs).unwrap();
+                let case = format!("v6 {ipv6_packet}, icmp {icmp:?}, suppressed {suppressed:?}, payload {payload_len}");
+                assert_eq!(fast.as_ref(), Some(&reference.value), "{case}");
+                assert_eq!(reference.value.suppressed, suppressed, "{case}");
+                assert_eq!(reference.value.payload.as_ref().map_or(0, Vec::len), payload_len, "{case}");
+                assert_eq!(reference.unknown_attrs, 0);
+                assert!(same(&v2::decode_event(seq_of(&msg), attrs), &Ok(reference)));
+            }
         }
     }
 }
@@ -190,10 +219,12 @@ proptest! {
         ifindex in any::<u32>(),
         len in any::<u32>(),
         tstamp in any::<u64>(),
+        suppressed in proptest::option::of(any::<u64>()),
+        payload_len in prop_oneof![3 => Just(0usize), 1 => 1usize..80],
         edits in proptest::collection::vec(edit_strategy(), 0..4),
         other_seq in proptest::option::of(any::<u32>()),
     ) {
-        let msg = module_event(ipv6_packet, icmp, seq, ifindex, len, tstamp);
+        let msg = module_event_with(ipv6_packet, icmp, seq, ifindex, len, tstamp, suppressed, payload_len);
         let attrs = apply(msg[HDRLEN..].to_vec(), &edits);
         let seq = other_seq.unwrap_or(seq);
         let reference = reference_decode_event(seq, &attrs);

@@ -10,11 +10,14 @@ include!("common/module.rs");
 
 use ::imp2::proto::{decode, Message};
 use crate::imp2::{
-    event::{encode_done, encode_listener, EventFacts, ListenerReport, EVENT_MAX, LISTENER_MAX},
+    event::{encode_done, encode_listener, EventFacts, ListenerPart, ListenerReport, EVENT_MAX, LISTENER_MAX},
     filter::{Delivery, Filter},
+    limit::{LimitState, Limits, Rate},
     packet::{IpHeader, IpVersion, Ipv6UpperLayer},
 };
 use std::net::IpAddr;
+
+const NO_LIMITS: Limits = Limits { sample: 1, rate: None };
 
 #[test]
 fn ipv4_header_and_icmp_type_are_read() {
@@ -128,10 +131,10 @@ fn events_that_do_not_fit_are_refused_whole() {
 fn listener_reports_and_done_decode_as_the_tool_reads_them() {
     let mut buf = vec![0u8; LISTENER_MAX];
     let udp_tcp = Filter { families: 2, protos: protos(&[6, 17]) };
-    let report = ListenerReport { portid: 99, filter: &udp_tcp, delivery: Delivery { batch: 64, flush_ms: 10 }, events_sent: 5, send_failures: 1 };
+    let report = ListenerReport { portid: 99, filter: &udp_tcp, delivery: Delivery { batch: 64, flush_ms: 10, snaplen: 0 }, events_sent: 5, send_failures: 1, limits: NO_LIMITS, suppressed_total: 0 };
     let mut datagram = encode_listener(&mut buf, 3, &report).unwrap().to_vec();
     let default = Filter { families: 3, protos: None };
-    let report = ListenerReport { portid: 7, filter: &default, delivery: Delivery::UNBATCHED, events_sent: 0, send_failures: 0 };
+    let report = ListenerReport { portid: 7, filter: &default, delivery: Delivery::UNBATCHED, events_sent: 0, send_failures: 0, limits: NO_LIMITS, suppressed_total: 0 };
     datagram.extend_from_slice(encode_listener(&mut buf, 3, &report).unwrap());
     let mut done = [0u8; 20];
     datagram.extend_from_slice(encode_done(&mut done, 3).unwrap());
@@ -152,8 +155,8 @@ fn listener_reports_and_done_decode_as_the_tool_reads_them() {
 
     // The largest report: all 256 protocols.
     let all = Filter { families: 3, protos: Some([u64::MAX; 4]) };
-    let batched = Delivery { batch: 1024, flush_ms: 10_000 };
-    let report = ListenerReport { portid: 1, filter: &all, delivery: batched, events_sent: 0, send_failures: 0 };
+    let batched = Delivery { batch: 1024, flush_ms: 10_000, snaplen: 0 };
+    let report = ListenerReport { portid: 1, filter: &all, delivery: batched, events_sent: 0, send_failures: 0, limits: NO_LIMITS, suppressed_total: 0 };
     let bytes = encode_listener(&mut buf, 0, &report).unwrap();
     let [Ok(Message::Listener { listener, .. })] = &decode(bytes)[..] else { panic!() };
     assert_eq!(listener.value.protos.as_ref().map(Vec::len), Some(256));
@@ -180,15 +183,15 @@ fn a_batch_is_events_back_to_back_and_the_tool_reads_each() {
 
 #[test]
 fn a_batch_is_due_when_full_or_when_the_largest_event_might_not_fit() {
-    let d = Delivery { batch: 64, flush_ms: 10 };
+    let d = Delivery { batch: 64, flush_ms: 10, snaplen: 0 };
     assert_eq!(d.capacity(), 64 * EVENT_MAX);
     assert!(!d.batch_full(63, 63 * EVENT_MAX, d.capacity()));
     assert!(d.batch_full(64, 64 * 100, d.capacity()));
     // A datagram sized under an earlier, smaller batch is due when it fills.
-    let small = Delivery { batch: 4, flush_ms: 10 };
+    let small = Delivery { batch: 4, flush_ms: 10, snaplen: 0 };
     assert!(d.batch_full(4, 4 * EVENT_MAX, small.capacity()));
     // Capped at IMP2_BATCH_BYTES_MAX: 1024 events never fit in one datagram.
-    let big = Delivery { batch: 1024, flush_ms: 10 };
+    let big = Delivery { batch: 1024, flush_ms: 10, snaplen: 0 };
     assert_eq!(big.capacity(), ::imp2::abi::IMP2_BATCH_BYTES_MAX as usize);
     assert!(!big.batch_full(1, big.capacity() - EVENT_MAX, big.capacity()));
     assert!(big.batch_full(1, big.capacity() - EVENT_MAX + 1, big.capacity()));
@@ -237,11 +240,133 @@ fn the_encoder_writes_every_byte_it_reports() {
         assert_eq!(encode_event(&mut dirty, 9, ip, &facts).unwrap(), &clean[..]);
     }
     let udp = Filter { families: 2, protos: protos(&[6, 17, 255]) };
-    let report = ListenerReport { portid: 4, filter: &udp, delivery: Delivery { batch: 8, flush_ms: 5 }, events_sent: 1, send_failures: 2 };
+    let report = ListenerReport { portid: 4, filter: &udp, delivery: Delivery { batch: 8, flush_ms: 5, snaplen: 0 }, events_sent: 1, send_failures: 2, limits: NO_LIMITS, suppressed_total: 0 };
     let (mut zeroed, mut dirty) = (vec![0u8; LISTENER_MAX], vec![0xa5u8; LISTENER_MAX]);
     let clean = encode_listener(&mut zeroed, 1, &report).unwrap().to_vec();
     assert_eq!(encode_listener(&mut dirty, 1, &report).unwrap(), &clean[..]);
     let (mut zeroed, mut dirty) = ([0u8; 20], [0xa5u8; 20]);
     let clean = encode_done(&mut zeroed, 1).unwrap().to_vec();
     assert_eq!(encode_done(&mut dirty, 1).unwrap(), &clean[..]);
+}
+
+#[test]
+fn payload_is_the_packets_first_bytes_and_the_suppressed_count_is_kept() {
+    let p = ipv4(1, 0, &[8, 0, 0xab, 0xcd, 0x11, 0x22, 0x33]);
+    let ip = IpHeader::ipv4(&p).unwrap();
+    let facts = EventFacts { icmp: Some((8, 0)), ifindex: 3, len: p.data.len() as u32, tstamp_ns: 5 };
+    let mut buf = [0u8; EVENT_MAX + 64];
+    for payload_len in [1, 20, 23, 26, 27] {
+        let part = ListenerPart { suppressed: Some(9), payload_len };
+        let bytes = encode_event_with(&mut buf, 8, &ip, &facts, &part, &p.data[..]).unwrap();
+        assert_eq!(bytes.len() % 4, 0, "the last attribute is padded too");
+        let [Ok(Message::V2Event(ev))] = &decode(bytes)[..] else { panic!() };
+        assert_eq!(ev.value.payload.as_deref(), Some(&p.data[..payload_len]));
+        assert_eq!((ev.value.suppressed, ev.value.len), (Some(9), Some(27)));
+    }
+    // Never past the packet's end: a source that is shorter refuses the event.
+    let part = ListenerPart { suppressed: None, payload_len: 28 };
+    assert!(encode_event_with(&mut buf, 8, &ip, &facts, &part, &p.data[..]).is_err());
+    // Room for the largest event with a snaplen (what Delivery sizes).
+    let v6 = ipv6(Ipv6UpperLayer { protocol: 58, offset: 40, first_fragment: true }, &[128, 0]);
+    let ip6 = IpHeader::ipv6(&v6).unwrap();
+    let delivery = Delivery { snaplen: 41, ..Delivery::UNBATCHED };
+    let mut exact = vec![0u8; delivery.event_max()];
+    let part = ListenerPart { suppressed: Some(u64::MAX), payload_len: delivery.payload_len(v6.data.len() as u32) };
+    let written = encode_event_with(&mut exact, 1, &ip6, &facts, &part, &v6.data[..]).unwrap().len();
+    assert_eq!(written, delivery.event_max());
+}
+
+#[test]
+fn a_snaplen_sizes_events_and_batches() {
+    assert_eq!(Delivery::UNBATCHED.event_max(), EVENT_MAX);
+    let d = Delivery { batch: 8, flush_ms: 10, snaplen: 128 };
+    assert_eq!(d.event_max(), EVENT_MAX + 4 + 128);
+    assert_eq!(d.capacity(), 8 * d.event_max());
+    assert_eq!((d.payload_len(84), d.payload_len(1500)), (84, 128));
+    assert!(d.batch_full(7, 8 * d.event_max() - d.event_max() + 1, d.capacity()));
+    // The largest snaplen a batching listener may have still fits one event.
+    let largest = Delivery { batch: 2, flush_ms: 10, snaplen: ::imp2::abi::IMP2_SNAPLEN_BATCH_MAX };
+    assert!(largest.event_max() <= largest.capacity());
+    assert!(largest.batch_full(1, largest.event_max(), largest.capacity()));
+}
+
+/// Offers `packets` matching packets at `now_ns(i)`; returns the
+/// suppressed counts of the events admitted.
+fn offer(state: &LimitState, limits: &Limits, packets: u64, now_ns: impl Fn(u64) -> u64) -> Vec<u64> {
+    (0..packets).filter_map(|i| state.admit(limits, || now_ns(i))).collect()
+}
+
+#[test]
+fn sampling_takes_one_in_n_and_the_counts_add_up() {
+    let state = LimitState::default();
+    let limits = Limits { sample: 10, rate: None };
+    let events = offer(&state, &limits, 1000, |_| 0);
+    assert_eq!(events.len(), 100);
+    // The first packet is taken; each later event stands for 9 left out.
+    assert_eq!(events[0], 0);
+    assert!(events[1..].iter().all(|&s| s == 9));
+    // events x (1 + suppressed) = packets up to the last event; the 9
+    // after it wait for the next.
+    assert_eq!(events.iter().map(|s| 1 + s).sum::<u64>(), 991);
+    assert_eq!(state.total(), 900);
+}
+
+#[test]
+fn the_rate_limit_allows_a_burst_then_the_rate() {
+    let state = LimitState::default();
+    let limits = Limits { sample: 1, rate: Some(Rate { per_sec: 50, burst: 5 }) };
+    // A packet every millisecond for two seconds, from a clock far from 0.
+    let start = 7_000_000_000_000;
+    let events = offer(&state, &limits, 2000, |i| start + i * 1_000_000);
+    assert_eq!(events.len(), 5 + 100 - 1, "the burst, then one every 20 ms");
+    assert_eq!(events.len() as u64 + state.total(), 2000);
+    // An idle bucket fills up to the burst only.
+    let later = start + 60 * 1_000_000_000;
+    assert_eq!(offer(&state, &limits, 100, |_| later).len(), 5);
+    // Burst 1: exactly the rate.
+    let strict = LimitState::default();
+    let one = Limits { sample: 1, rate: Some(Rate { per_sec: 1000, burst: 1 }) };
+    assert_eq!(offer(&strict, &one, 10_000, |i| i * 100_000).len(), 1000);
+}
+
+#[test]
+fn sampling_comes_before_the_rate_limit_and_give_back_keeps_the_count() {
+    let state = LimitState::default();
+    let limits = Limits { sample: 2, rate: Some(Rate { per_sec: 1, burst: 1 }) };
+    let events = offer(&state, &limits, 10, |_| 1);
+    assert_eq!(events, [0]);
+    assert_eq!(state.total(), 9);
+    // An event that could not be built gives its count to the next one.
+    let later = 10_000_000_000;
+    let left_out = state.admit(&limits, || later).unwrap();
+    assert_eq!((left_out, state.total()), (9, 9));
+    state.give_back(left_out);
+    let next = state.admit(&Limits { sample: 1, rate: None }, || later);
+    assert_eq!(next, Some(9));
+}
+
+#[test]
+fn concurrent_admissions_account_for_every_packet() {
+    let state = std::sync::Arc::new(LimitState::default());
+    let limits = Limits { sample: 7, rate: Some(Rate { per_sec: 1_000_000, burst: 100 }) };
+    let clock = std::time::Instant::now();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let state = state.clone();
+            std::thread::spawn(move || {
+                let events = offer(&state, &limits, 100_000, |_| clock.elapsed().as_nanos() as u64);
+                (events.len() as u64, events.iter().sum::<u64>())
+            })
+        })
+        .collect();
+    let (mut events, mut reported) = (0, 0);
+    for t in threads {
+        let (e, r) = t.join().unwrap();
+        events += e;
+        reported += r;
+    }
+    // Exactly one in 7 passes sampling, whichever CPU counts it.
+    assert!(events <= 400_000 / 7 + 1);
+    assert_eq!(events + state.total(), 400_000, "every packet is an event or counted as left out");
+    assert!(reported <= state.total());
 }

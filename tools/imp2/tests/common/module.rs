@@ -15,6 +15,8 @@ mod nlmsg;
 mod event;
 #[path = "../../../../src/imp2/filter.rs"]
 mod filter;
+#[path = "../../../../src/imp2/limit.rs"]
+mod limit;
 #[path = "../../../../src/imp2/packet.rs"]
 mod packet;
 
@@ -42,7 +44,15 @@ mod wire {
     pub const IMP2_A_SEND_FAILURES: u16 = abi::attr::SEND_FAILURES;
     pub const IMP2_A_BATCH: u16 = abi::attr::BATCH;
     pub const IMP2_A_FLUSH_MS: u16 = abi::attr::FLUSH_MS;
+    pub const IMP2_A_SNAPLEN: u16 = abi::attr::SNAPLEN;
+    pub const IMP2_A_PAYLOAD: u16 = abi::attr::PAYLOAD;
+    pub const IMP2_A_SAMPLE: u16 = abi::attr::SAMPLE;
+    pub const IMP2_A_RATE_LIMIT: u16 = abi::attr::RATE_LIMIT;
+    pub const IMP2_A_RATE_BURST: u16 = abi::attr::RATE_BURST;
+    pub const IMP2_A_SUPPRESSED: u16 = abi::attr::SUPPRESSED;
+    pub const IMP2_A_SUPPRESSED_TOTAL: u16 = abi::attr::SUPPRESSED_TOTAL;
     pub const IMP2_BATCH_BYTES_MAX: usize = abi::IMP2_BATCH_BYTES_MAX as usize;
+    pub const IMP2_SNAPLEN_BATCH_MAX: u32 = abi::IMP2_SNAPLEN_BATCH_MAX;
     pub const IMP2_FAMILY_IPV4: u32 = abi::IMP2_FAMILY_IPV4;
     pub const IMP2_FAMILY_IPV6: u32 = abi::IMP2_FAMILY_IPV6;
     pub const AF_INET: u8 = 2;
@@ -53,7 +63,7 @@ mod wire {
 
 /// The module's `crate::imp2`, its pure parts.
 mod imp2 {
-    pub(crate) use crate::{event, filter, packet};
+    pub(crate) use crate::{event, filter, limit, packet};
 }
 
 /// The module's event writer over a slice: the bytes at the start of
@@ -64,7 +74,21 @@ fn encode_event<'b>(
     ip: &crate::imp2::packet::IpHeader,
     facts: &crate::imp2::event::EventFacts,
 ) -> Result<&'b [u8], nlattr::BufferFull> {
-    let len = event::write_event(nlattr::SliceOut::new(buf), seq, ip, facts)?;
+    encode_event_with(buf, seq, ip, facts, &event::ListenerPart { suppressed: None, payload_len: 0 }, &[])
+}
+
+/// [`encode_event`] for a listener with limits or a snaplen: `packet` is
+/// what its payload is copied from.
+#[allow(dead_code)] // for the tests, not the example
+fn encode_event_with<'b>(
+    buf: &'b mut [u8],
+    seq: u32,
+    ip: &crate::imp2::packet::IpHeader,
+    facts: &crate::imp2::event::EventFacts,
+    part: &crate::imp2::event::ListenerPart,
+    packet: &[u8],
+) -> Result<&'b [u8], nlattr::BufferFull> {
+    let len = event::write_event(nlattr::SliceOut::new(buf), seq, ip, facts, part, packet)?;
     Ok(&buf[..len])
 }
 
