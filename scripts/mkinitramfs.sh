@@ -61,7 +61,10 @@ done
 ln -sf usr/lib "$stage/usr/lib64" 2>/dev/null || true
 echo "root:x:0:0:root:/root:/bin/sh" >"$stage/etc/passwd"
 echo "nobody:x:65534:65534:nobody:/:/bin/sh" >>"$stage/etc/passwd"
-printf 'root:x:0:\nnogroup:x:65534:\n' >"$stage/etc/group"
+# Debian's tcpdump, started as root, drops to its own user (after opening
+# its files) and stops if there is none.
+echo "tcpdump:x:104:104::/nonexistent:/bin/false" >>"$stage/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\ntcpdump:x:104:\n' >"$stage/etc/group"
 mkdir -p "$stage/etc/iproute2"
 
 (cd "$stage" && find . -print0 | cpio --null -o -H newc --quiet | gzip -1) >"$out.tmp.$$"

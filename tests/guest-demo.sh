@@ -62,6 +62,25 @@ kill -INT $mon; wait $mon
 cut -d, -f1-3 /tmp/batch
 cat /tmp/batch.err
 
+step "packet bytes as pcapng, into tcpdump: imp2 monitor -w - --count 3 | tcpdump -r - -nn -v; 'peer' pings 3 times"
+ip netns exec host bash -c "imp2 monitor -w - --count 3 2>/tmp/pcap.err | tcpdump -r - -nn -v 2>/tmp/tcpdump.err" >/tmp/pcap &
+mon=$!
+wait_listeners host 1
+ip netns exec peer ping -c 3 -i 0.2 -q 10.99.0.1 >/dev/null
+wait $mon
+cat /tmp/pcap /tmp/tcpdump.err /tmp/pcap.err
+
+step "sampling and a rate limit: --sample 10 --rate 20/5 while 'peer' floods 500 echo requests"
+ip netns exec host imp2 monitor --family ipv4 --sample 10 --rate 20/5 >/tmp/sampled 2>/tmp/sampled.err &
+mon=$!
+wait_listeners host 1
+ip netns exec peer ping -f -c 500 -q 10.99.0.1 >/dev/null
+ip netns exec host imp2 stats | grep -A1 'v2 listeners'
+kill -INT $mon; wait $mon
+head -3 /tmp/sampled
+echo "..."
+cat /tmp/sampled.err
+
 step "imp2 stats (counters of the 'host' namespace), then as JSON"
 ip netns exec host imp2 stats
 ip netns exec host imp2 stats --json

@@ -462,13 +462,13 @@ fn monitor(args: &MonitorArgs) -> Result<(), Fatal> {
     let mut buf = Vec::with_capacity(64 * 1024);
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    let mut write_failed = None;
+    let write_failed = std::cell::Cell::new(None);
     let mut print = |seen: Seen<'_>| {
         if let (Some(file), Seen::V2(ev)) = (pcapng.as_mut(), &seen) {
             return match file.write(ev, interface_name).and_then(|()| file.flush()) {
                 Ok(()) => true,
                 Err(e) => {
-                    write_failed = Some(e);
+                    write_failed.set(Some(e));
                     false
                 }
             };
@@ -536,11 +536,10 @@ fn monitor(args: &MonitorArgs) -> Result<(), Fatal> {
             Err(e) => close_result = Err(e),
         }
     }
-    drop(receive);
     drop(socket);
     let summary = consumer.summary;
     // A reader that has gone (`| tcpdump -c 5 -r -`) is not an error.
-    if let Some(e) = write_failed.filter(|e| e.kind() != io::ErrorKind::BrokenPipe) {
+    if let Some(e) = write_failed.take().filter(|e| e.kind() != io::ErrorKind::BrokenPipe) {
         eprintln!("imp2: error: cannot write {}: {e}", args.write.as_deref().unwrap_or("-"));
         close_result = close_result.and(Err(Fatal(format!("writing the pcapng file failed: {e}"))));
     }

@@ -163,7 +163,7 @@ mod tests {
         for (epb, ev) in got.iter().zip(&packets) {
             assert_eq!(epb.timestamp, Duration::from_nanos(ev.tstamp_ns.unwrap()));
             assert_eq!(epb.original_len, ev.len.unwrap());
-            assert_eq!(&epb.data[..], &ev.payload.as_deref().unwrap()[..]);
+            assert_eq!(&epb.data[..], ev.payload.as_deref().unwrap());
         }
         let comment = |epb: &EnhancedPacketBlock<'_>| match &epb.options[..] {
             [EnhancedPacketOption::Comment(text)] => text.to_string(),
