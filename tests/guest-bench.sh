@@ -111,12 +111,16 @@ peer_up() { # peer_up PEER RCVBUF LISTENERS [COUNT: consumers exit after it]
 		[[ $count ]] && c+=(-c "$count")
 		consume "$(mktemp)" $(type -P imp2_v2count) "${c[@]}"
 		wait_listeners $A 1 ;;
-	imp2-v2|imp2-v2-batch)
+	imp2-v2|imp2-v2-batch|imp2-v2-snap128|imp2-v2-batch-snap128|imp2-v2-sample100)
 		insmod /imp2/imp2.ko || return 1
-		local batch=()
-		[[ $peer == imp2-v2-batch ]] && batch=(--batch 64 --flush-ms 10)
+		local opts=()
+		[[ $peer == imp2-v2-batch* ]] && opts=(--batch 64 --flush-ms 10)
+		# 128 bytes of each packet (the echo requests have 84: all of them).
+		[[ $peer == *-snap128 ]] && opts+=(--snaplen 128)
+		# One in 100: the others are what a suppressed packet costs.
+		[[ $peer == *-sample100 ]] && opts+=(--sample 100)
 		for ((i = 0; i < n; i++)); do
-			consume "$(mktemp)" $IMP2 monitor --family ipv4 --quiet --json "${batch[@]}" "${rb[@]}"
+			consume "$(mktemp)" $IMP2 monitor --family ipv4 --quiet --json "${opts[@]}" "${rb[@]}"
 		done
 		wait_listeners $A "$n" ;;
 	cref)
@@ -224,9 +228,19 @@ drain_consumers() {
 # receive path and the peer's hook and delivery count: "none" is the
 # receive path alone. Plain NFLOG (either reader) is left out, as for the
 # bursts.
+# expected_events PEER PACKETS: the events a consumer of PEER gets for
+# PACKETS matching packets (a sampling listener takes its 1st, 101st, ...).
+expected_events() {
+	case $1 in
+	*-sample100) echo $(( ($2 + 99) / 100 )) ;;
+	*) echo "$2" ;;
+	esac
+}
+
 icmpgen() { # icmpgen PEER LISTENERS REP
-	local peer=$1 n=$2 rep=$3 ns
-	peer_up $peer $BURST_RCVBUF "$n" $BURST || fail "peer $peer"
+	local peer=$1 n=$2 rep=$3 ns expected
+	expected=$(expected_events $peer $BURST)
+	peer_up $peer $BURST_RCVBUF "$n" "$expected" || fail "peer $peer"
 	(( ${#consumers[@]} )) && kill -STOP "${consumers[@]}"
 	nsenter --net=/run/netns/$A insmod /imp2/modules/imp2_icmpgen.ko count=$BURST dev=dummy0 \
 		saddr=10.97.0.2 daddr=10.97.0.1 || fail "imp2_icmpgen did not load"
@@ -235,13 +249,14 @@ icmpgen() { # icmpgen PEER LISTENERS REP
 	drain_consumers
 	peer_down $peer
 	local list=${EVENTS// /,}
-	emit "{\"metric\":\"icmpgen\",\"peer\":\"$peer\",\"rep\":$rep,\"listeners\":$n,\"packets\":$BURST,\"ns\":${ns:-0},\"events\":[${list:-0}],\"overruns\":$OVERRUNS}"
+	emit "{\"metric\":\"icmpgen\",\"peer\":\"$peer\",\"rep\":$rep,\"listeners\":$n,\"packets\":$BURST,\"ns\":${ns:-0},\"expected\":$expected,\"events\":[${list:-0}],\"overruns\":$OVERRUNS}"
 }
 
 icmpgens() {
 	local rep peer
 	for rep in $(seq 1 "$REPS"); do
-		for peer in ${IMP2_BENCH_GEN_PEERS:-none imp2-v1 imp2-v2 imp2-v2-batch cref nflog-q64 nflog-lib-q64}; do
+		for peer in ${IMP2_BENCH_GEN_PEERS:-none imp2-v1 imp2-v2 imp2-v2-batch cref nflog-q64 nflog-lib-q64 \
+				imp2-v2-snap128 imp2-v2-batch-snap128 imp2-v2-sample100}; do
 			icmpgen $peer 1 "$rep"
 		done
 		(( SMOKE )) || [[ ${IMP2_BENCH_GEN_PEERS:-} ]] && continue

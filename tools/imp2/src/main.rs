@@ -809,6 +809,43 @@ mod tests {
     }
 
     #[test]
+    fn capture_and_limit_options() {
+        let filter = filter_of(&["-w", "x.pcapng"]);
+        assert_eq!((filter.snaplen, filter.sample, filter.rate_limit), (Some(DEFAULT_SNAPLEN), None, None));
+        let filter = filter_of(&["-w", "-", "--snaplen", "64", "--sample", "10", "--rate", "50/5"]);
+        assert_eq!(filter.snaplen, Some(64));
+        assert_eq!((filter.sample, filter.rate_limit, filter.rate_burst), (Some(10), Some(50), Some(5)));
+        // --sample 1 is the default: not sent, the listener stays unlimited.
+        let filter = filter_of(&["--sample", "1", "--rate", "20"]);
+        assert_eq!((filter.sample, filter.rate_limit, filter.rate_burst), (None, Some(20), None));
+        assert_eq!(filter_of(&["--json", "--payload"]).snaplen, Some(DEFAULT_SNAPLEN));
+        assert_eq!(filter_of(&[]).snaplen, None);
+        // What the module would refuse is refused here first, with the reason.
+        let err = Protocol::from_args(&monitor_args(&["--batch", "8", "--snaplen", "16001"]).unwrap()).err().unwrap();
+        assert!(err.contains("at most 16000 with --batch"), "{err}");
+        assert!(Protocol::from_args(&monitor_args(&["--batch", "8", "--snaplen", "16000"]).unwrap()).is_ok());
+        assert!(monitor_args(&["--snaplen", "65536"]).is_err());
+        assert!(monitor_args(&["--sample", "0"]).is_err());
+        assert!(monitor_args(&["--payload"]).is_err(), "--payload needs --json");
+        for argv in [&["--v1", "-w", "-"][..], &["--v1", "--sample", "3"], &["--v1", "--snaplen", "64"]] {
+            let err = Protocol::from_args(&monitor_args(argv).unwrap()).err().unwrap();
+            assert!(err.contains("need protocol v2"), "{err}");
+        }
+    }
+
+    #[test]
+    fn rates_and_bursts() {
+        assert_eq!(parse_rate("50"), Ok((50, None)));
+        assert_eq!(parse_rate("50/5"), Ok((50, Some(5))));
+        assert_eq!(parse_rate("1000000000/1"), Ok((1_000_000_000, Some(1))));
+        assert!(parse_rate("0").unwrap_err().contains("not a rate"));
+        assert!(parse_rate("50/0").unwrap_err().contains("not a burst"));
+        assert!(parse_rate("1000000001").is_err());
+        assert!(parse_rate("fast").is_err());
+        assert!(parse_rate("50/").is_err());
+    }
+
+    #[test]
     fn v1_requests_are_unchanged() {
         let v1 = Protocol::V1;
         assert_eq!(v1.subscribe_request(1, 5), proto::subscribe_request(1, 5));
