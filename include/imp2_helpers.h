@@ -152,6 +152,7 @@ void imp2_test_note_write_wait(u64 start_ns);
 
 /* GFP flags for the softirq hook path; a constant so bindgen can see it. */
 extern const gfp_t IMP2_GFP_ATOMIC_NOWARN;
+extern const gfp_t IMP2_GFP_NOWAIT_NOWARN;
 extern const gfp_t IMP2_GFP_KERNEL;
 
 #endif /* _IMP2_HELPERS_H */

@@ -68,6 +68,7 @@ bool imp2_net_ratelimit(void)
 }
 
 const gfp_t IMP2_GFP_ATOMIC_NOWARN = GFP_ATOMIC | __GFP_NOWARN;
+const gfp_t IMP2_GFP_NOWAIT_NOWARN = GFP_NOWAIT | __GFP_NOWARN;
 const gfp_t IMP2_GFP_KERNEL = GFP_KERNEL;
 
 void imp2_rwlock_init(rwlock_t *lock, const char *name, struct lock_class_key *key)

@@ -62,8 +62,8 @@ kill -INT $mon; wait $mon
 cut -d, -f1-3 /tmp/batch
 cat /tmp/batch.err
 
-step "packet bytes as pcapng, into tcpdump: imp2 monitor -w - --count 3 | tcpdump -r - -nn -v; 'peer' pings 3 times"
-ip netns exec host bash -c "imp2 monitor -w - --count 3 2>/tmp/pcap.err | tcpdump -r - -nn -v 2>/tmp/tcpdump.err" >/tmp/pcap &
+step "packet bytes as pcapng, into tcpdump: imp2 monitor -w - --family ipv4 --count 3 | tcpdump -r - -nn -v; 'peer' pings 3 times"
+ip netns exec host bash -c "imp2 monitor -w - --family ipv4 --count 3 2>/tmp/pcap.err | tcpdump -r - -nn -v 2>/tmp/tcpdump.err" >/tmp/pcap &
 mon=$!
 wait_listeners host 1
 ip netns exec peer ping -c 3 -i 0.2 -q 10.99.0.1 >/dev/null

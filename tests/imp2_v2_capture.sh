@@ -75,7 +75,7 @@ check "... IPv4 and IPv6 echo requests and UDP to ports 7777 and 9999, with thei
 check "... and the interface description names veth-imp2" grep -q veth-imp2 $tmp/cap.pcapng
 
 # 4. -w - into tcpdump -r -, as the README shows it.
-nsenter --net=/run/netns/$A bash -c "$IMP2 monitor -w - --count 3 2>$tmp/pipe.sum | $TCPDUMP -r - -nn >$tmp/pipe.txt 2>/dev/null" &
+nsenter --net=/run/netns/$A bash -c "$IMP2 monitor -w - --family ipv4 --count 3 2>$tmp/pipe.sum | $TCPDUMP -r - -nn >$tmp/pipe.txt 2>/dev/null" &
 pipe=$!; mons+=($pipe)
 wait_listeners $A 1 || exit $KSFT_FAIL
 in_netns $B $PING -q -c 3 -i 0.1 10.99.0.1 >/dev/null
@@ -186,7 +186,7 @@ check "the listener report: snaplen 96, sample 4, rate 100 burst 10, suppressed 
 # no listener added.
 bad=(
 	"sub attr=17:40000000 attr=19:813e0000:IMP2_A_SNAPLEN"   # 16001 bytes in batches of 64
-	"sub attr=19:00000100:IMP2_A_SNAPLEN"                    # 65536, above IMP2_SNAPLEN_MAX
+	"sub attr=19:fcff0000:IMP2_A_SNAPLEN"                    # 65532, above IMP2_SNAPLEN_MAX
 	"sub attr=21:00000000:IMP2_A_SAMPLE"                     # 1 in 0
 	"sub attr=22:00000000:IMP2_A_RATE_LIMIT"                 # 0 per second
 	"sub attr=22:01ca9a3b:IMP2_A_RATE_LIMIT"                 # 10^9 + 1 per second

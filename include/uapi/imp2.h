@@ -94,10 +94,12 @@ enum imp2_attr {
 				   > 1 (one event must fit a batch); default 0:
 				   no bytes, and L omits it */
 	IMP2_A_PAYLOAD,		/* E    the packet's first min(snaplen,
-				   IMP2_A_LEN) bytes from the IP header on;
-				   a fragment's own bytes only */
-	IMP2_A_SAMPLE,		/* S L  u32: report one matching packet in N,
-				   the 1st, N+1st, ... of the listener's; 1..;
+				   IMP2_A_LEN) bytes from the IP header on, as
+				   the hook sees it: a fragment's own bytes, or
+				   the whole datagram's where it is reassembled
+				   before the hook (conntrack's defrag) */
+	IMP2_A_SAMPLE,		/* S L  u32: report one matching packet in N: a
+				   new listener's 1st, N+1st, ...; 1..;
 				   default 1 (all), and L omits it */
 	IMP2_A_RATE_LIMIT,	/* S L  u32: at most this many events per
 				   second, after sampling; 1..IMP2_RATE_MAX;
@@ -133,8 +135,9 @@ enum imp2_attr {
  * Packet bytes (IMP2_A_SNAPLEN).  A batching listener's snaplen leaves
  * room for the largest event's other attributes in IMP2_BATCH_BYTES_MAX.
  */
-#define IMP2_SNAPLEN_MAX	65535
+#define IMP2_SNAPLEN_MAX	65531	/* what nla_len (u16) can carry */
 #define IMP2_SNAPLEN_BATCH_MAX	16000
+/* An unbatched event with a payload: read with snaplen + 256 bytes. */
 
 /*
  * Sampling and rate limits (IMP2_A_SAMPLE, IMP2_A_RATE_LIMIT/_BURST) are
@@ -142,9 +145,11 @@ enum imp2_attr {
  * they leave out costs no allocation.  Sampling counts the listener's
  * matching packets, on every CPU alike; the rate limit is a token bucket
  * of IMP2_A_RATE_BURST events refilled at IMP2_A_RATE_LIMIT per second
- * (CLOCK_MONOTONIC).  What they leave out is counted, never lost: summed
- * over a listener's events, 1 + IMP2_A_SUPPRESSED is every matching
- * packet up to the last event, unless events were lost (a sequence gap).
+ * (CLOCK_MONOTONIC).  What they leave out is counted: summed over a
+ * listener's events, 1 + IMP2_A_SUPPRESSED is every matching packet up to
+ * the last event, except for events that were lost (a sequence gap: each
+ * takes its own count with it).  A change of the limits keeps the counts
+ * and what no event has reported yet.
  */
 #define IMP2_RATE_MAX		1000000000
 

@@ -100,11 +100,13 @@ impl SkBuff {
 }
 
 // SAFETY: `copy_to_uninit` returns `true` only when `skb_copy_bits()`
-// succeeded, and it then has copied all `len` bytes: it refuses
+// returned 0, and it then has copied all `len` bytes: it refuses
 // `offset + len > skb->len` with `-EFAULT` before copying anything, and
 // otherwise copies the linear part, the page fragments and the frag list
-// until `len` is used up (`skb_copy_bits()` in net/core/skbuff.c, 6.12
-// and 7.3).
+// in turn, returning 0 only once `len` is used up. It can also fail part
+// way (unreadable fragments, a failed frag-list step), having written a
+// prefix of `dst` and never past it; the caller then counts nothing as
+// written (`skb_copy_bits()` in net/core/skbuff.c, 6.12 and 7.3).
 unsafe impl CopySource for SkBuff {
     fn copy_to(&self, dst: &mut [u8]) -> bool {
         self.copy_bits(0, dst).is_ok()
@@ -150,16 +152,22 @@ pub(crate) enum AllocContext {
     /// Softirq or other atomic context: `GFP_ATOMIC | __GFP_NOWARN`, since
     /// a failure there is counted, not worth a warning.
     Atomic,
+    /// The same without the emergency reserves (`GFP_NOWAIT |
+    /// __GFP_NOWARN`): for allocations as large as a packet, which are
+    /// better lost than taken from what the network's own receive path
+    /// may need.
+    AtomicNoReserves,
     /// Process context that may sleep: `GFP_KERNEL`.
     Process,
 }
 
 impl AllocContext {
     fn gfp(self) -> bindings::gfp_t {
-        // SAFETY: reading two `const` gfp values defined in helpers.c.
+        // SAFETY: reading `const` gfp values defined in helpers.c.
         unsafe {
             match self {
                 AllocContext::Atomic => bindings::IMP2_GFP_ATOMIC_NOWARN,
+                AllocContext::AtomicNoReserves => bindings::IMP2_GFP_NOWAIT_NOWARN,
                 AllocContext::Process => bindings::IMP2_GFP_KERNEL,
             }
         }

@@ -131,6 +131,11 @@ pub(crate) const fn payload_room(snaplen: u32) -> usize {
     }
 }
 
+/// The most bytes an event with `payload_len` packet bytes takes.
+pub(crate) const fn event_room(payload_len: usize) -> usize {
+    EVENT_MAX + payload_room(payload_len as u32)
+}
+
 // What `IMP2_SNAPLEN_BATCH_MAX` promises: an event with that many bytes
 // fits a batch.
 const _: () = assert!(EVENT_MAX + payload_room(wire::IMP2_SNAPLEN_BATCH_MAX) <= wire::IMP2_BATCH_BYTES_MAX);
@@ -159,7 +164,7 @@ impl Delivery {
 
     /// The most bytes one event takes.
     pub(crate) fn event_max(&self) -> usize {
-        EVENT_MAX + payload_room(self.snaplen)
+        event_room(self.snaplen as usize)
     }
 
     /// How many packet bytes an event of a packet of `len` bytes carries.
@@ -175,10 +180,11 @@ impl Delivery {
     }
 
     /// Whether a batch of `events` events in `bytes` bytes of a datagram
-    /// of `capacity` bytes is due: it is full, or the largest event might
-    /// not fit any more. The capacity is the datagram's own, which an
-    /// earlier delivery may have sized.
+    /// of `capacity` bytes is due: it is full, or not even an event without
+    /// packet bytes would fit any more. (One with them that does not fit
+    /// sends the batch before it.) The capacity is the datagram's own,
+    /// which an earlier delivery may have sized.
     pub(crate) fn batch_full(&self, events: u32, bytes: usize, capacity: usize) -> bool {
-        events >= self.batch || bytes + self.event_max() > capacity
+        events >= self.batch || bytes + EVENT_MAX > capacity
     }
 }

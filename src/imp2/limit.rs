@@ -6,12 +6,14 @@
 //! The hooks on every CPU share a listener's state through atomics and
 //! take no lock: sampling costs one atomic add per matching packet, the
 //! rate limit one compare-exchange (GCRA, the token bucket's equivalent
-//! with a single word of state), and a packet left out one more add to
-//! the count the next event reports. Pure `core` code, host-tested.
+//! with a single word of state), a packet left out one more add, and an
+//! event an atomic maximum that takes the count since the previous one.
+//! Pure `core` code, host-tested.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
 const NSEC_PER_SEC: u64 = 1_000_000_000;
+const NSEC_PER_MSEC: u64 = 1_000_000;
 
 /// A rate limit: `per_sec` events per second, up to `burst` at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +54,11 @@ impl Limits {
 
 /// A listener's sampling and rate-limit state, kept when it changes its
 /// filter or its limits.
+///
+/// Every packet left out is counted once in `left_out`; each event takes
+/// the part of it that no earlier event took, up to `reported`. Events on
+/// several CPUs take disjoint parts, whatever the order of their reads:
+/// `reported` only grows (`fetch_max`).
 #[derive(Debug, Default)]
 pub(crate) struct LimitState {
     /// Matching packets that sampling has counted.
@@ -59,55 +66,50 @@ pub(crate) struct LimitState {
     /// The rate limit's theoretical arrival time: when, on the monotonic
     /// clock, the bucket is full again.
     booked_until_ns: AtomicU64,
-    /// Packets left out since the last event that took the count.
-    pending: AtomicU64,
-    /// Packets left out and reported in events already.
+    /// Every packet left out so far.
+    left_out: AtomicU64,
+    /// How much of `left_out` events have taken.
     reported: AtomicU64,
 }
 
 impl LimitState {
     /// Whether a matching packet becomes an event under `limits`, for
     /// listeners whose limits leave some out ([`Limits::any`]); if so, how
-    /// many were left out since the previous one, which the event reports.
-    /// `now_ns` reads the monotonic clock, only if there is a rate limit.
+    /// many were left out since the previous one, which the event reports
+    /// (an event that is lost takes them with it). `now_ns` reads the
+    /// monotonic clock, only if there is a rate limit.
     #[inline]
     pub(crate) fn admit(&self, limits: &Limits, now_ns: impl FnOnce() -> u64) -> Option<u64> {
         let sampled_out =
             limits.sample > 1 && self.sampled.fetch_add(1, Ordering::Relaxed) % u64::from(limits.sample) != 0;
         let limited = !sampled_out && limits.rate.is_some_and(|rate| !self.take(rate, now_ns()));
         if sampled_out || limited {
-            self.pending.fetch_add(1, Ordering::Relaxed);
+            self.left_out.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        let left_out = self.pending.swap(0, Ordering::Relaxed);
-        if left_out > 0 {
-            self.reported.fetch_add(left_out, Ordering::Relaxed);
-        }
-        Some(left_out)
+        let upto = self.left_out.load(Ordering::Relaxed);
+        let before = self.reported.fetch_max(upto, Ordering::Relaxed);
+        Some(upto.saturating_sub(before))
     }
 
-    /// Returns the count an admitted packet took, when no event could be
-    /// built for it: the next event reports it instead.
-    pub(crate) fn give_back(&self, left_out: u64) {
-        if left_out > 0 {
-            self.reported.fetch_sub(left_out, Ordering::Relaxed);
-            self.pending.fetch_add(left_out, Ordering::Relaxed);
-        }
-    }
-
-    /// Every packet left out so far, reported or not.
+    /// Every packet left out so far, reported or not (it never decreases).
     pub(crate) fn total(&self) -> u64 {
-        self.reported.load(Ordering::Relaxed) + self.pending.load(Ordering::Relaxed)
+        self.left_out.load(Ordering::Relaxed)
     }
 
     /// Takes one event's worth of the rate at `now_ns`, if the bucket has it.
     fn take(&self, rate: Rate, now_ns: u64) -> bool {
         let (interval, tolerance) = (rate.interval_ns(), rate.tolerance_ns());
+        // Under one rate, bookings never reach past this (with a
+        // millisecond for clock reads that CPUs made in another order):
+        // beyond it they were made under an earlier, slower rate, and are
+        // forgotten.
+        let reach = now_ns.saturating_add(tolerance).saturating_add(interval).saturating_add(NSEC_PER_MSEC);
         let mut booked = self.booked_until_ns.load(Ordering::Relaxed);
         loop {
             // An idle bucket books from now: unused time is not saved up
             // beyond the burst.
-            let from = booked.max(now_ns);
+            let from = if booked > reach { now_ns } else { booked.max(now_ns) };
             if from - now_ns > tolerance {
                 return false;
             }

@@ -365,15 +365,19 @@ impl Imp2Net {
                     len: packet.len(),
                     tstamp_ns: crate::abstractions::time::realtime_ns(),
                 });
-                let part = ListenerPart { suppressed, payload_len: listener.payload_len(facts.len) };
+                let payload_len = listener.payload_len(facts.len);
+                let part = ListenerPart { suppressed, payload_len };
+                // Sized for this packet's bytes, not the snaplen's.
+                let need = filter::event_room(payload_len);
                 let write = |tail: &mut SkbTail<'_>, seq| event::write_event(tail, seq, &ip, &facts, &part, skb);
                 if listener.batched() {
-                    match listener.batch_event(ctx.timer, write) {
+                    match listener.batch_event(ctx.timer, need, write) {
                         v2::Batched::Queued => {}
                         v2::Batched::Ready(batch) => listener.send(ctx.socket, batch.msg, batch.events, guard),
-                        v2::Batched::NoMemory(earlier) => {
-                            self.counters.alloc_failures.inc();
-                            listener.give_back(suppressed);
+                        v2::Batched::Lost { no_memory, earlier } => {
+                            if no_memory {
+                                self.counters.alloc_failures.inc();
+                            }
                             if let Some(batch) = earlier {
                                 listener.send(ctx.socket, batch.msg, batch.events, guard);
                             }
@@ -384,15 +388,16 @@ impl Imp2Net {
                 // Taken before the allocation, as in v1: a failed one leaves
                 // a gap the listener sees.
                 let seq = listener.next_seq();
-                let Ok(mut msg) = NlMsgBuf::with_capacity(listener.event_max() as u32, AllocContext::Atomic) else {
+                // Packet bytes as large as a packet do not dip into the
+                // reserves the receive path itself may need.
+                let gfp = if payload_len > 0 { AllocContext::AtomicNoReserves } else { AllocContext::Atomic };
+                let Ok(mut msg) = NlMsgBuf::with_capacity(need as u32, gfp) else {
                     self.counters.alloc_failures.inc();
-                    listener.give_back(suppressed);
                     continue;
                 };
-                // Written in place: the listener's largest event fits.
-                match msg.append_with(|tail| write(tail, seq)) {
-                    Ok(_) => listener.send(ctx.socket, msg, 1, guard),
-                    Err(_) => listener.give_back(suppressed),
+                // Written in place: `need` fits the event.
+                if msg.append_with(|tail| write(tail, seq)).is_ok() {
+                    listener.send(ctx.socket, msg, 1, guard);
                 }
             }
         });

@@ -126,12 +126,13 @@ pub(super) struct ReadyBatch {
 pub(super) enum Batched {
     /// It waits in the batch.
     Queued,
-    /// It completed the batch, or started a new one because the batch was
-    /// sized for another delivery: send this.
+    /// It completed the batch, or started a new one because the batch had
+    /// no room for it: send this.
     Ready(ReadyBatch),
-    /// No memory for a new batch: the event is lost; send the batch it
-    /// did not fit, if any.
-    NoMemory(Option<ReadyBatch>),
+    /// The event is lost, a gap in the listener's sequence: no memory for
+    /// a new batch (`no_memory`), or it could not be written. Send
+    /// `earlier`, the batch it did not fit, if any.
+    Lost { no_memory: bool, earlier: Option<ReadyBatch> },
 }
 
 /// Whether a listener's batch is due, for the netns timer.
@@ -177,23 +178,10 @@ impl Listener {
         self.state.limits.admit(&self.limits, now_ns).map(Some)
     }
 
-    /// Returns what an admitted packet's event would have reported as left
-    /// out, when the event could not be built.
-    pub(super) fn give_back(&self, suppressed: Option<u64>) {
-        if let Some(count) = suppressed {
-            self.state.limits.give_back(count);
-        }
-    }
-
     /// How many bytes of a packet of `len` bytes its event carries.
     #[inline]
     pub(super) fn payload_len(&self, len: u32) -> usize {
         self.delivery.payload_len(len)
-    }
-
-    /// The most bytes one event of this listener takes.
-    pub(super) fn event_max(&self) -> usize {
-        self.delivery.event_max()
     }
 
     /// Takes the sequence number of this listener's next event.
@@ -221,48 +209,53 @@ impl Listener {
         self.delivery.batched()
     }
 
-    /// Adds an event to the listener's batch. `encode` writes the event
-    /// with the sequence number it is given, in place at the end of the
-    /// batch's datagram, and returns its length; it runs under the batch
-    /// lock, so that the events of a batch are in sequence order even when
-    /// they come from several CPUs. A new batch arms `timer` for its
-    /// deadline. Any context.
+    /// Adds an event of at most `need` bytes to the listener's batch.
+    /// `encode` writes the event with the sequence number it is given, in
+    /// place at the end of the batch's datagram, and returns its length; it
+    /// runs under the batch lock, so that the events of a batch are in
+    /// sequence order even when they come from several CPUs. A new batch
+    /// arms `timer` for its deadline. Any context.
     pub(super) fn batch_event(
         &self,
         timer: &Timer,
+        need: usize,
         encode: impl FnOnce(&mut SkbTail<'_>, u32) -> Result<usize, BufferFull>,
     ) -> Batched {
         let mut batch = self.state.batch.lock();
-        // A batch that another delivery of this listener sized (hooks still
-        // using the listener's previous copy, until subscribe has waited for
-        // them) may lack the room for this event: it goes now.
-        let earlier = if batch.msg.is_some() && batch.bytes + self.delivery.event_max() > batch.capacity {
+        // A batch without room for this event goes now: one that holds
+        // events with payloads, or that another delivery of this listener
+        // sized (hooks still using the listener's previous copy, until
+        // subscribe has waited for them).
+        let earlier = if batch.msg.is_some() && batch.bytes + need > batch.capacity {
             batch.take()
         } else {
             None
         };
+        // Taken before the allocation, as for unbatched events: a lost event
+        // is a gap the listener sees.
+        let seq = self.next_seq();
         if batch.msg.is_none() {
+            // At least `need`: the capacity fits the delivery's largest event.
             let capacity = self.delivery.capacity();
-            let Ok(msg) = NlMsgBuf::with_capacity(capacity as u32, AllocContext::Atomic) else {
-                return Batched::NoMemory(earlier);
+            // Batches of packet bytes, up to 16 KiB, leave the reserves alone.
+            let gfp = if self.delivery.snaplen > 0 { AllocContext::AtomicNoReserves } else { AllocContext::Atomic };
+            let Ok(msg) = NlMsgBuf::with_capacity(capacity as u32, gfp) else {
+                return Batched::Lost { no_memory: true, earlier };
             };
             batch.msg = Some(msg);
             batch.capacity = capacity;
             batch.deadline = Jiffies::after_ms(self.delivery.flush_ms);
             timer.fire_by(batch.deadline);
         }
-        let seq = self.next_seq();
-        // Always fits: a batch is due as soon as less than the largest event
-        // is left in its own datagram.
         let appended = batch.msg.as_mut().map(|msg| msg.append_with(|tail| encode(tail, seq)));
-        if let Some(Ok(len)) = appended {
-            batch.events += 1;
-            batch.bytes += len;
-        }
+        let Some(Ok(len)) = appended else {
+            return Batched::Lost { no_memory: false, earlier };
+        };
+        batch.events += 1;
+        batch.bytes += len;
         let full = self.delivery.batch_full(batch.events, batch.bytes, batch.capacity);
         // One datagram per call: if the earlier batch goes, a new one that is
-        // already full waits for its deadline or the next event, which sends
-        // it first.
+        // already full waits for its deadline or the next event.
         match earlier.or_else(|| full.then(|| batch.take()).flatten()) {
             Some(ready) => Batched::Ready(ready),
             None => Batched::Queued,

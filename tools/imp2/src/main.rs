@@ -459,7 +459,8 @@ fn monitor(args: &MonitorArgs) -> Result<(), Fatal> {
         unsubscribe_seq: UNSUBSCRIBE_SEQ,
         count: args.count,
     };
-    let mut buf = Vec::with_capacity(64 * 1024);
+    // An unbatched event with a payload takes up to snaplen + 256 bytes.
+    let mut buf = Vec::with_capacity((64 * 1024).max(filter_snaplen(&protocol) as usize + 256));
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let write_failed = std::cell::Cell::new(None);

@@ -11,7 +11,7 @@ include!("common/module.rs");
 use ::imp2::proto::{decode, Message};
 use crate::imp2::{
     event::{encode_done, encode_listener, EventFacts, ListenerPart, ListenerReport, EVENT_MAX, LISTENER_MAX},
-    filter::{Delivery, Filter},
+    filter::{event_room, Delivery, Filter},
     limit::{LimitState, Limits, Rate},
     packet::{IpHeader, IpVersion, Ipv6UpperLayer},
 };
@@ -283,11 +283,29 @@ fn a_snaplen_sizes_events_and_batches() {
     assert_eq!(d.event_max(), EVENT_MAX + 4 + 128);
     assert_eq!(d.capacity(), 8 * d.event_max());
     assert_eq!((d.payload_len(84), d.payload_len(1500)), (84, 128));
-    assert!(d.batch_full(7, 8 * d.event_max() - d.event_max() + 1, d.capacity()));
+    // Due when not even an event without bytes fits: one with bytes that
+    // does not fit sends the batch before it (v2.rs).
+    assert!(!d.batch_full(7, d.capacity() - EVENT_MAX, d.capacity()));
+    assert!(d.batch_full(7, d.capacity() - EVENT_MAX + 1, d.capacity()));
+    // Events are sized by the bytes they carry, not by the snaplen.
+    assert_eq!(event_room(0), EVENT_MAX);
+    assert_eq!(event_room(84), EVENT_MAX + 88);
     // The largest snaplen a batching listener may have still fits one event.
     let largest = Delivery { batch: 2, flush_ms: 10, snaplen: ::imp2::abi::IMP2_SNAPLEN_BATCH_MAX };
     assert!(largest.event_max() <= largest.capacity());
-    assert!(largest.batch_full(1, largest.event_max(), largest.capacity()));
+    // The largest snaplen of all fits an attribute's u16 length.
+    let max = Delivery { snaplen: ::imp2::abi::IMP2_SNAPLEN_MAX, ..Delivery::UNBATCHED };
+    let big = vec![0x45u8; 70_000];
+    let ip = IpHeader::ipv4(&ipv4(1, 0, &[8, 0])).unwrap();
+    let facts = EventFacts { icmp: Some((8, 0)), ifindex: 1, len: 70_000, tstamp_ns: 0 };
+    let mut buf = vec![0u8; max.event_max()];
+    let part = ListenerPart { suppressed: None, payload_len: max.payload_len(70_000) };
+    let written = encode_event_with(&mut buf, 0, &ip, &facts, &part, &big[..]).unwrap().len();
+    assert_eq!(part.payload_len, 65_531);
+    assert!(written <= event_room(65_531));
+    let over = ListenerPart { suppressed: None, payload_len: 65_532 };
+    let mut bigger = vec![0u8; event_room(65_532)];
+    assert!(encode_event_with(&mut bigger, 0, &ip, &facts, &over, &big[..]).is_err(), "nla_len would overflow");
 }
 
 /// Offers `packets` matching packets at `now_ns(i)`; returns the
@@ -330,19 +348,29 @@ fn the_rate_limit_allows_a_burst_then_the_rate() {
 }
 
 #[test]
-fn sampling_comes_before_the_rate_limit_and_give_back_keeps_the_count() {
+fn sampling_comes_before_the_rate_limit() {
     let state = LimitState::default();
     let limits = Limits { sample: 2, rate: Some(Rate { per_sec: 1, burst: 1 }) };
     let events = offer(&state, &limits, 10, |_| 1);
     assert_eq!(events, [0]);
     assert_eq!(state.total(), 9);
-    // An event that could not be built gives its count to the next one.
     let later = 10_000_000_000;
-    let left_out = state.admit(&limits, || later).unwrap();
-    assert_eq!((left_out, state.total()), (9, 9));
-    state.give_back(left_out);
-    let next = state.admit(&Limits { sample: 1, rate: None }, || later);
-    assert_eq!(next, Some(9));
+    // The 11th packet passes both, 9 left out before it; the 12th is sampled out.
+    assert_eq!(offer(&state, &limits, 2, |_| later), [9]);
+    assert_eq!(state.total(), 10);
+}
+
+#[test]
+fn a_faster_rate_forgets_what_a_slower_one_booked() {
+    let state = LimitState::default();
+    // 1/s with a burst of a million: a flood books the bucket far ahead.
+    let slow = Limits { sample: 1, rate: Some(Rate { per_sec: 1, burst: 1_000_000 }) };
+    assert_eq!(offer(&state, &slow, 1000, |_| 5).len(), 1000);
+    // 1000/s with a burst of 10 starts afresh instead of waiting 1000 s.
+    let fast = Limits { sample: 1, rate: Some(Rate { per_sec: 1000, burst: 10 }) };
+    assert_eq!(offer(&state, &fast, 100, |_| 1_000_000).len(), 10);
+    // ... and keeps up with a packet per millisecond.
+    assert_eq!(offer(&state, &fast, 100, |i| 2_000_000_000 + i * 1_000_000).len(), 100);
 }
 
 #[test]
@@ -368,5 +396,6 @@ fn concurrent_admissions_account_for_every_packet() {
     // Exactly one in 7 passes sampling, whichever CPU counts it.
     assert!(events <= 400_000 / 7 + 1);
     assert_eq!(events + state.total(), 400_000, "every packet is an event or counted as left out");
+    // Each left-out packet is reported by at most one event.
     assert!(reported <= state.total());
 }
