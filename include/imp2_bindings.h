@@ -7,6 +7,7 @@
  */
 #include <linux/capability.h>
 #include <linux/errno.h>
+#include <linux/filter.h>
 #include <linux/in.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4.h>

@@ -95,6 +95,12 @@ void imp2_rcu_read_lock(void);
 void imp2_rcu_read_unlock(void);
 u64 imp2_ktime_get_real_ns(void);
 u64 imp2_ktime_get_ns(void);
+
+/* Classic BPF programs (src/abstractions/bpf.rs). */
+struct bpf_prog;
+int imp2_bpf_create(struct bpf_prog **prog, const void *insns, u32 len);
+u32 imp2_bpf_run(const struct bpf_prog *prog, struct sk_buff *skb);
+void imp2_bpf_destroy(struct bpf_prog *prog);
 struct nf_hook_state;
 u32 imp2_nf_state_in_ifindex(const struct nf_hook_state *state);
 /*
@@ -128,11 +134,14 @@ struct imp2_v2_filter {
 	u32 sample;		/* 1..: one in this many */
 	u32 rate_limit;		/* events per second; 0: no limit */
 	u32 rate_burst;		/* 1..IMP2_RATE_MAX if rate_limit */
+	const struct nlattr *bpf; /* IMP2_A_BPF in the request; NULL if none */
+	u32 bpf_insns;		/* its length in instructions */
 };
 struct netlink_ext_ack;
 int imp2_v2_parse_subscribe(const struct nlmsghdr *nlh, struct imp2_v2_filter *filter,
 			    struct netlink_ext_ack *extack);
 int imp2_v2_parse_empty(const struct nlmsghdr *nlh, struct netlink_ext_ack *extack);
+int imp2_v2_load_bpf(const struct nlattr *attr, struct bpf_prog **prog, struct netlink_ext_ack *extack);
 
 /* Network namespaces. */
 void *imp2_net_generic(const struct net *net, unsigned int id);

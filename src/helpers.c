@@ -3,6 +3,7 @@
  * Non-inline wrappers for static-inline / macro kernel APIs used by the Rust
  * side of imp2.  See include/imp2_helpers.h.
  */
+#include <linux/filter.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/version.h>
@@ -248,6 +249,32 @@ u64 imp2_ktime_get_real_ns(void)
 u64 imp2_ktime_get_ns(void)
 {
 	return ktime_get_ns();
+}
+
+static_assert(IMP2_BPF_MAXINSNS == BPF_MAXINSNS);
+
+/* bpf_prog_create() copies the instructions: they need not outlive it. */
+int imp2_bpf_create(struct bpf_prog **prog, const void *insns, u32 len)
+{
+	struct sock_fprog_kern fprog = {
+		.len = len,
+		.filter = (struct sock_filter *)insns,
+	};
+
+	if (len > BPF_MAXINSNS)
+		return -EINVAL;
+	return bpf_prog_create(prog, &fprog);
+}
+
+/* As xt_bpf and socket filters run them: cb saved, migration disabled. */
+u32 imp2_bpf_run(const struct bpf_prog *prog, struct sk_buff *skb)
+{
+	return bpf_prog_run_save_cb(prog, skb);
+}
+
+void imp2_bpf_destroy(struct bpf_prog *prog)
+{
+	bpf_prog_destroy(prog);
 }
 
 u32 imp2_nf_state_in_ifindex(const struct nf_hook_state *state)

@@ -6,6 +6,7 @@
  * with the extended-ack message already set and naming the attribute.
  */
 #include <linux/bitops.h>
+#include <linux/filter.h>
 #include <linux/netlink.h>
 #include <linux/string.h>
 #include <net/netlink.h>
@@ -40,6 +41,8 @@ static const char *const imp2_attr_names[__IMP2_A_MAX] = {
 	[IMP2_A_RATE_BURST]	= "IMP2_A_RATE_BURST",
 	[IMP2_A_SUPPRESSED]	= "IMP2_A_SUPPRESSED",
 	[IMP2_A_SUPPRESSED_TOTAL] = "IMP2_A_SUPPRESSED_TOTAL",
+	[IMP2_A_BPF]		= "IMP2_A_BPF",
+	[IMP2_A_BPF_INSNS]	= "IMP2_A_BPF_INSNS",
 };
 
 /* Inside IMP2_A_PROTOS: only IMP2_A_PROTO entries, one per protocol. */
@@ -65,6 +68,8 @@ static const struct nla_policy imp2_subscribe_policy[IMP2_A_MAX + 1] = {
 	[IMP2_A_SAMPLE]		= NLA_POLICY_MIN(NLA_U32, 1),
 	[IMP2_A_RATE_LIMIT]	= NLA_POLICY_FULL_RANGE(NLA_U32, &imp2_rate_range),
 	[IMP2_A_RATE_BURST]	= NLA_POLICY_FULL_RANGE(NLA_U32, &imp2_rate_range),
+	[IMP2_A_BPF]		= { .type = NLA_BINARY,
+				    .len = IMP2_BPF_MAXINSNS * sizeof(struct sock_filter) },
 };
 
 /*
@@ -169,6 +174,19 @@ int imp2_v2_parse_subscribe(const struct nlmsghdr *nlh, struct imp2_v2_filter *f
 	filter->sample = tb[IMP2_A_SAMPLE] ? nla_get_u32(tb[IMP2_A_SAMPLE]) : 1;
 	filter->rate_limit = tb[IMP2_A_RATE_LIMIT] ? nla_get_u32(tb[IMP2_A_RATE_LIMIT]) : 0;
 	filter->rate_burst = tb[IMP2_A_RATE_BURST] ? nla_get_u32(tb[IMP2_A_RATE_BURST]) : filter->rate_limit;
+	if (tb[IMP2_A_BPF]) {
+		int len = nla_len(tb[IMP2_A_BPF]);
+
+		/* Attribute data is 4-aligned, as struct sock_filter needs. */
+		if (len == 0 || len % sizeof(struct sock_filter)) {
+			NL_SET_ERR_MSG_ATTR_FMT(extack, tb[IMP2_A_BPF],
+						"IMP2_A_BPF: %d bytes is not 1 or more struct sock_filter (8 bytes)",
+						len);
+			return -EINVAL;
+		}
+		filter->bpf = tb[IMP2_A_BPF];
+		filter->bpf_insns = len / sizeof(struct sock_filter);
+	}
 	filter->default_protos = !tb[IMP2_A_PROTOS];
 	if (tb[IMP2_A_PROTOS]) {
 		/* Validated above: every entry is an IMP2_A_PROTO u8. */
@@ -180,6 +198,19 @@ int imp2_v2_parse_subscribe(const struct nlmsghdr *nlh, struct imp2_v2_filter *f
 		}
 	}
 	return 0;
+}
+
+/*
+ * Loads a subscribe's IMP2_A_BPF (validated above) with the kernel's own
+ * checks; a program they refuse is EINVAL, with the attribute named.
+ */
+int imp2_v2_load_bpf(const struct nlattr *attr, struct bpf_prog **prog, struct netlink_ext_ack *extack)
+{
+	int err = imp2_bpf_create(prog, nla_data(attr), nla_len(attr) / sizeof(struct sock_filter));
+
+	if (err == -EINVAL)
+		NL_SET_ERR_MSG_ATTR(extack, attr, "IMP2_A_BPF: not a valid classic BPF program (bpf_check_classic)");
+	return err;
 }
 
 /* Requests that take no attributes refuse any they carry. */

@@ -6,21 +6,60 @@
 //! offending attribute.
 
 use crate::{
-    abstractions::netlink::{ExtAck, RequestMessage},
+    abstractions::{
+        bpf::ClassicProgram,
+        netlink::{ExtAck, RequestMessage},
+    },
     bindings,
     imp2::{
         filter::{Delivery, Filter},
         limit::{Limits, Rate},
     },
 };
+use core::{marker::PhantomData, ptr::NonNull};
 use kernel::prelude::*;
 
+/// A validated `IMP2_V2_SUBSCRIBE`.
+pub(crate) struct Subscribe<'a> {
+    pub(crate) filter: Filter,
+    pub(crate) delivery: Delivery,
+    pub(crate) limits: Limits,
+    /// Its `IMP2_A_BPF`, not loaded yet: loading is for senders allowed to
+    /// subscribe.
+    pub(crate) bpf: Option<UnloadedProgram<'a>>,
+}
+
+/// An `IMP2_A_BPF` of a request, framed and sized (whole instructions).
+///
+/// # Invariants
+///
+/// `attr` is that attribute, within the request's data, which outlives `'a`.
+pub(crate) struct UnloadedProgram<'a> {
+    attr: NonNull<bindings::nlattr>,
+    insns: u32,
+    _request: PhantomData<&'a [u8]>,
+}
+
+impl UnloadedProgram<'_> {
+    /// Has the kernel check and load the program: `EINVAL` with the reason
+    /// in `extack` if it refuses it, `ENOMEM`. Process context.
+    pub(crate) fn load(&self, extack: Pin<&mut ExtAck>) -> Result<ClassicProgram> {
+        let mut prog = core::ptr::null_mut();
+        // SAFETY: `attr` is valid, within data we hold (type invariant),
+        // and read only; `prog` and `extack` are valid for writes.
+        kernel::error::to_result(unsafe {
+            bindings::imp2_v2_load_bpf(self.attr.as_ptr(), &mut prog, extack.as_raw())
+        })?;
+        // SAFETY: `imp2_v2_load_bpf()` succeeded: `prog` is a new program
+        // of the attribute's `insns` instructions from `bpf_prog_create()`,
+        // ours to own.
+        unsafe { ClassicProgram::from_raw(prog, self.insns) }
+    }
+}
+
 /// Validates an `IMP2_V2_SUBSCRIBE` and returns the filter, the delivery
-/// and the limits it asks for.
-pub(crate) fn parse_subscribe(
-    msg: RequestMessage<'_>,
-    extack: Pin<&mut ExtAck>,
-) -> Result<(Filter, Delivery, Limits)> {
+/// the limits and the program it asks for.
+pub(crate) fn parse_subscribe<'a>(msg: RequestMessage<'a>, extack: Pin<&mut ExtAck>) -> Result<Subscribe<'a>> {
     let mut raw = bindings::imp2_v2_filter::default();
     // SAFETY: `msg` is a complete message within data we hold (its type
     // invariant), which the parser only reads; `raw` and `extack` are
@@ -45,7 +84,10 @@ pub(crate) fn parse_subscribe(
     };
     let rate = (raw.rate_limit > 0).then_some(Rate { per_sec: raw.rate_limit, burst: raw.rate_burst });
     let limits = Limits { sample: raw.sample, rate };
-    Ok((Filter { families: raw.families, protos }, delivery, limits))
+    // INVARIANT: the parser set `bpf` to the attribute within `msg`.
+    let bpf = NonNull::new(raw.bpf.cast_mut())
+        .map(|attr| UnloadedProgram { attr, insns: raw.bpf_insns, _request: PhantomData });
+    Ok(Subscribe { filter: Filter { families: raw.families, protos }, delivery, limits, bpf })
 }
 
 /// Validates a v2 request that takes no attributes.

@@ -39,7 +39,8 @@ enum imp2_msg_type {
 					   IMP2_A_FAMILIES, IMP2_A_PROTOS,
 					   IMP2_A_BATCH, IMP2_A_FLUSH_MS,
 					   IMP2_A_SNAPLEN, IMP2_A_SAMPLE,
-					   IMP2_A_RATE_LIMIT, IMP2_A_RATE_BURST; needs
+					   IMP2_A_RATE_LIMIT, IMP2_A_RATE_BURST,
+					   IMP2_A_BPF; needs
 					   CAP_NET_ADMIN (EPERM); ENOSPC beyond the
 					   module's max_listeners */
 	IMP2_V2_UNSUBSCRIBE	= 0x21,	/* user -> kernel: the sending port stops
@@ -115,9 +116,65 @@ enum imp2_attr {
 	IMP2_A_SUPPRESSED_TOTAL, /* L   u64: all the packets left out so far,
 				   with those no event has reported yet; only
 				   for such listeners */
+	IMP2_A_BPF,		/* S    a classic BPF program, an array of struct
+				   sock_filter (8 bytes each, 1..IMP2_BPF_MAXINSNS):
+				   only packets it accepts (returns non-zero for)
+				   are reported; run on the packet from its IP
+				   header on, after IMP2_A_FAMILIES and
+				   IMP2_A_PROTOS, before sampling.  Checked and
+				   JIT-compiled by the kernel (bpf_prog_create());
+				   EINVAL if it refuses it */
+	IMP2_A_BPF_INSNS,	/* L    u32: the listener's program's length, if
+				   it has one */
 	__IMP2_A_MAX
 };
 #define IMP2_A_MAX (__IMP2_A_MAX - 1)
+
+/*
+ * What v2 does at the edges, for clients written from this header:
+ *
+ * - Refusals.  A request that is refused changes nothing and answers, if
+ *   it set NLM_F_ACK, with a negative errno: EINVAL for anything the
+ *   attributes or their values get wrong (never ERANGE: the module maps the
+ *   policy's range errors), EPERM, ENOSPC, EAGAIN (the module is still
+ *   loading), ECONNREFUSED (the sender closed meanwhile) or EOPNOTSUPP (an
+ *   unknown message type).  With NETLINK_EXT_ACK set on the socket, an
+ *   EINVAL carries both an NLMSGERR_ATTR_MSG text that begins with the
+ *   attribute's name ("IMP2_A_FAMILIES: ...") and, where one attribute is
+ *   to blame, NLMSGERR_ATTR_OFFS, its offset in the request.
+ * - Strictness.  A subscribe takes only the attributes marked S; any other
+ *   type (an E or L attribute such as IMP2_A_SRC, IMP2_A_PAD, or one above
+ *   IMP2_A_MAX), a duplicate, a wrong size, an undefined IMP2_A_FAMILIES
+ *   bit, IMP2_A_PROTOS without NLA_F_NESTED, anything but IMP2_A_PROTO in
+ *   it, or bytes left over: EINVAL.  IMP2_V2_UNSUBSCRIBE and
+ *   IMP2_LISTENERS_GET take no attributes (EINVAL); IMP2_STATS_GET ignores
+ *   its payload, as it always has.
+ * - Edge values.  IMP2_A_FAMILIES 0 and an empty IMP2_A_PROTOS: EINVAL.  A
+ *   protocol listed twice counts once.  IMP2_A_FLUSH_MS with IMP2_A_BATCH
+ *   1 is accepted and has no effect (there is no batch); without
+ *   IMP2_A_BATCH it is refused.  IMP2_A_SAMPLE 1 is no sampling.
+ * - Sequence.  A listener's IMP2_A_SEQ (== nlmsg_seq) starts at 0 and goes
+ *   up by one per event taken for it, sent or lost; a subscribe from the
+ *   same socket that changes its filter keeps it, a new socket starts at 0.
+ * - Fragments.  v2, like v1, reports a fragmented datagram once, by its
+ *   first fragment, and IMP2_A_LEN is that fragment's length (where
+ *   conntrack's defragmentation runs before the hook, the hook sees, and
+ *   reports, the whole datagram).  Later fragments are not reported.
+ * - Replies.  IMP2_STATS_GET: one IMP2_STATS with the request's nlmsg_seq,
+ *   then the ack if NLM_F_ACK is set.  IMP2_LISTENERS_GET: one
+ *   IMP2_LISTENER per listener (NLM_F_MULTI), then NLMSG_DONE, all with the
+ *   request's nlmsg_seq, then the ack if asked for.  There is no listener
+ *   count: count the IMP2_LISTENER messages.
+ * - IMP2_LISTENER always carries IMP2_A_PORTID, IMP2_A_FAMILIES,
+ *   IMP2_A_EVENTS_SENT and IMP2_A_SEND_FAILURES; IMP2_A_PROTOS only if the
+ *   listener gave them; IMP2_A_BATCH and IMP2_A_FLUSH_MS only if it
+ *   batches; IMP2_A_SNAPLEN, IMP2_A_SAMPLE and IMP2_A_RATE_LIMIT with
+ *   IMP2_A_RATE_BURST only if not the default; IMP2_A_SUPPRESSED_TOTAL with
+ *   a sample or a rate; IMP2_A_BPF_INSNS with a program.
+ * - rejected_msgs counts every refused request (every errno above,
+ *   ENOSPC and EPERM included) and every message that cannot be framed;
+ *   datagrams refused for want of queue room count in requests_refused.
+ */
 
 /*
  * Batched delivery (IMP2_A_BATCH > 1): several IMP2_V2_EVENT messages in
@@ -152,6 +209,9 @@ enum imp2_attr {
  * and what no event has reported yet.
  */
 #define IMP2_RATE_MAX		1000000000
+
+/* IMP2_A_BPF: BPF_MAXINSNS, the kernel's limit for classic programs. */
+#define IMP2_BPF_MAXINSNS	4096
 
 /*
  * Payload of IMP2_K_MSG: one per ICMP datagram (fragmented datagrams are

@@ -9,6 +9,7 @@
 //! protocol; all `unsafe` code of the module lives here and in
 //! `compat`/`params`/`test_knobs`.
 
+pub(crate) mod bpf;
 pub(crate) mod net;
 pub(crate) mod netfilter;
 pub(crate) mod netlink;

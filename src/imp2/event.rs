@@ -46,9 +46,9 @@ pub(crate) const EVENT_MAX: usize = 16 + 8 + 2 * 20 + 3 * 8 + 8 + 8 + 12 + 8 + 1
 
 /// Room for one listener report: header, port, families, two counters,
 /// batch and flush delay, snaplen, sample, rate and burst, the suppressed
-/// total, and a nest with up to 256 one-byte protocol entries (8 bytes
-/// each).
-pub(crate) const LISTENER_MAX: usize = 16 + 8 + 8 + 2 * 12 + 2 * 8 + 4 * 8 + 12 + 4 + 256 * 8;
+/// total, the program's length, and a nest with up to 256 one-byte
+/// protocol entries (8 bytes each).
+pub(crate) const LISTENER_MAX: usize = 16 + 8 + 8 + 2 * 12 + 2 * 8 + 4 * 8 + 12 + 8 + 4 + 256 * 8;
 
 /// Room for the `NLMSG_DONE` that ends a report.
 pub(crate) const DONE_MAX: usize = 16 + 4;
@@ -110,6 +110,8 @@ pub(crate) struct ListenerReport<'a> {
     pub(crate) filter: &'a Filter,
     pub(crate) delivery: Delivery,
     pub(crate) limits: Limits,
+    /// The length of its program, if it has one.
+    pub(crate) bpf_insns: Option<u32>,
     pub(crate) events_sent: u64,
     pub(crate) send_failures: u64,
     /// Packets the limits left out, for listeners that have some.
@@ -154,6 +156,9 @@ pub(crate) fn encode_listener<'b>(
     }
     if l.limits.any() {
         w.put_u64(wire::IMP2_A_SUPPRESSED_TOTAL, l.suppressed_total)?;
+    }
+    if let Some(insns) = l.bpf_insns {
+        w.put_u32(wire::IMP2_A_BPF_INSNS, insns)?;
     }
     let len = finish(w);
     Ok(&buf[..len])

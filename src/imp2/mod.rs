@@ -39,7 +39,12 @@ use core::{
     sync::atomic::{AtomicBool, AtomicU64, Ordering},
 };
 use event::{EventFacts, ListenerPart};
-use kernel::{error::code::*, new_mutex, prelude::*, sync::Mutex};
+use kernel::{
+    error::code::*,
+    new_mutex,
+    prelude::*,
+    sync::{Arc, Mutex},
+};
 use packet::{IpHeader, IpVersion, Ipv6UpperLayer, PacketBytes, IPPROTO_ICMP};
 
 static NET_ID: NetId = NetId::new();
@@ -353,8 +358,11 @@ impl Imp2Net {
             }
             let mut facts: Option<EventFacts> = None;
             for listener in set.matching(&ip) {
-                // Sampling and the rate limit first: a packet they leave out
-                // costs no event.
+                // Its expression, then sampling and the rate limit: a packet
+                // any of them leaves out costs no event.
+                if !listener.program_accepts(skb) {
+                    continue;
+                }
                 let Some(suppressed) = listener.admit(crate::abstractions::time::monotonic_ns) else {
                     continue;
                 };
@@ -552,16 +560,23 @@ impl Imp2Net {
         hooks: &NetHooks,
     ) -> Result {
         let message = request.message(msg).ok_or(EINVAL)?;
-        let (filter, delivery, limits) = policy::parse_subscribe(message, extack)?;
+        let mut extack = extack;
+        let parsed = policy::parse_subscribe(message, extack.as_mut())?;
         Self::may_subscribe(request)?;
         let portid = request.sender_portid();
         if portid == 0 {
             return Err(EINVAL);
         }
+        // Only for senders that may subscribe: loading checks and compiles.
+        let bpf = match &parsed.bpf {
+            Some(program) => Some(Arc::new(program.load(extack)?, GFP_KERNEL)?),
+            None => None,
+        };
+        let (filter, delivery, limits) = (parsed.filter, parsed.delivery, parsed.limits);
         let adding = Families { ipv4: filter.wants(IpVersion::V4), ipv6: filter.wants(IpVersion::V6) };
         let earlier_batch = self.change_listeners(hooks, adding, || {
             self.v2
-                .subscribe(request, v2::Wants { filter, delivery, limits }, params::max_listeners())
+                .subscribe(request, v2::Wants { filter, bpf, delivery, limits }, params::max_listeners())
                 .map_err(|e| match e {
                     v2::SubscribeError::Full => ENOSPC,
                     v2::SubscribeError::SenderClosed => errno::ECONNREFUSED(),

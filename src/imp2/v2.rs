@@ -28,9 +28,10 @@ use super::{
 };
 use crate::{
     abstractions::{
+        bpf::ClassicProgram,
         netlink::{KernelSocket, RcuSockRef, Request},
         rcu::{self, RcuBox, Updater},
-        skbuff::{AllocContext, NlMsgBuf, SkbTail},
+        skbuff::{AllocContext, NlMsgBuf, SkBuff, SkbTail},
         spinlock_bh::SpinLockBh,
         time::Jiffies,
         timer::Timer,
@@ -151,21 +152,33 @@ pub(super) struct Listener {
     /// bound to that port is released.
     pub(super) portid: u32,
     filter: Filter,
+    /// Its program (`IMP2_A_BPF`), shared by the set's copies of the
+    /// listener: the last to go, after a grace period, destroys it.
+    bpf: Option<Arc<ClassicProgram>>,
     delivery: Delivery,
     limits: Limits,
     state: Arc<ListenerState>,
 }
 
-/// A listener's sampling, rate limit, delivery and filter: what its
-/// socket asked for in its latest subscribe.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A listener's filter, program, delivery, sampling and rate limit: what
+/// its socket asked for in its latest subscribe.
 pub(super) struct Wants {
     pub(super) filter: Filter,
+    pub(super) bpf: Option<Arc<ClassicProgram>>,
     pub(super) delivery: Delivery,
     pub(super) limits: Limits,
 }
 
 impl Listener {
+    /// Whether the listener's program, if it has one, accepts `skb`.
+    #[inline]
+    pub(super) fn program_accepts(&self, skb: &SkBuff) -> bool {
+        match &self.bpf {
+            Some(prog) => prog.run(skb) != 0,
+            None => true,
+        }
+    }
+
     /// Whether this listener takes an event for a packet that matches it:
     /// `None` if its limits leave the packet out, else what the event
     /// reports as left out before it (`None` for listeners without limits).
@@ -284,6 +297,7 @@ impl Listener {
         Self {
             portid: self.portid,
             filter: self.filter,
+            bpf: self.bpf.clone(),
             delivery: self.delivery,
             limits: self.limits,
             state: self.state.clone(),
@@ -434,10 +448,13 @@ impl Listeners {
         let own = |l: &Listener| l.state.sock.sent(request) && !l.state.closed.load(Ordering::Relaxed);
         let old = updater.current().and_then(|s| s.listeners.iter().find(|l| own(l)));
         let old_delivery = old.map(|l| l.delivery);
-        let Wants { filter, delivery, limits } = wants;
+        let Wants { filter, bpf, delivery, limits } = wants;
         // Subscribing again with the same filter changes nothing: spare the
-        // grace period.
-        if old.is_some_and(|l| l.filter == filter && l.delivery == delivery && l.limits == limits) {
+        // grace period. (A program is new each time: it always republishes.)
+        let same = |l: &Listener| {
+            l.filter == filter && l.delivery == delivery && l.limits == limits && l.bpf.is_none() && bpf.is_none()
+        };
+        if old.is_some_and(same) {
             return Ok(None);
         }
         self.republish(&mut updater, |current, next| {
@@ -449,6 +466,7 @@ impl Listeners {
                 let mut copy = l.duplicate();
                 if own(l) {
                     copy.filter = filter;
+                    copy.bpf = bpf.clone();
                     copy.delivery = delivery;
                     copy.limits = limits;
                     replaced = true;
@@ -463,7 +481,7 @@ impl Listeners {
                 let state =
                     Arc::pin_init(ListenerState::new(sock), GFP_KERNEL).map_err(|_| SubscribeError::NoMemory)?;
                 let portid = request.sender_portid();
-                next.push(Listener { portid, filter, delivery, limits, state }, GFP_KERNEL)
+                next.push(Listener { portid, filter, bpf: bpf.clone(), delivery, limits, state }, GFP_KERNEL)
                     .map_err(|_| SubscribeError::NoMemory)?;
             }
             Ok(())
@@ -560,6 +578,7 @@ impl Listeners {
                 filter: &l.filter,
                 delivery: l.delivery,
                 limits: l.limits,
+                bpf_insns: l.bpf.as_ref().map(|prog| prog.len()),
                 events_sent: l.state.events_sent.load(Ordering::Relaxed),
                 send_failures: l.state.send_failures.load(Ordering::Relaxed),
                 suppressed_total: l.state.limits.total(),

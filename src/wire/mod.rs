@@ -50,6 +50,7 @@ pub(crate) const IMP2_A_RATE_LIMIT: u16 = bindings::IMP2_A_RATE_LIMIT as u16;
 pub(crate) const IMP2_A_RATE_BURST: u16 = bindings::IMP2_A_RATE_BURST as u16;
 pub(crate) const IMP2_A_SUPPRESSED: u16 = bindings::IMP2_A_SUPPRESSED as u16;
 pub(crate) const IMP2_A_SUPPRESSED_TOTAL: u16 = bindings::IMP2_A_SUPPRESSED_TOTAL as u16;
+pub(crate) const IMP2_A_BPF_INSNS: u16 = bindings::IMP2_A_BPF_INSNS as u16;
 
 /// Batched delivery: the most bytes of events in one datagram.
 pub(crate) const IMP2_BATCH_BYTES_MAX: usize = bindings::IMP2_BATCH_BYTES_MAX as usize;

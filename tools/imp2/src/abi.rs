@@ -44,6 +44,8 @@ pub mod attr {
     pub const RATE_BURST: u16 = IMP2_A_RATE_BURST as u16;
     pub const SUPPRESSED: u16 = IMP2_A_SUPPRESSED as u16;
     pub const SUPPRESSED_TOTAL: u16 = IMP2_A_SUPPRESSED_TOTAL as u16;
+    pub const BPF: u16 = IMP2_A_BPF as u16;
+    pub const BPF_INSNS: u16 = IMP2_A_BPF_INSNS as u16;
 }
 
 /// Default netlink unit.

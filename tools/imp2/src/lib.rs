@@ -3,6 +3,7 @@
 
 pub mod abi;
 pub mod consumer;
+pub mod expr;
 pub mod output;
 pub mod pcapng;
 pub mod proto;

@@ -7,7 +7,7 @@ use imp2::consumer::{Consumer, Flow, Seen, Summary};
 use imp2::proto::{self, Ack, Event, Message, Stats};
 use imp2::v2::{self, Filter, Listener};
 use imp2::pcapng::PcapNgOut;
-use imp2::{abi, output};
+use imp2::{abi, expr, output};
 use netlink_sys::{Socket, SocketAddr};
 use std::ffi::CStr;
 use std::io::{self, Write};
@@ -98,6 +98,11 @@ struct MonitorArgs {
     /// Print no events, only the summary (with --json, as JSON).
     #[arg(long)]
     quiet: bool,
+    /// A tcpdump expression (pcap-filter(7)), evaluated in the module for
+    /// each packet: `imp2 monitor icmp6 or udp port 53`. Packets start at
+    /// the IP header (raw IP): no link-layer primitives.
+    #[arg(value_name = "EXPRESSION")]
+    expression: Vec<String>,
 }
 
 #[derive(Args)]
@@ -356,6 +361,7 @@ impl Protocol {
                     .into());
             }
             let v2_only = [
+                (!args.expression.is_empty(), "expressions"),
                 (args.write.is_some(), "-w"),
                 (args.snaplen.is_some() || args.payload, "--snaplen and --payload"),
                 (args.sample.is_some() || args.rate.is_some(), "--sample and --rate"),
@@ -369,6 +375,9 @@ impl Protocol {
             return Ok(Protocol::V1);
         }
         let mut filter = filter_from_args(&args.family, &args.proto);
+        if !args.expression.is_empty() {
+            expression_filter(&args.expression.join(" "), &args.proto, &mut filter)?;
+        }
         filter.batch = args.batch;
         filter.flush_ms = args.flush_ms;
         let wants_bytes = args.write.is_some() || args.payload;
@@ -400,6 +409,26 @@ impl Protocol {
             Protocol::V2(_) => proto::v2_unsubscribe_request(seq, portid),
         }
     }
+}
+
+/// Adds `expression`'s program to `filter`, with the families (those of
+/// `--family`, if given, that it can match) and protocols it can match.
+fn expression_filter(expression: &str, protos: &[u8], filter: &mut Filter) -> Result<(), String> {
+    if !protos.is_empty() {
+        return Err("an expression chooses the protocols itself: drop --proto, or say it in the expression \
+                    (e.g. 'udp or icmp')"
+            .into());
+    }
+    let compiled = expr::compile(expression).map_err(|e| format!("expression '{expression}': {e}"))?;
+    let interest = expr::interest(&compiled.insns);
+    let families = interest.families() & filter.families.unwrap_or(abi::IMP2_FAMILY_ALL);
+    if families == 0 {
+        return Err(format!("expression '{expression}' matches no packet of the families asked for"));
+    }
+    filter.families = Some(families);
+    filter.protos = Some(interest.protocols());
+    filter.bpf = Some(compiled.insns.iter().flat_map(|insn| insn.to_bytes()).collect());
+    Ok(())
 }
 
 /// The snaplen that `-w` and `--payload` imply.
@@ -832,6 +861,29 @@ mod tests {
             let err = Protocol::from_args(&monitor_args(argv).unwrap()).err().unwrap();
             assert!(err.contains("need protocol v2"), "{err}");
         }
+    }
+
+    #[test]
+    fn expressions_become_a_program_with_its_interest() {
+        let filter = filter_of(&["--json", "icmp"]);
+        assert_eq!((filter.families, filter.protos.as_deref()), (Some(abi::IMP2_FAMILY_IPV4), Some(&[1u8][..])));
+        let program = filter.bpf.unwrap();
+        assert_eq!(program.len() % 8, 0);
+        assert_eq!(program.len() / 8, expr::compile("icmp").unwrap().insns.len());
+        // Trailing words are one expression, as tcpdump takes them.
+        let filter = filter_of(&["udp", "port", "53"]);
+        assert_eq!(filter.protos, Some(vec![17]));
+        assert_eq!(filter.families, Some(abi::IMP2_FAMILY_ALL));
+        // --family narrows what the expression can match.
+        assert_eq!(filter_of(&["--family", "ipv6", "udp", "port", "53"]).families, Some(abi::IMP2_FAMILY_IPV6));
+        let err = Protocol::from_args(&monitor_args(&["--family", "ipv6", "icmp"]).unwrap()).err().unwrap();
+        assert!(err.contains("matches no packet"), "{err}");
+        let err = Protocol::from_args(&monitor_args(&["--proto", "udp", "icmp"]).unwrap()).err().unwrap();
+        assert!(err.contains("drop --proto"), "{err}");
+        let err = Protocol::from_args(&monitor_args(&["udp", "port"]).unwrap()).err().unwrap();
+        assert!(err.starts_with("expression 'udp port': ") && err.contains("syntax error"), "{err}");
+        let err = Protocol::from_args(&monitor_args(&["--v1", "icmp"]).unwrap()).err().unwrap();
+        assert!(err.contains("need protocol v2"), "{err}");
     }
 
     #[test]

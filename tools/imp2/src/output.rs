@@ -126,6 +126,9 @@ pub fn listener_line(l: &Listener) -> String {
     if let Some(total) = l.suppressed_total {
         line += &format!("  suppressed {total}");
     }
+    if let Some(insns) = l.bpf_insns {
+        line += &format!("  expression ({insns} BPF instructions)");
+    }
     line
 }
 
@@ -154,6 +157,8 @@ pub struct ListenerJson {
     rate_burst: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     suppressed_total: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bpf_insns: Option<u32>,
 }
 
 impl From<&Listener> for ListenerJson {
@@ -171,6 +176,7 @@ impl From<&Listener> for ListenerJson {
             rate_limit: l.rate_limit,
             rate_burst: l.rate_burst,
             suppressed_total: l.suppressed_total,
+            bpf_insns: l.bpf_insns,
         }
     }
 }

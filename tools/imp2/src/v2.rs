@@ -49,6 +49,8 @@ pub struct Filter {
     pub rate_limit: Option<u32>,
     /// `IMP2_A_RATE_BURST`: events at once (absent: the rate).
     pub rate_burst: Option<u32>,
+    /// `IMP2_A_BPF`: a classic BPF program, `struct sock_filter`s back to back.
+    pub bpf: Option<Vec<u8>>,
 }
 
 /// One attribute of a v2 request.
@@ -60,6 +62,8 @@ enum RequestAttr<'a> {
     FlushMs(u32),
     /// A u32 attribute of this type.
     U32(u16, u32),
+    /// An attribute of this type holding these bytes.
+    Bytes(u16, &'a [u8]),
 }
 
 /// `IMP2_A_PROTO` inside `IMP2_A_PROTOS`.
@@ -88,6 +92,7 @@ impl Nla for RequestAttr<'_> {
         match self {
             RequestAttr::Families(_) | RequestAttr::Batch(_) | RequestAttr::FlushMs(_) | RequestAttr::U32(..) => 4,
             RequestAttr::Protos(protos) => RequestAttr::proto_entries(protos).as_slice().buffer_len(),
+            RequestAttr::Bytes(_, bytes) => bytes.len(),
         }
     }
     fn kind(&self) -> u16 {
@@ -98,7 +103,7 @@ impl Nla for RequestAttr<'_> {
             RequestAttr::Protos(_) => attr::PROTOS | NLA_F_NESTED,
             RequestAttr::Batch(_) => attr::BATCH,
             RequestAttr::FlushMs(_) => attr::FLUSH_MS,
-            RequestAttr::U32(kind, _) => *kind,
+            RequestAttr::U32(kind, _) | RequestAttr::Bytes(kind, _) => *kind,
         }
     }
     fn emit_value(&self, buffer: &mut [u8]) {
@@ -108,6 +113,7 @@ impl Nla for RequestAttr<'_> {
             | RequestAttr::FlushMs(value)
             | RequestAttr::U32(_, value) => buffer.copy_from_slice(&value.to_ne_bytes()),
             RequestAttr::Protos(protos) => RequestAttr::proto_entries(protos).as_slice().emit(buffer),
+            RequestAttr::Bytes(_, bytes) => buffer.copy_from_slice(bytes),
         }
     }
 }
@@ -136,6 +142,9 @@ pub fn subscribe_attrs(filter: &Filter) -> Vec<u8> {
         if let Some(value) = value {
             attrs.push(RequestAttr::U32(kind, value));
         }
+    }
+    if let Some(program) = &filter.bpf {
+        attrs.push(RequestAttr::Bytes(attr::BPF, program));
     }
     let mut buf = vec![0u8; attrs.as_slice().buffer_len()];
     attrs.as_slice().emit(&mut buf);
@@ -196,6 +205,8 @@ pub fn attr_name(kind: u16) -> String {
         attr::RATE_BURST => "IMP2_A_RATE_BURST",
         attr::SUPPRESSED => "IMP2_A_SUPPRESSED",
         attr::SUPPRESSED_TOTAL => "IMP2_A_SUPPRESSED_TOTAL",
+        attr::BPF => "IMP2_A_BPF",
+        attr::BPF_INSNS => "IMP2_A_BPF_INSNS",
         other => return format!("attribute type {other}"),
     };
     name.to_string()
@@ -541,6 +552,8 @@ pub struct Listener {
     pub rate_burst: Option<u32>,
     /// Packets sampling or the rate limit left out, for listeners with them.
     pub suppressed_total: Option<u64>,
+    /// The length of the listener's program, if it has one.
+    pub bpf_insns: Option<u32>,
 }
 
 /// Decodes the attributes of an `IMP2_LISTENER`. `IMP2_A_PORTID` is
@@ -563,6 +576,7 @@ pub fn decode_listener(attrs: &[u8]) -> Result<Decoded<Listener>, AttrError> {
             attr::RATE_LIMIT => listener.rate_limit = Some(get_u32(kind, value)?),
             attr::RATE_BURST => listener.rate_burst = Some(get_u32(kind, value)?),
             attr::SUPPRESSED_TOTAL => listener.suppressed_total = Some(get_u64(kind, value)?),
+            attr::BPF_INSNS => listener.bpf_insns = Some(get_u32(kind, value)?),
             _ => return Ok(false),
         }
         Ok(true)

@@ -131,10 +131,10 @@ fn events_that_do_not_fit_are_refused_whole() {
 fn listener_reports_and_done_decode_as_the_tool_reads_them() {
     let mut buf = vec![0u8; LISTENER_MAX];
     let udp_tcp = Filter { families: 2, protos: protos(&[6, 17]) };
-    let report = ListenerReport { portid: 99, filter: &udp_tcp, delivery: Delivery { batch: 64, flush_ms: 10, snaplen: 0 }, events_sent: 5, send_failures: 1, limits: NO_LIMITS, suppressed_total: 0 };
+    let report = ListenerReport { portid: 99, filter: &udp_tcp, delivery: Delivery { batch: 64, flush_ms: 10, snaplen: 0 }, events_sent: 5, send_failures: 1, limits: NO_LIMITS, bpf_insns: None, suppressed_total: 0 };
     let mut datagram = encode_listener(&mut buf, 3, &report).unwrap().to_vec();
     let default = Filter { families: 3, protos: None };
-    let report = ListenerReport { portid: 7, filter: &default, delivery: Delivery::UNBATCHED, events_sent: 0, send_failures: 0, limits: NO_LIMITS, suppressed_total: 0 };
+    let report = ListenerReport { portid: 7, filter: &default, delivery: Delivery::UNBATCHED, events_sent: 0, send_failures: 0, limits: NO_LIMITS, bpf_insns: None, suppressed_total: 0 };
     datagram.extend_from_slice(encode_listener(&mut buf, 3, &report).unwrap());
     let mut done = [0u8; 20];
     datagram.extend_from_slice(encode_done(&mut done, 3).unwrap());
@@ -156,7 +156,7 @@ fn listener_reports_and_done_decode_as_the_tool_reads_them() {
     // The largest report: all 256 protocols.
     let all = Filter { families: 3, protos: Some([u64::MAX; 4]) };
     let batched = Delivery { batch: 1024, flush_ms: 10_000, snaplen: 0 };
-    let report = ListenerReport { portid: 1, filter: &all, delivery: batched, events_sent: 0, send_failures: 0, limits: NO_LIMITS, suppressed_total: 0 };
+    let report = ListenerReport { portid: 1, filter: &all, delivery: batched, events_sent: 0, send_failures: 0, limits: NO_LIMITS, bpf_insns: None, suppressed_total: 0 };
     let bytes = encode_listener(&mut buf, 0, &report).unwrap();
     let [Ok(Message::Listener { listener, .. })] = &decode(bytes)[..] else { panic!() };
     assert_eq!(listener.value.protos.as_ref().map(Vec::len), Some(256));
@@ -240,7 +240,7 @@ fn the_encoder_writes_every_byte_it_reports() {
         assert_eq!(encode_event(&mut dirty, 9, ip, &facts).unwrap(), &clean[..]);
     }
     let udp = Filter { families: 2, protos: protos(&[6, 17, 255]) };
-    let report = ListenerReport { portid: 4, filter: &udp, delivery: Delivery { batch: 8, flush_ms: 5, snaplen: 0 }, events_sent: 1, send_failures: 2, limits: NO_LIMITS, suppressed_total: 0 };
+    let report = ListenerReport { portid: 4, filter: &udp, delivery: Delivery { batch: 8, flush_ms: 5, snaplen: 0 }, events_sent: 1, send_failures: 2, limits: NO_LIMITS, bpf_insns: None, suppressed_total: 0 };
     let (mut zeroed, mut dirty) = (vec![0u8; LISTENER_MAX], vec![0xa5u8; LISTENER_MAX]);
     let clean = encode_listener(&mut zeroed, 1, &report).unwrap().to_vec();
     assert_eq!(encode_listener(&mut dirty, 1, &report).unwrap(), &clean[..]);
