@@ -37,13 +37,20 @@ LABEL = {
     # that samples 1 matching packet in 100 (IMP2_A_SAMPLE).
     "imp2-v2-snap128": "imp2 v2 snaplen 128", "imp2-v2-batch-snap128": "imp2 v2 batched snaplen 128",
     "imp2-v2-sample100": "imp2 v2 sampled 1 in 100",
+    # v2 listeners with tcpdump expressions (IMP2_A_BPF): "icmp" (interest
+    # derived: IPv4 protocol 1), "udp port 9999" (matches none of the ICMP
+    # load), "src net 10.97.0.0/24" (interest not derivable: all of IPv4).
+    "imp2-v2-expr-icmp": "imp2 v2 expression icmp", "imp2-v2-expr-none": "imp2 v2 expression udp port 9999",
+    "imp2-v2-expr-any": "imp2 v2 expression src net",
 }
 # The peer column's width: the longest label.
 W = max(len(v) for v in LABEL.values())
-FAST_PEERS = ["none", "emptyhook", "imp2-idle", "imp2-used", "imp2-v1", "imp2-v2", "cref", "nflog"]
+FAST_PEERS = ["none", "emptyhook", "imp2-idle", "imp2-used", "imp2-v1", "imp2-v2", "cref", "nflog",
+              "imp2-v2-expr-icmp", "imp2-v2-expr-none", "imp2-v2-expr-any"]
 MATCH_PEERS = ["imp2-v1", "imp2-v2", "imp2-v2-batch", "cref", "nflog", "nflog-q64", "nflog-lib", "nflog-lib-q64"]
 BURST_PEERS = ["none", "imp2-v1", "imp2-v2", "imp2-v2-batch", "imp2-v2-count", "cref", "nflog-q64", "nflog-lib-q64"]
-ICMPGEN_PEERS = BURST_PEERS + ["imp2-v2-snap128", "imp2-v2-batch-snap128", "imp2-v2-sample100"]
+ICMPGEN_PEERS = BURST_PEERS + ["imp2-v2-snap128", "imp2-v2-batch-snap128", "imp2-v2-sample100",
+                               "imp2-v2-expr-icmp", "imp2-v2-expr-none", "imp2-v2-expr-any"]
 # Sampled 1 in SAMPLE: of every SAMPLE packets, one is an event.
 SAMPLE = 100
 
@@ -60,12 +67,14 @@ def icmpgens(records):
     base = {r["rep"]: r["ns"] for r in recs if r["peer"] == "none"}
     for listeners in sorted({r["listeners"] for r in recs}):
         rs = [r for r in recs if r["listeners"] == listeners and r["peer"] != "none"]
-        timed = [r for r in rs if r["rep"] in base and sum(r["events"])]
-        cost = per_rep(timed, lambda r: (r["ns"] - base[r["rep"]]) / sum(r["events"]))
+        timed = [r for r in rs if r["rep"] in base and r["packets"]]
+        cost = per_rep([r for r in timed if sum(r["events"])], lambda r: (r["ns"] - base[r["rep"]]) / sum(r["events"]))
         per_packet = per_rep(timed, lambda r: (r["ns"] - base[r["rep"]]) / r["packets"])
-        # Loss against what the peer should deliver (a sampled one: 1 in 100).
+        # Loss against what the peer should deliver (a sampled one: 1 in
+        # 100; one whose expression matches nothing: none).
         loss = per_rep([r for r in rs if r["packets"]],
-                       lambda r: 100.0 * (1 - min(r["events"]) / r.get("expected", r["packets"])))
+                       lambda r: 100.0 * (1 - min(r["events"]) / r["expected"]) if r.get("expected", r["packets"])
+                       else (100.0 if sum(r["events"]) else 0.0))
         out["scenarios"][f"{listeners} listener(s)"] = {
             p: {"instructions_per_event": spread(list(cost.get(p, {}).values())),
                 "instructions_per_packet": spread(list(per_packet.get(p, {}).values())),
@@ -83,6 +92,16 @@ def icmpgens(records):
                 d = spread([cost[a][k] - cost[b][k] for k in cost.get(a, {}) if k in cost.get(b, {})])
                 if d:
                     derived[name] = d
+            for name, peer in [("expression udp port 9999 (matches none), per ICMP packet", "imp2-v2-expr-none"),
+                               ("expression icmp, per event", "imp2-v2-expr-icmp"),
+                               ("expression src net (interest not derived), per event", "imp2-v2-expr-any")]:
+                src = per_packet if peer == "imp2-v2-expr-none" else cost
+                d = spread(list(src.get(peer, {}).values()))
+                if d:
+                    derived[name] = d
+            r = spread(ratios(cost, "imp2-v2-expr-icmp", "imp2-v2"))
+            if r:
+                ratio_out["in-kernel ICMP: expression icmp / --proto icmp (imp2 v2), kernel cost per event"] = r
             # Per SAMPLE packets: one event (as imp2 v2's) and SAMPLE - 1 left out.
             sampled, sent = per_packet.get("imp2-v2-sample100", {}), cost.get("imp2-v2", {})
             left_out = {k: (SAMPLE * sampled[k] - sent[k]) / (SAMPLE - 1) for k in sampled if k in sent}
@@ -198,7 +217,14 @@ def summarise(records):
                        ("fast: imp2 v1 (listening) / empty C hook", "imp2-v1", "emptyhook"),
                        ("fast: imp2 v2 (listening) / empty C hook", "imp2-v2", "emptyhook"),
                        ("fast: imp2 v1 / C reference v1", "imp2-v1", "cref"),
-                       ("fast: NFLOG (header count) / no module", "nflog", "none")]:
+                       ("fast: NFLOG (header count) / no module", "nflog", "none"),
+                       # pps ratios: above 1, the second is cheaper per packet.
+                       ("fast: --proto icmp (imp2 v2) / expression icmp, pps: cost of the expression (goal <= 1.05)",
+                        "imp2-v2", "imp2-v2-expr-icmp"),
+                       ("fast: imp2 v2 / expression udp port 9999, pps (UDP load: runs the program)",
+                        "imp2-v2", "imp2-v2-expr-none"),
+                       ("fast: imp2 v2 / expression src net, pps (interest not derived: runs the program)",
+                        "imp2-v2", "imp2-v2-expr-any")]:
         r = spread(ratios(fast, a, b))
         if r:
             out["ratios"][name] = r

@@ -123,6 +123,23 @@ peer_up() { # peer_up PEER RCVBUF LISTENERS [COUNT: consumers exit after it]
 			consume "$(mktemp)" $IMP2 monitor --family ipv4 --quiet --json "${opts[@]}" "${rb[@]}"
 		done
 		wait_listeners $A "$n" ;;
+	imp2-v2-expr-*)
+		# v2 listeners with tcpdump expressions: one whose interest (IPv4
+		# protocol 1) the tool derives, as --proto icmp's; one that matches
+		# nothing of the ICMP load; one whose interest cannot be derived (every
+		# IPv4 packet runs the program).
+		insmod /imp2/imp2.ko || return 1
+		local expr=()
+		case $peer in
+		imp2-v2-expr-icmp) expr=(icmp) ;;
+		imp2-v2-expr-none) expr=(udp port 9999) ;;
+		imp2-v2-expr-any) expr=(src net 10.97.0.0/24) ;;
+		*) fail "unknown peer $peer" ;;
+		esac
+		for ((i = 0; i < n; i++)); do
+			consume "$(mktemp)" $IMP2 monitor --quiet --json "${rb[@]}" "${expr[@]}"
+		done
+		wait_listeners $A "$n" ;;
 	cref)
 		insmod /imp2/modules/imp2_cref.ko || return 1
 		consume "$(mktemp)" $IMP2 monitor --v1 --unit 30 --quiet --json "${rb[@]}"
@@ -196,7 +213,8 @@ fastpath() {
 	local rep peer pps
 	for rep in $(seq 1 "$REPS"); do
 		# Interleaved: drift, if any, hits every peer alike.
-		for peer in none emptyhook imp2-idle imp2-used imp2-v1 imp2-v2 cref nflog; do
+		for peer in none emptyhook imp2-idle imp2-used imp2-v1 imp2-v2 cref nflog \
+				imp2-v2-expr-icmp imp2-v2-expr-none imp2-v2-expr-any; do
 			peer_up $peer default 1 || fail "peer $peer did not come up"
 			pps=$(pktgen_pps)
 			peer_down $peer
@@ -233,6 +251,7 @@ drain_consumers() {
 expected_events() {
 	case $1 in
 	*-sample100) echo $(( ($2 + 99) / 100 )) ;;
+	*-expr-none) echo 0 ;;
 	*) echo "$2" ;;
 	esac
 }
@@ -240,13 +259,18 @@ expected_events() {
 icmpgen() { # icmpgen PEER LISTENERS REP
 	local peer=$1 n=$2 rep=$3 ns expected
 	expected=$(expected_events $peer $BURST)
-	peer_up $peer $BURST_RCVBUF "$n" "$expected" || fail "peer $peer"
+	# A consumer expecting nothing runs until peer_down stops it.
+	peer_up $peer $BURST_RCVBUF "$n" "${expected#0}" || fail "peer $peer"
 	(( ${#consumers[@]} )) && kill -STOP "${consumers[@]}"
 	nsenter --net=/run/netns/$A insmod /imp2/modules/imp2_icmpgen.ko count=$BURST dev=dummy0 \
 		saddr=10.97.0.2 daddr=10.97.0.1 || fail "imp2_icmpgen did not load"
 	ns=$(dmesg | sed -n "s/.*imp2_icmpgen: $BURST echo requests into dummy0 in \([0-9]*\) ns.*/\1/p" | tail -n 1)
 	rmmod imp2_icmpgen
-	drain_consumers
+	if (( expected )); then
+		drain_consumers
+	elif (( ${#consumers[@]} )); then
+		kill -CONT "${consumers[@]}"
+	fi
 	peer_down $peer
 	local list=${EVENTS// /,}
 	emit "{\"metric\":\"icmpgen\",\"peer\":\"$peer\",\"rep\":$rep,\"listeners\":$n,\"packets\":$BURST,\"ns\":${ns:-0},\"expected\":$expected,\"events\":[${list:-0}],\"overruns\":$OVERRUNS}"
@@ -256,7 +280,8 @@ icmpgens() {
 	local rep peer
 	for rep in $(seq 1 "$REPS"); do
 		for peer in ${IMP2_BENCH_GEN_PEERS:-none imp2-v1 imp2-v2 imp2-v2-batch cref nflog-q64 nflog-lib-q64 \
-				imp2-v2-snap128 imp2-v2-batch-snap128 imp2-v2-sample100}; do
+				imp2-v2-snap128 imp2-v2-batch-snap128 imp2-v2-sample100 \
+				imp2-v2-expr-icmp imp2-v2-expr-none imp2-v2-expr-any}; do
 			icmpgen $peer 1 "$rep"
 		done
 		(( SMOKE )) || [[ ${IMP2_BENCH_GEN_PEERS:-} ]] && continue

@@ -16,9 +16,11 @@ rc=$?
 grep -v '^IMP2-BENCH' "$tmp" | sed 's/^/# /'
 check "bench --smoke ran to the end" bash -c "(( $rc == 0 )) && grep -q 'bench: done' $tmp"
 fast=$(grep -c '"metric":"fastpath_pps".*"value":[1-9]' "$tmp")
-check "fast path: pps measured for all 8 peers" test "$fast" -eq 8
+check "fast path: pps measured for all 11 peers" test "$fast" -eq 11
 gen=$(grep '"metric":"icmpgen"' "$tmp" | grep -v '"peer":"none"' | grep -c '"ns":[1-9][0-9]*,"expected":\([1-9][0-9]*\),"events":\[\1\]')
-check "in-kernel ICMP: timed, and every event consumed by imp2 v1, v2, v2 batched, cref, nflog-q64, nflog-lib-q64, v2 with a snaplen of 128 (batched or not) and v2 sampled 1 in 100" test "$gen" -eq 9
+none=$(grep '"metric":"icmpgen","peer":"imp2-v2-expr-none"' "$tmp" | grep -c '"ns":[1-9][0-9]*,"expected":0,"events":\[0\]')
+check "in-kernel ICMP: timed, and every event consumed by imp2 v1, v2, v2 batched, cref, nflog-q64, nflog-lib-q64, v2 with a snaplen of 128 (batched or not), v2 sampled 1 in 100, and v2 with the expressions icmp and src net (none for udp port 9999)" \
+	test "$gen-$none" = "11-1"
 whole=$(grep '"metric":"burst"' "$tmp" | grep -v '"peer":"none"' | grep -c '"packets":\([0-9]*\),"us":[1-9][0-9]*,"burst_us":[0-9]*,"events":\[\1\]')
 check "bursts: every event of the burst consumed by imp2 v1, v2, v2 batched, imp2_v2count, cref, nflog-q64 and nflog-lib-q64" test "$whole" -eq 7
 events=$(grep '"metric":"matching"' "$tmp" | grep -c '"events":\[[1-9]')
