@@ -19,6 +19,10 @@ imp2_load max_listeners=2 || exit $KSFT_FAIL
 setup_pair $A $B || exit $KSFT_FAIL
 EINVAL=-22
 send() { in_netns $A imp2_v2send "$@"; }
+# bg_send ARGS...: the same in the background, $! its own pid (a function
+# run with & would leave imp2_v2send behind when killed).
+V2SEND=$(type -P imp2_v2send)
+bg_send() { nsenter --net=/run/netns/$A $V2SEND "$@" & }
 
 # 1. Refused with EINVAL, the attribute named, its offset given (16: the
 # first attribute, right after the nlmsghdr). Types: FAMILIES 1, PROTOS 2,
@@ -45,7 +49,7 @@ check "8 malformed subscribes: EINVAL, never ERANGE, naming the attribute at off
 
 # 2. A protocol listed twice counts once; FLUSH_MS with BATCH 1 is accepted
 # and the listener does not batch.
-send -k -w 30000 "sub protos=17,17 attr=17:01000000 attr=18:0a000000" >$tmp/dup &
+bg_send -k -w 30000 "sub protos=17,17 attr=17:01000000 attr=18:0a000000" >$tmp/dup
 dup=$!; pids+=($dup)
 busywait 5000 grep -q '^ack seq=1 error=0' $tmp/dup
 report=$(in_netns $A imp2 stats --json)
@@ -66,7 +70,7 @@ check "IMP2_LISTENERS_GET, nobody listening: NLMSG_DONE then the ack, both seq 7
 
 # 4. IMP2_A_SEQ starts at 0; a subscribe from the same socket that changes
 # its filter keeps counting. imp2_v2send prints each event's nlmsg_seq.
-send -k -w 30000 "sub families=1" "sub families=1 protos=1,17 after=$tmp/go" >$tmp/seq &
+bg_send -k -w 30000 "sub families=1" "sub families=1 protos=1,17 after=$tmp/go" >$tmp/seq
 sender=$!; pids+=($sender)
 wait_listeners $A 1 || exit $KSFT_FAIL
 in_netns $B ping -c 1 -q 10.99.0.1 >/dev/null
@@ -82,7 +86,7 @@ wait_listeners $A 0 || exit $KSFT_FAIL
 
 # 5. IMP2_LISTENER always carries the port, the families and both
 # counters, even for a listener that gave no attribute at all.
-send -k -w 60000 "sub" >/dev/null &
+bg_send -k -w 60000 "sub" >/dev/null
 pids+=($!)
 wait_listeners $A 1 || exit $KSFT_FAIL
 report=$(in_netns $A imp2 stats --json)
@@ -94,7 +98,7 @@ check "a default listener's report: port, families (both), protos omitted (defau
 # listens: two more subscribe, the second is refused), EPERM (unsubscribing
 # a socket that is not a listener), EOPNOTSUPP, EINVAL.
 r0=$(imp2_counter rejected_msgs $A)
-send -k -w 60000 "sub" >/dev/null &
+bg_send -k -w 60000 "sub" >/dev/null
 pids+=($!)
 wait_listeners $A 2 || exit $KSFT_FAIL
 out=$(send "sub" "unsub" "type=99" "sub families=9")

@@ -63,10 +63,13 @@ diag "$(head -c 2000 $tmp/cap.txt)"
 # the same nanosecond (the -w listener subscribed first, and may have more).
 # (Text, not awk's doubles: 19 digits do not fit their 53 bits.)
 want=$(json_field $tmp/ref tstamp_ns | sed 's/\(.........\)$/.\1/')
-awk '{print $1}' $tmp/cap.txt | sort >$tmp/cap.ts
-sort <<<"$want" >$tmp/ref.ts
+awk '{print $1}' $tmp/cap.txt >$tmp/cap.ts
+echo "$want" >$tmp/ref.ts
+# The JSON listener's timestamps that tcpdump did not read (busybox has no comm).
+missing=$(grep -vxFf $tmp/cap.ts $tmp/ref.ts)
+diag "timestamps tcpdump did not read: ${missing:-none}"
 check "tcpdump -r reads every event of the pcapng file, with the events' nanosecond timestamps ($(wc -l <$tmp/cap.txt) packets, $(wc -l <$tmp/ref) events to the JSON listener)" \
-	test "$(wc -l <$tmp/ref)" -ge 6 -a -z "$(comm -13 $tmp/cap.ts $tmp/ref.ts)"
+	test "$(wc -l <$tmp/ref)" -ge 6 -a -s $tmp/cap.ts -a -z "$missing"
 check "... IPv4 and IPv6 echo requests and UDP to ports 7777 and 9999, with their lengths" bash -c "
 	grep -q 'IP 10.99.0.2 > 10.99.0.1: ICMP echo request, id [0-9]*, seq 1, length 64' $tmp/cap.txt &&
 	grep -q 'IP6 fd00:99::2 > fd00:99::1: ICMP6, echo request, id [0-9]*, seq 2, length 64' $tmp/cap.txt &&
@@ -152,10 +155,13 @@ reported=$(json_field $tmp/sample suppressed | awk '{s += $1} END {print s}')
 check "the suppressed counts add up: events + left out ($events + $total) = packets seen, of which events reported $reported" \
 	test "$((events + total))" = "$seen" -a "$(( reported + events ))" -le "$seen" -a "$reported" = "$(summary $tmp/sample suppressed)"
 
-# 11-12. A rate limit of 50/s with a burst of 5 under a 4-second flood: 50
-# events per second; every packet an event or counted as left out.
+# 11-12. A rate limit of 50/s with a burst of 25 under a 4-second flood: 50
+# events per second; every packet an event or counted as left out. (The
+# burst of half a second's worth rides out the emulated VM's stalls: a
+# bucket fills up to its burst only, and a stall longer than that would
+# read as a lower rate.)
 seen0=$(imp2_counter packets_seen $A)
-monitor $tmp/rate --json --family ipv4 --rate 50/5
+monitor $tmp/rate --json --family ipv4 --rate 50/25
 wait_listeners $A 1 || exit $KSFT_FAIL
 in_netns $B $PING -q -f -w 4 10.99.0.1 >/dev/null
 seen=$(( $(imp2_counter packets_seen $A) - seen0 ))
@@ -163,10 +169,10 @@ report=$(in_netns $A imp2 stats --json)
 total=$(sed -n 's/.*"suppressed_total":\([0-9]*\).*/\1/p' <<<"$report")
 stop_monitor $mon
 events=$(summary $tmp/rate events)
-# Events per second after the burst: (events - 5) over the time from the
+# Events per second after the burst: (events - 25) over the time from the
 # first event to the last.
 rate=$(json_field $tmp/rate tstamp_ns | awk -v n="$events" 'NR == 1 {t0 = $1} {t1 = $1}
-	END {if (t1 > t0) printf "%.1f", (n - 5) / ((t1 - t0) / 1e9); else print 0}')
+	END {if (t1 > t0) printf "%.1f", (n - 25) / ((t1 - t0) / 1e9); else print 0}')
 diag "$(cat $tmp/rate.sum); packets seen $seen; $rate events/s; listener: $report"
 check "50/s under a flood of $seen packets: $events events, $rate per second after the burst (want 45 to 52.5)" \
 	awk -v r="$rate" -v s="$seen" 'BEGIN {exit !(r >= 45 && r <= 52.5 && s >= 400)}'
