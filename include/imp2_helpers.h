@@ -142,6 +142,7 @@ int imp2_v2_parse_subscribe(const struct nlmsghdr *nlh, struct imp2_v2_filter *f
 			    struct netlink_ext_ack *extack);
 int imp2_v2_parse_empty(const struct nlmsghdr *nlh, struct netlink_ext_ack *extack);
 int imp2_v2_load_bpf(const struct nlattr *attr, struct bpf_prog **prog, struct netlink_ext_ack *extack);
+bool imp2_v2_carries_bpf(const struct nlmsghdr *nlh);
 
 /* Network namespaces. */
 void *imp2_net_generic(const struct net *net, unsigned int id);

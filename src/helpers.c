@@ -266,7 +266,7 @@ int imp2_bpf_create(struct bpf_prog **prog, const void *insns, u32 len)
 	return bpf_prog_create(prog, &fprog);
 }
 
-/* As xt_bpf and socket filters run them: cb saved, migration disabled. */
+/* As socket filters run them (sk_filter_trim_cap()): migration disabled. */
 u32 imp2_bpf_run(const struct bpf_prog *prog, struct sk_buff *skb)
 {
 	return bpf_prog_run_save_cb(prog, skb);

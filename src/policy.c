@@ -177,7 +177,6 @@ int imp2_v2_parse_subscribe(const struct nlmsghdr *nlh, struct imp2_v2_filter *f
 	if (tb[IMP2_A_BPF]) {
 		int len = nla_len(tb[IMP2_A_BPF]);
 
-		/* Attribute data is 4-aligned, as struct sock_filter needs. */
 		if (len == 0 || len % sizeof(struct sock_filter)) {
 			NL_SET_ERR_MSG_ATTR_FMT(extack, tb[IMP2_A_BPF],
 						"IMP2_A_BPF: %d bytes is not 1 or more struct sock_filter (8 bytes)",
@@ -208,9 +207,18 @@ int imp2_v2_load_bpf(const struct nlattr *attr, struct bpf_prog **prog, struct n
 {
 	int err = imp2_bpf_create(prog, nla_data(attr), nla_len(attr) / sizeof(struct sock_filter));
 
-	if (err == -EINVAL)
+	/* As xt_bpf: whatever the checks or the JIT refuse is EINVAL. */
+	if (err && err != -ENOMEM) {
 		NL_SET_ERR_MSG_ATTR(extack, attr, "IMP2_A_BPF: not a valid classic BPF program (bpf_check_classic)");
+		err = -EINVAL;
+	}
 	return err;
+}
+
+/* Whether a message carries IMP2_A_BPF (not validated: a bounded scan). */
+bool imp2_v2_carries_bpf(const struct nlmsghdr *nlh)
+{
+	return nlmsg_find_attr(nlh, 0, IMP2_A_BPF) != NULL;
 }
 
 /* Requests that take no attributes refuse any they carry. */

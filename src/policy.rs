@@ -90,6 +90,13 @@ pub(crate) fn parse_subscribe<'a>(msg: RequestMessage<'a>, extack: Pin<&mut ExtA
     Ok(Subscribe { filter: Filter { families: raw.families, protos }, delivery, limits, bpf })
 }
 
+/// Whether `msg` carries an `IMP2_A_BPF` (a scan that validates nothing).
+pub(crate) fn carries_program(msg: RequestMessage<'_>) -> bool {
+    // SAFETY: as in `parse_subscribe`; the scan stays within the message
+    // (`nlmsg_find_attr()` checks every attribute's length against it).
+    unsafe { bindings::imp2_v2_carries_bpf(msg.as_raw()) }
+}
+
 /// Validates a v2 request that takes no attributes.
 pub(crate) fn parse_empty(msg: RequestMessage<'_>, extack: Pin<&mut ExtAck>) -> Result {
     // SAFETY: as in `parse_subscribe`.

@@ -62,6 +62,16 @@ kill -INT $mon; wait $mon
 cut -d, -f1-3 /tmp/batch
 cat /tmp/batch.err
 
+step "a tcpdump expression, evaluated in the module: imp2 monitor --count 2 'udp port 53 or icmp'; 'peer' sends UDP to ports 53 and 54, then pings"
+ip netns exec host imp2 monitor --count 2 'udp port 53 or icmp' >/tmp/expr 2>/tmp/expr.err &
+mon=$!
+wait_listeners host 1
+ip netns exec host imp2 stats | grep -A1 'v2 listeners' | tail -1
+for port in 53 54; do ip netns exec peer bash -c "echo imp2 >/dev/udp/10.99.0.1/$port"; done
+ip netns exec peer ping -c 1 -q 10.99.0.1 >/dev/null
+wait $mon
+cat /tmp/expr /tmp/expr.err
+
 step "packet bytes as pcapng, into tcpdump: imp2 monitor -w - --family ipv4 --count 3 | tcpdump -r - -nn -v; 'peer' pings 3 times"
 ip netns exec host bash -c "imp2 monitor -w - --family ipv4 --count 3 2>/tmp/pcap.err | tcpdump -r - -nn -v 2>/tmp/tcpdump.err" >/tmp/pcap &
 mon=$!

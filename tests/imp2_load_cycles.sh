@@ -2,7 +2,7 @@
 # imp2-tier: full
 # imp2-compat: module init and exit and the pin-init of per-netns state, repeated
 # IMP2_CYCLES (default 20) cycles of insmod -> subscribe (a v1 subscriber
-# and a v2 listener) -> ping flood -> rmmod.  Each cycle tries rmmod while
+# and a v2 listener with a tcpdump expression, whose program the module holds) -> ping flood -> rmmod.  Each cycle tries rmmod while
 # they are attached and packets are in flight (refused: their sockets hold
 # the module), then kills them (SIGKILL or SIGINT, alternately) and removes
 # the module while the flood goes on.
@@ -33,7 +33,7 @@ for i in $(seq 1 "$CYCLES"); do
 	# New files each cycle: lines from the last one must not count.
 	nsenter --net=/run/netns/$A $IMP2 monitor --v1 >"$tmp/ev$i" 2>/dev/null &
 	mon=$!
-	nsenter --net=/run/netns/$A $IMP2 monitor >"$tmp/ev2-$i" 2>/dev/null &
+	nsenter --net=/run/netns/$A $IMP2 monitor icmp >"$tmp/ev2-$i" 2>/dev/null &
 	mon2=$!
 	if ! busywait 10000 has_lines $tmp/ev$i 3 || ! busywait 10000 has_lines $tmp/ev2-$i 3; then
 		errors=$((errors + 1)); diag "cycle $i: no events (v1: $(wc -l <"$tmp/ev$i"), v2: $(wc -l <"$tmp/ev2-$i"))"

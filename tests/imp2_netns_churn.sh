@@ -3,7 +3,7 @@
 # imp2-compat: netns exit with live listeners, timers and work, repeated
 # With the module loaded, create and destroy IMP2_CHURN (default 20)
 # network namespace pairs, each with a veth pair, a v1 subscriber and a v2
-# listener that must both receive their own pair's event.  Pairs are churned
+# listener (with the tcpdump expression icmp) that must both receive their own pair's event.  Pairs are churned
 # in batches of IMP2_CHURN_BATCH (default 10) that live side by side, with
 # distinct names and subnets, and are deleted together.  Per-netns state is
 # created and freed each time; the runner's kmemleak scan after rmmod
@@ -38,7 +38,7 @@ for ((first = 1; first <= CHURN; first += BATCH)); do
 		ip_batch imp2-ch$i-b "addr add ${net[i]}.2/24 dev v" "link set v up"
 		nsenter --net=/run/netns/imp2-ch$i-a $IMP2 monitor --v1 --count 1 --timeout 60 >"$tmp/ev$i" 2>/dev/null &
 		mon[i]=$!
-		nsenter --net=/run/netns/imp2-ch$i-a $IMP2 monitor --family ipv4 --count 1 --timeout 60 >"$tmp/ev2-$i" 2>/dev/null &
+		nsenter --net=/run/netns/imp2-ch$i-a $IMP2 monitor --count 1 --timeout 60 icmp >"$tmp/ev2-$i" 2>/dev/null &
 		mon2[i]=$!
 		# Ping until both monitors have their one event (the first pings may go
 		# before it subscribed, or wait for ARP).

@@ -121,9 +121,13 @@ enum imp2_attr {
 				   only packets it accepts (returns non-zero for)
 				   are reported; run on the packet from its IP
 				   header on, after IMP2_A_FAMILIES and
-				   IMP2_A_PROTOS, before sampling.  Checked and
-				   JIT-compiled by the kernel (bpf_prog_create());
-				   EINVAL if it refuses it */
+				   IMP2_A_PROTOS (whose default, ICMP and ICMPv6,
+				   still applies: send the protocols the program
+				   may accept), before sampling, on first
+				   fragments only.  Checked (bpf_check_classic())
+				   and JIT-compiled where the kernel does, by
+				   bpf_prog_create(), in the sender's own
+				   sendmsg(); EINVAL if it refuses it, ENOMEM */
 	IMP2_A_BPF_INSNS,	/* L    u32: the listener's program's length, if
 				   it has one */
 	__IMP2_A_MAX
@@ -133,15 +137,18 @@ enum imp2_attr {
 /*
  * What v2 does at the edges, for clients written from this header:
  *
- * - Refusals.  A request that is refused changes nothing and answers, if
- *   it set NLM_F_ACK, with a negative errno: EINVAL for anything the
- *   attributes or their values get wrong (never ERANGE: the module maps the
- *   policy's range errors), EPERM, ENOSPC, EAGAIN (the module is still
- *   loading), ECONNREFUSED (the sender closed meanwhile) or EOPNOTSUPP (an
- *   unknown message type).  With NETLINK_EXT_ACK set on the socket, an
- *   EINVAL carries both an NLMSGERR_ATTR_MSG text that begins with the
- *   attribute's name ("IMP2_A_FAMILIES: ...") and, where one attribute is
- *   to blame, NLMSGERR_ATTR_OFFS, its offset in the request.
+ * - Refusals.  A request that is refused changes no subscription (a hook
+ *   it switched on may stay, as after any listener) and answers, if it set
+ *   NLM_F_ACK, with a negative errno: EINVAL for anything the attributes or
+ *   their values get wrong (never ERANGE: the module maps the policy's
+ *   range errors), EPERM, ENOSPC, ENOMEM, EAGAIN (the module is loading or
+ *   unloading), ECONNREFUSED (the sender closed meanwhile) or EOPNOTSUPP
+ *   (an unknown message type).  With NETLINK_EXT_ACK set on the socket, an
+ *   EINVAL that one attribute is to blame for carries an NLMSGERR_ATTR_MSG
+ *   text that begins with its name ("IMP2_A_FAMILIES: ...", or "attribute
+ *   type N: ..." for a type above IMP2_A_MAX) and NLMSGERR_ATTR_OFFS, its
+ *   offset in the request; one about the message as a whole (bytes left
+ *   over, a port id of 0) carries at most a text.
  * - Strictness.  A subscribe takes only the attributes marked S; any other
  *   type (an E or L attribute such as IMP2_A_SRC, IMP2_A_PAD, or one above
  *   IMP2_A_MAX), a duplicate, a wrong size, an undefined IMP2_A_FAMILIES

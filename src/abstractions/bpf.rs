@@ -45,13 +45,14 @@ impl ClassicProgram {
     }
 
     /// Runs the program on `skb`, from `skb->data` on: its return value (0:
-    /// the packet is refused). Any context, the hooks' included; classic
-    /// programs only read the packet (`skb->cb` is saved and restored).
+    /// the packet is refused). Any context, the hooks' included: classic
+    /// programs only read the packet, and only jump forward.
     #[inline]
     pub(crate) fn run(&self, skb: &SkBuff) -> u32 {
         // SAFETY: `prog` is a valid program (type invariant) and `skb` a
-        // valid skb; `bpf_prog_run_save_cb()` disables migration itself and
-        // leaves the skb as it found it, `cb` included.
+        // valid skb. `bpf_prog_run_save_cb()`, as socket filters run theirs,
+        // disables migration itself; a classic program writes only its own
+        // scratch memory (never `skb->cb`: `cb_access` is for eBPF).
         unsafe { bindings::imp2_bpf_run(self.prog.as_ptr(), skb.as_raw()) }
     }
 }

@@ -499,6 +499,17 @@ impl Listeners {
             .and_then(|l| Some((l.state.take_batch()?, l.state.clone()))))
     }
 
+    /// Whether the socket that sent `request` could subscribe now without
+    /// exceeding `max_listeners`: it is a listener already, or there is a
+    /// free slot (a hint: a read-side section only).
+    pub(super) fn has_room(&self, request: &Request, max_listeners: usize) -> bool {
+        self.with_set(|set, _| {
+            let open = set.listeners.iter().filter(|l| !l.state.gone()).count();
+            open < max_listeners || set.listeners.iter().any(|l| !l.state.gone() && l.state.sock.sent(request))
+        })
+        .unwrap_or(true)
+    }
+
     /// Whether the socket that sent `request` is a listener (a read-side
     /// section only).
     pub(super) fn is_listener(&self, request: &Request) -> bool {

@@ -60,6 +60,13 @@ impl Summary {
         }
     }
 
+    /// Counts a datagram that carried `events` events (v2).
+    fn count_datagram(&mut self, events: u64) {
+        if let (true, Some(datagrams)) = (events > 0, self.datagrams.as_mut()) {
+            *datagrams += 1;
+        }
+    }
+
     /// Counts unknown attributes; says so the first time (a newer module).
     pub fn note_unknown_attrs(&mut self, count: u32) {
         let seen = self.unknown_attrs.get_or_insert(0);
@@ -166,18 +173,12 @@ impl Consumer {
                     true
                 }
             };
-            if !taken {
-                return Flow::Done;
-            }
-            if self.count.is_some_and(|c| summary.events >= c) {
+            if !taken || self.count.is_some_and(|c| summary.events >= c) {
+                summary.count_datagram(events);
                 return Flow::Done;
             }
         }
-        if events > 0 {
-            if let Some(datagrams) = summary.datagrams.as_mut() {
-                *datagrams += 1;
-            }
-        }
+        summary.count_datagram(events);
         Flow::More
     }
 }

@@ -39,7 +39,7 @@ pub struct Compiled {
 }
 
 /// Compiles `expression` as tcpdump does (optimised), for raw IP. The
-/// error is libpcap's own message.
+/// error is libpcap's own message, or why the kernel could not run it.
 pub fn compile(expression: &str) -> Result<Compiled, String> {
     let dead = Capture::dead(Linktype(DLT_RAW)).map_err(|e| e.to_string())?;
     let program = dead.compile(expression, true).map_err(|e| e.to_string())?;
@@ -55,8 +55,38 @@ pub fn compile(expression: &str) -> Result<Compiled, String> {
                 _ => Err(format!("unexpected BPF instruction text from the pcap crate: {text:?}")),
             }
         })
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<Vec<Insn>, _>>()?;
+    runnable(&insns)?;
     Ok(Compiled { program, insns })
+}
+
+/// Whether the kernel can take `insns` as far as their shape goes (it
+/// checks the rest): at most `IMP2_BPF_MAXINSNS`, every jump forward and
+/// within the program, a return at the end.
+fn runnable(insns: &[Insn]) -> Result<(), String> {
+    let max = crate::abi::IMP2_BPF_MAXINSNS as usize;
+    if insns.len() > max {
+        return Err(format!("{} BPF instructions, more than the kernel takes ({max})", insns.len()));
+    }
+    for (pc, insn) in insns.iter().enumerate() {
+        if insn.code & 0x07 != 0x05 {
+            continue;
+        }
+        let targets = if insn.code & 0xf0 == 0x00 {
+            vec![u64::from(insn.k)]
+        } else {
+            vec![u64::from(insn.jt), u64::from(insn.jf)]
+        };
+        if targets.iter().any(|&t| pc as u64 + 1 + t >= insns.len() as u64) {
+            return Err("it loops or jumps backwards (as ip6 protochain does), which the kernel's \
+                        classic BPF does not allow"
+                .into());
+        }
+    }
+    match insns.last() {
+        Some(last) if last.code & 0x07 == 0x06 => Ok(()),
+        _ => Err("the program does not end with a return".into()),
+    }
 }
 
 /// The families and protocols a program can accept: a superset, sound for
@@ -138,6 +168,10 @@ impl Path {
     /// Records that A (holding `value`) equals `k` (`eq`) or not.
     fn learn(&mut self, value: Value, k: u32, eq: bool) -> bool {
         let (slot, v): (Option<&mut Known>, u32) = match value {
+            // A masked nibble never equals a k with bits outside it: only
+            // the false branch is possible, and it says nothing.
+            Value::Version { shifted: false } if k & !0xf0 != 0 => return !eq,
+            Value::Version { shifted: true } if k > 0xf => return !eq,
             Value::Version { shifted } => (Some(&mut self.version), if shifted { k } else { k >> 4 }),
             Value::Byte(offset) => {
                 if self.byte(offset).is_none() {
@@ -348,6 +382,9 @@ mod tests {
         assert!(err.contains("syntax error"), "{err}");
         let err = compile("port 99999").err().unwrap();
         assert!(err.contains("99999"), "{err}");
+        // libpcap can loop over IPv6 extension headers; the kernel cannot.
+        let err = compile("ip6 protochain 6").err().unwrap();
+        assert!(err.contains("loops or jumps backwards"), "{err}");
     }
 
     /// A packet from its IP header: IPv4 or IPv6 with `proto`, some ports.
@@ -374,6 +411,8 @@ mod tests {
         let expressions = [
             "icmp", "icmp6", "udp port 53", "src net 10.99.0.0/24", "tcp[tcpflags] & tcp-syn != 0", "ip6 and tcp",
             "not icmp", "tcp or udp", "ip proto 132", "ip6 proto 17", "udp and not port 53", "ip", "ip6",
+            // The masked version compared with a value it cannot have.
+            "link[0] & 0xf0 != 0x45 or icmp", "link[0] & 0xf0 = 0x45 or icmp6", "(link[0] >> 4) != 20 or tcp",
         ];
         for expression in expressions {
             let compiled = compile(expression).unwrap();
