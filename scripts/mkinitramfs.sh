@@ -10,10 +10,11 @@ HOST_BINS=(bash ip ping capsh setpriv nft tcpdump)
 for b in "${HOST_BINS[@]}"; do
 	command -v "$b" >/dev/null || die "$b missing on host: run scripts/setup-toolchain.sh"
 done
-# Shared libraries that build/bin's dynamically linked test clients need
+# Shared libraries that build/bin's dynamically linked programs need
 # (tests/clients/imp2_nflog_lib.c: libnetfilter_log, which needs
-# libnfnetlink and libmnl), with their own dependencies.
-HOST_LIBS=(libnetfilter_log.so.1 libnfnetlink.so.0 libmnl.so.0)
+# libnfnetlink and libmnl; the imp2 tool: libpcap, for expressions), with
+# their own dependencies.
+HOST_LIBS=(libnetfilter_log.so.1 libnfnetlink.so.0 libmnl.so.0 libpcap.so.0.8)
 multiarch=$(uname -m)-linux-gnu
 lib_paths=()
 for l in "${HOST_LIBS[@]}"; do
@@ -21,7 +22,7 @@ for l in "${HOST_LIBS[@]}"; do
 	for d in "/lib/$multiarch" "/usr/lib/$multiarch"; do
 		[[ -e $d/$l ]] && { p=$d/$l; break; }
 	done
-	[[ $p ]] || die "$l missing on host (in /lib/$multiarch or /usr/lib/$multiarch): run scripts/setup-toolchain.sh (it installs libnetfilter-log-dev)"
+	[[ $p ]] || die "$l missing on host (in /lib/$multiarch or /usr/lib/$multiarch): run scripts/setup-toolchain.sh (it installs libnetfilter-log-dev and libpcap-dev)"
 	lib_paths+=("$p")
 done
 

@@ -25,6 +25,8 @@ APT_PACKAGES=(
 	libnetfilter-log-dev
 	# the guest's reader of `imp2 monitor -w` pcapng files (tests/imp2_v2_capture.sh)
 	tcpdump
+	# the tool's tcpdump expressions: libpcap, which the pcap crate links
+	libpcap-dev
 	# pahole: Debian's config has BTF options that olddefconfig drops without it
 	dwarves
 )
