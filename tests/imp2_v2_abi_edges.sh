@@ -15,7 +15,9 @@ A=imp2-ve-a B=imp2-ve-b
 tmp=$(mktemp -d)
 pids=()
 trap 'kill -KILL "${pids[@]}" 2>/dev/null; cleanup_netns $A $B; rm -rf $tmp' EXIT
-imp2_load max_listeners=2 || exit $KSFT_FAIL
+# max_listeners=2 for the ENOSPC case: a module an earlier script left
+# loaded has the default.
+imp2_unload && imp2_load max_listeners=2 || exit $KSFT_FAIL
 setup_pair $A $B || exit $KSFT_FAIL
 EINVAL=-22
 send() { in_netns $A imp2_v2send "$@"; }
@@ -91,8 +93,9 @@ pids+=($!)
 wait_listeners $A 1 || exit $KSFT_FAIL
 report=$(in_netns $A imp2 stats --json)
 diag "$report"
+# (Neighbour discovery may have reached it: the counters' values vary.)
 check "a default listener's report: port, families (both), protos omitted (default), both counters" \
-	bash -c "[[ '$report' == *'{\"port\":'*',\"families\":[\"ipv4\",\"ipv6\"],\"protos\":null,\"events_sent\":0,\"send_failures\":0}'* ]]"
+	grep -q '{"port":[0-9]*,"families":\["ipv4","ipv6"\],"protos":null,"events_sent":[0-9]*,"send_failures":[0-9]*}' <<<"$report"
 
 # 6. rejected_msgs counts every refusal: ENOSPC (max_listeners=2, one
 # listens: two more subscribe, the second is refused), EPERM (unsubscribing
