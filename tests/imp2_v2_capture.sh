@@ -137,18 +137,30 @@ sizes=$(json_field $tmp/batch payload | awk '{print length($1) / 2}' | sort -u |
 check "batched events carry their payloads: 12 events of 84 bytes in fewer datagrams ($sizes)" \
 	test "$(wc -l <$tmp/batch)-$sizes-$(summary $tmp/batch missed)" = "12-84 -0" -a "$(summary $tmp/batch datagrams)" -lt 12
 
+# limited_flood OUT "MONITOR ARGS" "PING ARGS": a limited IPv4 listener
+# while the peer floods; sets SEEN (packets the hook saw meanwhile), REPORT
+# (the listener report, taken before it stops), TOTAL (its suppressed
+# total) and EVENTS (from its summary).
+limited_flood() {
+	local out=$1 seen0
+	seen0=$(imp2_counter packets_seen $A)
+	# shellcheck disable=SC2086 # the argument lists, split on purpose
+	monitor $out --json --family ipv4 $2
+	wait_listeners $A 1 || exit $KSFT_FAIL
+	# shellcheck disable=SC2086
+	in_netns $B $PING -q -f $3 10.99.0.1 >/dev/null
+	SEEN=$(( $(imp2_counter packets_seen $A) - seen0 ))
+	REPORT=$(in_netns $A imp2 stats --json)
+	TOTAL=$(sed -n 's/.*"suppressed_total":\([0-9]*\).*/\1/p' <<<"$REPORT")
+	stop_monitor $mon
+	EVENTS=$(summary $out events)
+}
+
 # 9-10. Sampling 1 in 10 over 1,000 echo requests (a flood): sampling counts
 # the listener's packets, so exactly 100 events, the first and every tenth.
-seen0=$(imp2_counter packets_seen $A)
-monitor $tmp/sample --json --family ipv4 --sample 10 --rcvbuf 4194304
-wait_listeners $A 1 || exit $KSFT_FAIL
-in_netns $B $PING -q -f -c 1000 10.99.0.1 >/dev/null
-seen=$(( $(imp2_counter packets_seen $A) - seen0 ))
-report=$(in_netns $A imp2 stats --json)
-total=$(sed -n 's/.*"suppressed_total":\([0-9]*\).*/\1/p' <<<"$report")
-stop_monitor $mon
+limited_flood $tmp/sample "--sample 10 --rcvbuf 4194304" "-c 1000"
+seen=$SEEN report=$REPORT total=$TOTAL events=$EVENTS
 diag "$(cat $tmp/sample.sum); packets seen $seen; listener: $report"
-events=$(summary $tmp/sample events)
 check "1 in 10 of $seen echo requests: 100 events, no gap" \
 	test "$seen-$events-$(summary $tmp/sample missed)" = "1000-100-0"
 reported=$(json_field $tmp/sample suppressed | awk '{s += $1} END {print s}')
@@ -160,15 +172,8 @@ check "the suppressed counts add up: events + left out ($events + $total) = pack
 # burst of half a second's worth rides out the emulated VM's stalls: a
 # bucket fills up to its burst only, and a stall longer than that would
 # read as a lower rate.)
-seen0=$(imp2_counter packets_seen $A)
-monitor $tmp/rate --json --family ipv4 --rate 50/25
-wait_listeners $A 1 || exit $KSFT_FAIL
-in_netns $B $PING -q -f -w 4 10.99.0.1 >/dev/null
-seen=$(( $(imp2_counter packets_seen $A) - seen0 ))
-report=$(in_netns $A imp2 stats --json)
-total=$(sed -n 's/.*"suppressed_total":\([0-9]*\).*/\1/p' <<<"$report")
-stop_monitor $mon
-events=$(summary $tmp/rate events)
+limited_flood $tmp/rate "--rate 50/25" "-w 4"
+seen=$SEEN report=$REPORT total=$TOTAL events=$EVENTS
 # Events per second after the burst: (events - 25) over the time from the
 # first event to the last.
 rate=$(json_field $tmp/rate tstamp_ns | awk -v n="$events" 'NR == 1 {t0 = $1} {t1 = $1}

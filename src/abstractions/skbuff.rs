@@ -162,6 +162,16 @@ pub(crate) enum AllocContext {
 }
 
 impl AllocContext {
+    /// Atomic context, for a message that holds packet bytes or not: those
+    /// that do, as large as a packet, do without the reserves.
+    pub(crate) fn atomic(holds_packet_bytes: bool) -> Self {
+        if holds_packet_bytes {
+            AllocContext::AtomicNoReserves
+        } else {
+            AllocContext::Atomic
+        }
+    }
+
     fn gfp(self) -> bindings::gfp_t {
         // SAFETY: reading `const` gfp values defined in helpers.c.
         unsafe {

@@ -405,9 +405,7 @@ impl Imp2Net {
                 // Taken before the allocation, as in v1: a failed one leaves
                 // a gap the listener sees.
                 let seq = listener.next_seq();
-                // Packet bytes as large as a packet do not dip into the
-                // reserves the receive path itself may need.
-                let gfp = if payload_len > 0 { AllocContext::AtomicNoReserves } else { AllocContext::Atomic };
+                let gfp = AllocContext::atomic(payload_len > 0);
                 let Ok(mut msg) = NlMsgBuf::with_capacity(need as u32, gfp) else {
                     self.counters.alloc_failures.inc();
                     continue;

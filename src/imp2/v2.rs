@@ -250,8 +250,7 @@ impl Listener {
         if batch.msg.is_none() {
             // At least `need`: the capacity fits the delivery's largest event.
             let capacity = self.delivery.capacity();
-            // Batches of packet bytes, up to 16 KiB, leave the reserves alone.
-            let gfp = if self.delivery.snaplen > 0 { AllocContext::AtomicNoReserves } else { AllocContext::Atomic };
+            let gfp = AllocContext::atomic(self.delivery.snaplen > 0);
             let Ok(msg) = NlMsgBuf::with_capacity(capacity as u32, gfp) else {
                 return Batched::Lost { no_memory: true, earlier };
             };
