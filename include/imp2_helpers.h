@@ -103,6 +103,7 @@ u32 imp2_bpf_run(const struct bpf_prog *prog, struct sk_buff *skb);
 void imp2_bpf_destroy(struct bpf_prog *prog);
 struct nf_hook_state;
 u32 imp2_nf_state_in_ifindex(const struct nf_hook_state *state);
+u32 imp2_nf_state_out_ifindex(const struct nf_hook_state *state);
 /*
  * ipv6_skip_exthdr() from the end of the fixed header: *nexthdr goes in as
  * the header's next-header field and comes out as the upper-layer protocol;
@@ -136,6 +137,7 @@ struct imp2_v2_filter {
 	u32 rate_burst;		/* 1..IMP2_RATE_MAX if rate_limit */
 	const struct nlattr *bpf; /* IMP2_A_BPF in the request; NULL if none */
 	u32 bpf_insns;		/* its length in instructions */
+	u32 hook;		/* IMP2_HOOK_*, default IMP2_HOOK_PREROUTING */
 };
 struct netlink_ext_ack;
 int imp2_v2_parse_subscribe(const struct nlmsghdr *nlh, struct imp2_v2_filter *filter,

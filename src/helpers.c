@@ -282,6 +282,11 @@ u32 imp2_nf_state_in_ifindex(const struct nf_hook_state *state)
 	return state->in ? state->in->ifindex : 0;
 }
 
+u32 imp2_nf_state_out_ifindex(const struct nf_hook_state *state)
+{
+	return state->out ? state->out->ifindex : 0;
+}
+
 int imp2_ipv6_upper_layer(const struct sk_buff *skb, u8 *nexthdr, bool *first_fragment)
 {
 	__be16 frag_off = 0;

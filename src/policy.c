@@ -43,6 +43,8 @@ static const char *const imp2_attr_names[__IMP2_A_MAX] = {
 	[IMP2_A_SUPPRESSED_TOTAL] = "IMP2_A_SUPPRESSED_TOTAL",
 	[IMP2_A_BPF]		= "IMP2_A_BPF",
 	[IMP2_A_BPF_INSNS]	= "IMP2_A_BPF_INSNS",
+	[IMP2_A_HOOK]		= "IMP2_A_HOOK",
+	[IMP2_A_OUT_IFINDEX]	= "IMP2_A_OUT_IFINDEX",
 };
 
 /* Inside IMP2_A_PROTOS: only IMP2_A_PROTO entries, one per protocol. */
@@ -70,6 +72,7 @@ static const struct nla_policy imp2_subscribe_policy[IMP2_A_MAX + 1] = {
 	[IMP2_A_RATE_BURST]	= NLA_POLICY_FULL_RANGE(NLA_U32, &imp2_rate_range),
 	[IMP2_A_BPF]		= { .type = NLA_BINARY,
 				    .len = IMP2_BPF_MAXINSNS * sizeof(struct sock_filter) },
+	[IMP2_A_HOOK]		= NLA_POLICY_MAX(NLA_U32, IMP2_HOOK_MAX),
 };
 
 /*
@@ -186,6 +189,7 @@ int imp2_v2_parse_subscribe(const struct nlmsghdr *nlh, struct imp2_v2_filter *f
 		filter->bpf = tb[IMP2_A_BPF];
 		filter->bpf_insns = len / sizeof(struct sock_filter);
 	}
+	filter->hook = tb[IMP2_A_HOOK] ? nla_get_u32(tb[IMP2_A_HOOK]) : IMP2_HOOK_PREROUTING;
 	filter->default_protos = !tb[IMP2_A_PROTOS];
 	if (tb[IMP2_A_PROTOS]) {
 		/* Validated above: every entry is an IMP2_A_PROTO u8. */

@@ -12,7 +12,7 @@ use crate::{
     },
     bindings,
     imp2::{
-        filter::{Delivery, Filter},
+        filter::{Delivery, Filter, Hook},
         limit::{Limits, Rate},
     },
 };
@@ -87,7 +87,9 @@ pub(crate) fn parse_subscribe<'a>(msg: RequestMessage<'a>, extack: Pin<&mut ExtA
     // INVARIANT: the parser set `bpf` to the attribute within `msg`.
     let bpf = NonNull::new(raw.bpf.cast_mut())
         .map(|attr| UnloadedProgram { attr, insns: raw.bpf_insns, _request: PhantomData });
-    Ok(Subscribe { filter: Filter { families: raw.families, protos }, delivery, limits, bpf })
+    // The policy allows only IMP2_HOOK_* values.
+    let hook = Hook::from_wire(raw.hook).ok_or(EINVAL)?;
+    Ok(Subscribe { filter: Filter { families: raw.families, protos, hook }, delivery, limits, bpf })
 }
 
 /// Whether `msg` carries an `IMP2_A_BPF` (a scan that validates nothing).

@@ -94,8 +94,8 @@ wait_listeners $A 1 || exit $KSFT_FAIL
 report=$(in_netns $A imp2 stats --json)
 diag "$report"
 # (Neighbour discovery may have reached it: the counters' values vary.)
-check "a default listener's report: port, families (both), protos omitted (default), both counters" \
-	grep -q '{"port":[0-9]*,"families":\["ipv4","ipv6"\],"protos":null,"events_sent":[0-9]*,"send_failures":[0-9]*}' <<<"$report"
+check "a default listener's report: port, hook (prerouting), families (both), protos omitted (default), both counters" \
+	grep -q '{"port":[0-9]*,"hook":"prerouting","families":\["ipv4","ipv6"\],"protos":null,"events_sent":[0-9]*,"send_failures":[0-9]*}' <<<"$report"
 
 # 6. rejected_msgs counts every refusal: ENOSPC (max_listeners=2, one
 # listens: two more subscribe, the second is refused), EPERM (unsubscribing

@@ -40,7 +40,7 @@ enum imp2_msg_type {
 					   IMP2_A_BATCH, IMP2_A_FLUSH_MS,
 					   IMP2_A_SNAPLEN, IMP2_A_SAMPLE,
 					   IMP2_A_RATE_LIMIT, IMP2_A_RATE_BURST,
-					   IMP2_A_BPF; needs
+					   IMP2_A_BPF, IMP2_A_HOOK; needs
 					   CAP_NET_ADMIN (EPERM); ENOSPC beyond the
 					   module's max_listeners */
 	IMP2_V2_UNSUBSCRIBE	= 0x21,	/* user -> kernel: the sending port stops
@@ -55,6 +55,31 @@ enum imp2_msg_type {
 #define IMP2_FAMILY_IPV4	(1U << 0)
 #define IMP2_FAMILY_IPV6	(1U << 1)
 #define IMP2_FAMILY_ALL		(IMP2_FAMILY_IPV4 | IMP2_FAMILY_IPV6)
+
+/*
+ * Values of IMP2_A_HOOK: where a listener's packets are seen.  The numbers
+ * are netfilter's (enum nf_inet_hooks).  Every hook runs just before the
+ * filter table's place (priority NF_IP_PRI_FILTER - 1, NF_IP6_PRI_FILTER - 1
+ * for IPv6): after conntrack, mangle and destination NAT, before source NAT
+ * (which runs at INPUT and POSTROUTING after it); the filter table's
+ * verdict does not hide a packet.  Each sees a packet from its IP header
+ * on, as the IP stack has it there:
+ *   PREROUTING   every packet received, before routing (v1's only hook);
+ *   INPUT        received packets routed to this host;
+ *   FORWARD      received packets routed on to another host;
+ *   OUTPUT       packets this host sends, before routing them (a GSO packet
+ *                that the device or GSO later splits is one event);
+ *   POSTROUTING  packets leaving, sent by this host or forwarded.
+ */
+enum imp2_hook {
+	IMP2_HOOK_PREROUTING	= 0,
+	IMP2_HOOK_INPUT		= 1,
+	IMP2_HOOK_FORWARD	= 2,
+	IMP2_HOOK_OUTPUT	= 3,
+	IMP2_HOOK_POSTROUTING	= 4,
+	__IMP2_HOOK_MAX
+};
+#define IMP2_HOOK_MAX (__IMP2_HOOK_MAX - 1)
 
 /*
  * v2 attributes.  Requests are validated strictly (unknown, duplicate or
@@ -74,7 +99,11 @@ enum imp2_attr {
 	IMP2_A_DST,		/* E    4 or 16 bytes, network byte order */
 	IMP2_A_ICMP_TYPE,	/* E    u8: ICMP or ICMPv6 type, if the packet has one */
 	IMP2_A_ICMP_CODE,	/* E    u8: ICMP or ICMPv6 code, likewise */
-	IMP2_A_IFINDEX,		/* E    u32: input interface index */
+	IMP2_A_IFINDEX,		/* E    u32: input interface index, 0 where
+				   there is none: always at OUTPUT, and mostly
+				   at POSTROUTING for the host's own packets
+				   (netfilter's state->in, which some of them,
+				   such as neighbour discovery, do have) */
 	IMP2_A_LEN,		/* E    u32: packet length from the IP header on */
 	IMP2_A_TSTAMP_NS,	/* E    u64: when the hook saw it, CLOCK_REALTIME ns */
 	IMP2_A_SEQ,		/* E    u32: per-listener sequence number, +1 per event */
@@ -130,6 +159,12 @@ enum imp2_attr {
 				   sendmsg(); EINVAL if it refuses it, ENOMEM */
 	IMP2_A_BPF_INSNS,	/* L    u32: the listener's program's length, if
 				   it has one */
+	IMP2_A_HOOK,		/* S L E u32: IMP2_HOOK_*; S: where the
+				   listener's packets are seen, default
+				   IMP2_HOOK_PREROUTING; L, E: always */
+	IMP2_A_OUT_IFINDEX,	/* E    u32: output interface index, in the
+				   events of the hooks that have one (FORWARD,
+				   OUTPUT, POSTROUTING) and only there */
 	__IMP2_A_MAX
 };
 #define IMP2_A_MAX (__IMP2_A_MAX - 1)
@@ -156,24 +191,33 @@ enum imp2_attr {
  *   it, or bytes left over: EINVAL.  IMP2_V2_UNSUBSCRIBE and
  *   IMP2_LISTENERS_GET take no attributes (EINVAL); IMP2_STATS_GET ignores
  *   its payload, as it always has.
- * - Edge values.  IMP2_A_FAMILIES 0 and an empty IMP2_A_PROTOS: EINVAL.  A
- *   protocol listed twice counts once.  IMP2_A_FLUSH_MS with IMP2_A_BATCH
- *   1 is accepted and has no effect (there is no batch); without
- *   IMP2_A_BATCH it is refused.  IMP2_A_SAMPLE 1 is no sampling.
+ * - Edge values.  IMP2_A_FAMILIES 0, an empty IMP2_A_PROTOS and an
+ *   IMP2_A_HOOK above IMP2_HOOK_MAX: EINVAL.  A protocol listed twice
+ *   counts once.  IMP2_A_FLUSH_MS with IMP2_A_BATCH 1 is accepted and has
+ *   no effect (there is no batch); without IMP2_A_BATCH it is refused.  IMP2_A_SAMPLE 1 is no sampling.
+ * - Hooks.  A netns registers a hook (one per family and IMP2_HOOK_*)
+ *   with the first listener that needs it and keeps it until the netns
+ *   goes, so that NFQUEUE users of the netns lose no queued packet to our
+ *   unregistering (with the module parameter hooks_on_demand=1, only while
+ *   some listener needs it).  A subscribe that changes IMP2_A_HOOK moves
+ *   the listener, which keeps its sequence and counters.  The v1
+ *   subscriber always listens at IMP2_HOOK_PREROUTING.
  * - Sequence.  A listener's IMP2_A_SEQ (== nlmsg_seq) starts at 0 and goes
  *   up by one per event taken for it, sent or lost; a subscribe from the
  *   same socket that changes its filter keeps it, a new socket starts at 0.
  * - Fragments.  v2, like v1, reports a fragmented datagram once, by its
  *   first fragment, and IMP2_A_LEN is that fragment's length (where
  *   conntrack's defragmentation runs before the hook, the hook sees, and
- *   reports, the whole datagram).  Later fragments are not reported.
+ *   reports, the whole datagram).  Later fragments are not reported.  The
+ *   host's own datagrams are fragmented after POSTROUTING: OUTPUT and
+ *   POSTROUTING see them whole.
  * - Replies.  IMP2_STATS_GET: one IMP2_STATS with the request's nlmsg_seq,
  *   then the ack if NLM_F_ACK is set.  IMP2_LISTENERS_GET: one
  *   IMP2_LISTENER per listener (NLM_F_MULTI), then NLMSG_DONE, all with the
  *   request's nlmsg_seq, then the ack if asked for.  There is no listener
  *   count: count the IMP2_LISTENER messages.
  * - IMP2_LISTENER always carries IMP2_A_PORTID, IMP2_A_FAMILIES,
- *   IMP2_A_EVENTS_SENT and IMP2_A_SEND_FAILURES; IMP2_A_PROTOS only if the
+ *   IMP2_A_HOOK, IMP2_A_EVENTS_SENT and IMP2_A_SEND_FAILURES; IMP2_A_PROTOS only if the
  *   listener gave them; IMP2_A_BATCH and IMP2_A_FLUSH_MS only if it
  *   batches; IMP2_A_SNAPLEN, IMP2_A_SAMPLE and IMP2_A_RATE_LIMIT with
  *   IMP2_A_RATE_BURST only if not the default; IMP2_A_SUPPRESSED_TOTAL with

@@ -40,33 +40,60 @@ impl Family {
     }
 }
 
+/// An inet hook point (`enum nf_inet_hooks`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HookPoint {
+    /// `NF_INET_PRE_ROUTING`: received packets, before routing.
+    PreRouting,
+    /// `NF_INET_LOCAL_IN`: received packets routed to this host.
+    LocalIn,
+    /// `NF_INET_FORWARD`: received packets routed to another host.
+    Forward,
+    /// `NF_INET_LOCAL_OUT`: packets this host sends, before routing.
+    LocalOut,
+    /// `NF_INET_POST_ROUTING`: packets leaving, sent or forwarded.
+    PostRouting,
+}
+
+impl HookPoint {
+    /// Every point, in `NF_INET_*` order.
+    pub(crate) const ALL: [HookPoint; 5] =
+        [HookPoint::PreRouting, HookPoint::LocalIn, HookPoint::Forward, HookPoint::LocalOut, HookPoint::PostRouting];
+
+    /// Its `NF_INET_*` number.
+    pub(crate) const fn hooknum(self) -> u32 {
+        match self {
+            HookPoint::PreRouting => bindings::NF_INET_PRE_ROUTING,
+            HookPoint::LocalIn => bindings::NF_INET_LOCAL_IN,
+            HookPoint::Forward => bindings::NF_INET_FORWARD,
+            HookPoint::LocalOut => bindings::NF_INET_LOCAL_OUT,
+            HookPoint::PostRouting => bindings::NF_INET_POST_ROUTING,
+        }
+    }
+}
+
 /// Where a hook attaches.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct HookSpec {
     /// Protocol family.
     pub(crate) family: Family,
-    /// Hook point, e.g. `NF_INET_PRE_ROUTING`.
-    pub(crate) hooknum: u32,
+    /// Hook point.
+    pub(crate) point: HookPoint,
     /// Priority; lower runs first.
     pub(crate) priority: i32,
 }
 
 impl HookSpec {
-    /// IPv4 `PRE_ROUTING` at priority `NF_IP_PRI_FILTER - 1`: just before
-    /// the filter table, as in the 2007 module.
-    pub(crate) const IPV4_PRE_ROUTING_BEFORE_FILTER: HookSpec = HookSpec {
-        family: Family::Ipv4,
-        hooknum: bindings::NF_INET_PRE_ROUTING,
-        priority: bindings::NF_IP_PRI_FILTER - 1,
-    };
-
-    /// IPv6 `PRE_ROUTING` at priority `NF_IP6_PRI_FILTER - 1`, the same
-    /// place in the IPv6 stack.
-    pub(crate) const IPV6_PRE_ROUTING_BEFORE_FILTER: HookSpec = HookSpec {
-        family: Family::Ipv6,
-        hooknum: bindings::NF_INET_PRE_ROUTING,
-        priority: bindings::NF_IP6_PRI_FILTER - 1,
-    };
+    /// `point` of `family` at priority `NF_IP_PRI_FILTER - 1` (IPv6:
+    /// `NF_IP6_PRI_FILTER - 1`): just before the filter table's place, as
+    /// the 2007 module hooked IPv4 `PRE_ROUTING`.
+    pub(crate) const fn before_filter(family: Family, point: HookPoint) -> HookSpec {
+        let priority = match family {
+            Family::Ipv4 => bindings::NF_IP_PRI_FILTER - 1,
+            Family::Ipv6 => bindings::NF_IP6_PRI_FILTER - 1,
+        };
+        HookSpec { family, point, priority }
+    }
 }
 
 /// The state netfilter passes with each packet (`struct nf_hook_state`).
@@ -84,6 +111,13 @@ impl HookState {
         // helper reads `state->in`, which may be NULL, and its ifindex.
         unsafe { bindings::imp2_nf_state_in_ifindex(self.0.get()) }
     }
+
+    /// The index of the interface the packet goes out on, 0 if none (the
+    /// receiving hooks).
+    pub(crate) fn out_ifindex(&self) -> u32 {
+        // SAFETY: as in `in_ifindex`, for `state->out`.
+        unsafe { bindings::imp2_nf_state_out_ifindex(self.0.get()) }
+    }
 }
 
 /// Handles packets seen by a [`HookRegistration`].
@@ -91,15 +125,28 @@ pub(crate) trait Hook {
     /// Per-registration data handed to [`Hook::hook`].
     type Data: Sync;
 
-    /// Called for each packet, inside an RCU read-side section. At
-    /// PRE_ROUTING: `nf_hook()`'s, with BHs disabled (the receive softirq,
-    /// or a caller that disabled them, such as threaded NAPI); or, for
-    /// packets that NFQUEUE reinjects through the hooks after the queueing
-    /// one (`nf_reinject()`), `nfnetlink_rcv_msg()`'s, in the verdict
-    /// sender's process context with BHs enabled (`nfqnl_recv_verdict()`,
-    /// `nfqnl_recv_verdict_batch()`), or the queueing softirq itself when a
-    /// fail-open queue is full (`__nfqnl_enqueue_packet()`). Must not
-    /// sleep.
+    /// Called for each packet, inside an RCU read-side section
+    /// (`nf_hook()`'s, include/linux/netfilter.h), with `skb->data` at the
+    /// network header at every inet hook point (`ip_rcv_core()` and
+    /// `ip6_rcv_core()` do not pull, `ip_local_deliver_finish()` and
+    /// `ip6_protocol_deliver_rcu()` pull after `LOCAL_IN`, the output paths
+    /// push and reset the network header before `__ip_local_out()` and
+    /// `__ip6_local_out()`). In any of these contexts, none with hard IRQs
+    /// off:
+    /// - the receive softirq, or a caller that disabled BHs (threaded
+    ///   NAPI, `netif_rx()`), for `PRE_ROUTING`, `LOCAL_IN` and `FORWARD`;
+    /// - the sending task's process context, preemptible and with BHs
+    ///   enabled (`udp_sendmsg()` down to `ip_local_out()`), or a softirq
+    ///   (TCP ACKs, timers, `icmp_send()`), for `LOCAL_OUT` and
+    ///   `POST_ROUTING`;
+    /// - for packets that NFQUEUE reinjects through the hooks after the
+    ///   queueing one (`nf_reinject()`), at any point: the verdict sender's
+    ///   process context with BHs enabled, inside `nfnetlink_rcv_msg()`'s
+    ///   RCU section (`nfqnl_recv_verdict()`, `nfqnl_recv_verdict_batch()`),
+    ///   or the queueing softirq itself when a fail-open queue is full
+    ///   (`__nfqnl_enqueue_packet()`).
+    ///
+    /// Must not sleep, and must not rely on staying on one CPU.
     fn hook(data: &Self::Data, skb: &SkBuff, state: &HookState) -> Verdict;
 }
 
@@ -192,7 +239,7 @@ impl SwitchableHook {
                     hook: Some(hook_callback::<H>),
                     priv_: data.cast_mut().cast(),
                     pf: spec.family.pf(),
-                    hooknum: spec.hooknum,
+                    hooknum: spec.point.hooknum(),
                     priority: spec.priority,
                     ..Default::default()
                 })

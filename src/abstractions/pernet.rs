@@ -2,9 +2,9 @@
 
 //! A per-network-namespace netlink + netfilter service.
 //!
-//! For every netns, [`Registration`] creates the service's per-net data, an
-//! IPv4 and an IPv6 netfilter hook feeding it packets, which the service
-//! switches on and off ([`NetHooks`]), and a netlink kernel socket
+//! For every netns, [`Registration`] creates the service's per-net data,
+//! netfilter hooks feeding it packets, one per family (IPv4, IPv6) and
+//! hook point, which the service switches on and off ([`NetHooks`]), and a netlink kernel socket
 //! delivering input to it; it tears them down when the netns or the
 //! registration goes away. A netlink notifier reports closed user sockets
 //! of the service's unit.
@@ -18,7 +18,7 @@
 
 use super::{
     net::Net,
-    netfilter::{self, Family, HookSpec, HookState, SwitchableHook, Verdict},
+    netfilter::{self, Family, HookPoint, HookSpec, HookState, SwitchableHook, Verdict},
     netlink::{InputHandler, InputSkb, KernelSocket, PortReleaseHandler, ReleaseNotifier},
     skbuff::SkBuff,
     timer::Timer,
@@ -61,8 +61,9 @@ pub(crate) struct PacketContext<'a> {
     pub(crate) socket: &'a KernelSocket,
     /// The netns's timer, which calls [`NetService::timer_expired`].
     pub(crate) timer: &'a Timer,
-    /// Which of the two hooks the packet crossed.
+    /// Which hook the packet crossed: its family and point.
     pub(crate) family: Family,
+    pub(crate) point: HookPoint,
     /// What netfilter says about the packet.
     pub(crate) state: &'a HookState,
 }
@@ -89,17 +90,17 @@ pub(crate) trait NetService: Sized + Send + Sync + 'static {
     /// Where the pernet id lives.
     fn net_id() -> &'static NetId;
 
-    /// Where the IPv4 and the IPv6 netfilter hooks attach.
-    const IPV4_HOOK: HookSpec;
-    const IPV6_HOOK: HookSpec;
+    /// Where the netfilter hook of `family` at `point` attaches.
+    fn hook_spec(family: Family, point: HookPoint) -> HookSpec;
 
     /// Initialises the per-net data.
     fn init(net: &Net) -> impl PinInit<Self, Error>;
 
-    /// A packet crossed the hook of `family`: whether the
+    /// A packet crossed the hook of `family` at `point`: whether the
     /// service may want it. The cheap test that most packets stop at, inlined
-    /// into the hook; [`NetService::packet`] sees only those it passes.
-    fn may_want(&self, family: Family, skb: &SkBuff) -> bool;
+    /// into the hook (each hook has its own copy, with `family` and `point`
+    /// constant); [`NetService::packet`] sees only those it passes.
+    fn may_want(&self, family: Family, point: HookPoint, skb: &SkBuff) -> bool;
 
     /// A packet that [`NetService::may_want`] passed.
     ///
@@ -130,22 +131,85 @@ pub(crate) struct TimerContext<'a> {
     pub(crate) timer: &'a Timer,
 }
 
-/// The two netfilter hooks of a netns, off until the service switches
-/// them on. They go off for good when the netns or the service goes away.
+/// The netfilter hooks of a netns, one per family and hook point, off
+/// until the service switches them on. They go off for good when the
+/// netns or the service goes away.
 #[pin_data]
 pub(crate) struct NetHooks {
     #[pin]
-    ipv4: SwitchableHook,
+    ipv4: FamilyHooks,
     #[pin]
-    ipv6: SwitchableHook,
+    ipv6: FamilyHooks,
 }
 
 impl NetHooks {
-    /// The hook of `family`.
-    pub(crate) fn get(&self, family: Family) -> &SwitchableHook {
+    /// The hook of `family` at `point`.
+    pub(crate) fn get(&self, family: Family, point: HookPoint) -> &SwitchableHook {
         match family {
-            Family::Ipv4 => &self.ipv4,
-            Family::Ipv6 => &self.ipv6,
+            Family::Ipv4 => self.ipv4.get(point),
+            Family::Ipv6 => self.ipv6.get(point),
+        }
+    }
+
+    fn shutdown(&self) {
+        for point in HookPoint::ALL {
+            self.ipv4.get(point).shutdown();
+            self.ipv6.get(point).shutdown();
+        }
+    }
+}
+
+/// The hooks of one family, a field per point: each is its own
+/// `nf_hook_ops` with its own callback (`HookAdapter`).
+#[pin_data]
+struct FamilyHooks {
+    #[pin]
+    pre_routing: SwitchableHook,
+    #[pin]
+    local_in: SwitchableHook,
+    #[pin]
+    forward: SwitchableHook,
+    #[pin]
+    local_out: SwitchableHook,
+    #[pin]
+    post_routing: SwitchableHook,
+}
+
+impl FamilyHooks {
+    /// Prepares `T`'s hooks of family `V6` in `net`, all off.
+    ///
+    /// # Safety
+    ///
+    /// As for [`SwitchableHook::new`], with `shared` as the data.
+    unsafe fn new<T: NetService, const V6: bool>(net: &Net, shared: *const Shared<T>) -> impl PinInit<Self> {
+        let family = if V6 { Family::Ipv6 } else { Family::Ipv4 };
+        let spec = move |point| T::hook_spec(family, point);
+        // SAFETY: the caller's promise, for each hook.
+        let (pre_routing, local_in, forward, local_out, post_routing) = unsafe {
+            (
+                SwitchableHook::new::<HookAdapter<T, V6, PRE_ROUTING>>(net, spec(HookPoint::PreRouting), shared),
+                SwitchableHook::new::<HookAdapter<T, V6, LOCAL_IN>>(net, spec(HookPoint::LocalIn), shared),
+                SwitchableHook::new::<HookAdapter<T, V6, FORWARD>>(net, spec(HookPoint::Forward), shared),
+                SwitchableHook::new::<HookAdapter<T, V6, LOCAL_OUT>>(net, spec(HookPoint::LocalOut), shared),
+                SwitchableHook::new::<HookAdapter<T, V6, POST_ROUTING>>(net, spec(HookPoint::PostRouting), shared),
+            )
+        };
+        pin_init!(Self {
+            pre_routing <- pre_routing,
+            local_in <- local_in,
+            forward <- forward,
+            local_out <- local_out,
+            post_routing <- post_routing,
+        })
+    }
+
+    fn get(&self, point: HookPoint) -> &SwitchableHook {
+        match point {
+            HookPoint::PreRouting => &self.pre_routing,
+            HookPoint::LocalIn => &self.local_in,
+            HookPoint::Forward => &self.forward,
+            HookPoint::LocalOut => &self.local_out,
+            HookPoint::PostRouting => &self.post_routing,
         }
     }
 }
@@ -185,19 +249,27 @@ struct Shared<T: NetService> {
 const IPV4: bool = false;
 const IPV6: bool = true;
 
-/// Passes the packets of one family's hook to the service.
-struct HookAdapter<T, const V6: bool>(core::marker::PhantomData<T>);
+// `HookAdapter`'s point parameter: its index in `HookPoint::ALL`.
+const PRE_ROUTING: usize = 0;
+const LOCAL_IN: usize = 1;
+const FORWARD: usize = 2;
+const LOCAL_OUT: usize = 3;
+const POST_ROUTING: usize = 4;
 
-impl<T: NetService, const V6: bool> netfilter::Hook for HookAdapter<T, V6> {
+/// Passes the packets of one family's hook at one point to the service.
+struct HookAdapter<T, const V6: bool, const POINT: usize>(core::marker::PhantomData<T>);
+
+impl<T: NetService, const V6: bool, const POINT: usize> netfilter::Hook for HookAdapter<T, V6, POINT> {
     type Data = Shared<T>;
 
     #[inline]
     fn hook(shared: &Shared<T>, skb: &SkBuff, state: &HookState) -> Verdict {
         let family = if V6 { Family::Ipv6 } else { Family::Ipv4 };
-        if !shared.data.may_want(family, skb) {
+        let point = HookPoint::ALL[POINT];
+        if !shared.data.may_want(family, point, skb) {
             return Verdict::Accept;
         }
-        let ctx = PacketContext { socket: &shared.socket, timer: &shared.timer, family, state };
+        let ctx = PacketContext { socket: &shared.socket, timer: &shared.timer, family, point, state };
         shared.data.packet(&ctx, skb)
     }
 }
@@ -350,8 +422,8 @@ unsafe fn init_per_net<T: NetService>(net: &Net, slot: *mut PerNet<T>) -> Result
     let hooks = unsafe {
         let shared = &raw const (*slot).shared;
         pin_init!(NetHooks {
-            ipv4 <- SwitchableHook::new::<HookAdapter<T, IPV4>>(net, T::IPV4_HOOK, shared),
-            ipv6 <- SwitchableHook::new::<HookAdapter<T, IPV6>>(net, T::IPV6_HOOK, shared),
+            ipv4 <- FamilyHooks::new::<T, IPV4>(net, shared),
+            ipv6 <- FamilyHooks::new::<T, IPV6>(net, shared),
         })
     };
     // SAFETY: the `hooks` field is valid for writes and pinned.
@@ -405,8 +477,7 @@ unsafe extern "C" fn pernet_pre_exit<T: NetService>(net: *mut bindings::net) {
     // SAFETY: init succeeded, so the hooks are initialised, and only
     // `.exit` drops them (type invariant).
     let hooks = unsafe { &(*slot).hooks };
-    hooks.ipv4.shutdown();
-    hooks.ipv6.shutdown();
+    hooks.shutdown();
     // Hooks still running may arm the timer: a no-op from now on.
     // SAFETY: init succeeded, so the timer is initialised; only `.exit`
     // drops it (type invariant).

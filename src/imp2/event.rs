@@ -7,7 +7,7 @@
 
 use crate::{
     imp2::{
-        filter::{Delivery, Filter},
+        filter::{Delivery, Filter, Hook},
         limit::Limits,
         packet::{IpAddr, IpHeader, IpVersion},
     },
@@ -22,8 +22,12 @@ use crate::{
 pub(crate) struct EventFacts {
     /// ICMP or ICMPv6 type and code, if the packet has them.
     pub(crate) icmp: Option<(u8, u8)>,
-    /// Input interface index.
+    /// The hook that saw it.
+    pub(crate) hook: Hook,
+    /// Input interface index, 0 if none.
     pub(crate) ifindex: u32,
+    /// Output interface index, at the hooks that have one.
+    pub(crate) out_ifindex: Option<u32>,
     /// Packet length from the IP header on.
     pub(crate) len: u32,
     /// When the hook saw it, `CLOCK_REALTIME` ns.
@@ -40,15 +44,15 @@ pub(crate) struct ListenerPart {
 }
 
 /// Room for the largest event without its payload: header; family; two
-/// IPv6 addresses; protocol, ICMP type and code; ifindex, length,
-/// timestamp, sequence, suppressed count.
-pub(crate) const EVENT_MAX: usize = 16 + 8 + 2 * 20 + 3 * 8 + 8 + 8 + 12 + 8 + 12;
+/// IPv6 addresses; protocol, ICMP type and code; hook, ifindex, output
+/// ifindex, length, timestamp, sequence, suppressed count.
+pub(crate) const EVENT_MAX: usize = 16 + 8 + 2 * 20 + 3 * 8 + 3 * 8 + 8 + 12 + 8 + 12;
 
-/// Room for one listener report: header, port, families, two counters,
+/// Room for one listener report: header, port, families, hook, two counters,
 /// batch and flush delay, snaplen, sample, rate and burst, the suppressed
 /// total, the program's length, and a nest with up to 256 one-byte
 /// protocol entries (8 bytes each).
-pub(crate) const LISTENER_MAX: usize = 16 + 8 + 8 + 2 * 12 + 2 * 8 + 4 * 8 + 12 + 8 + 4 + 256 * 8;
+pub(crate) const LISTENER_MAX: usize = 16 + 8 + 8 + 8 + 2 * 12 + 2 * 8 + 4 * 8 + 12 + 8 + 4 + 256 * 8;
 
 /// Room for the `NLMSG_DONE` that ends a report.
 pub(crate) const DONE_MAX: usize = 16 + 4;
@@ -90,7 +94,11 @@ pub(crate) fn write_event<O: MsgOut, P: CopySource + ?Sized>(
         w.put_u8(wire::IMP2_A_ICMP_TYPE, icmp_type)?;
         w.put_u8(wire::IMP2_A_ICMP_CODE, code)?;
     }
+    w.put_u32(wire::IMP2_A_HOOK, facts.hook.wire())?;
     w.put_u32(wire::IMP2_A_IFINDEX, facts.ifindex)?;
+    if let Some(out) = facts.out_ifindex {
+        w.put_u32(wire::IMP2_A_OUT_IFINDEX, out)?;
+    }
     w.put_u32(wire::IMP2_A_LEN, facts.len)?;
     w.put_u64(wire::IMP2_A_TSTAMP_NS, facts.tstamp_ns)?;
     w.put_u32(wire::IMP2_A_SEQ, seq)?;
@@ -129,6 +137,7 @@ pub(crate) fn encode_listener<'b>(
     w.begin(wire::IMP2_LISTENER, wire::NLM_F_MULTI, seq, 0)?;
     w.put_u32(wire::IMP2_A_PORTID, l.portid)?;
     w.put_u32(wire::IMP2_A_FAMILIES, l.filter.families)?;
+    w.put_u32(wire::IMP2_A_HOOK, l.filter.hook.wire())?;
     if l.filter.protos.is_some() {
         let nest = w.nest_start(wire::IMP2_A_PROTOS)?;
         for p in l.filter.protocols() {

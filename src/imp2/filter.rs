@@ -24,7 +24,86 @@ fn protocol_bit(proto: u8) -> (usize, u64) {
     (p / WORD_BITS, 1 << (p % WORD_BITS))
 }
 
-/// A listener's filter: address families and L4 protocols.
+/// Where a listener's packets are seen (`IMP2_HOOK_*`, whose numbers are
+/// netfilter's `NF_INET_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Hook {
+    PreRouting = 0,
+    Input = 1,
+    Forward = 2,
+    Output = 3,
+    PostRouting = 4,
+}
+
+impl Hook {
+    /// How many there are.
+    pub(crate) const COUNT: usize = 5;
+
+    /// Every hook, in `IMP2_HOOK_*` order.
+    pub(crate) const ALL: [Hook; Hook::COUNT] =
+        [Hook::PreRouting, Hook::Input, Hook::Forward, Hook::Output, Hook::PostRouting];
+
+    /// The hook an `IMP2_A_HOOK` value names.
+    pub(crate) fn from_wire(value: u32) -> Option<Hook> {
+        Self::ALL.get(usize::try_from(value).ok()?).copied()
+    }
+
+    /// Its `IMP2_HOOK_*` value, also its index in [`Hook::ALL`].
+    pub(crate) const fn wire(self) -> u32 {
+        self as u32
+    }
+
+    const fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Whether packets have an output interface here (`IMP2_A_OUT_IFINDEX`).
+    pub(crate) const fn has_output(self) -> bool {
+        matches!(self, Hook::Forward | Hook::Output | Hook::PostRouting)
+    }
+}
+
+/// A set of (IP version, hook) pairs: the netfilter hooks some listeners
+/// need, one per family and hook point.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct HookSet(u16);
+
+impl HookSet {
+    /// The empty set.
+    pub(crate) const NONE: HookSet = HookSet(0);
+
+    const fn bit(version: IpVersion, hook: Hook) -> u16 {
+        let v6 = matches!(version, IpVersion::V6) as usize;
+        1 << (hook.index() * 2 + v6)
+    }
+
+    /// The set with `(version, hook)` added.
+    pub(crate) const fn with(self, version: IpVersion, hook: Hook) -> HookSet {
+        HookSet(self.0 | Self::bit(version, hook))
+    }
+
+    /// Both sets' pairs.
+    pub(crate) const fn union(self, other: HookSet) -> HookSet {
+        HookSet(self.0 | other.0)
+    }
+
+    /// Whether `(version, hook)` is in the set.
+    #[inline]
+    pub(crate) const fn contains(self, version: IpVersion, hook: Hook) -> bool {
+        self.0 & Self::bit(version, hook) != 0
+    }
+
+    /// Every pair, each in the set or not, with whether it is.
+    pub(crate) fn each(self) -> impl Iterator<Item = (IpVersion, Hook, bool)> {
+        Hook::ALL
+            .into_iter()
+            .flat_map(|h| [IpVersion::V4, IpVersion::V6].map(|v| (v, h)))
+            .map(move |(v, h)| (v, h, self.contains(v, h)))
+    }
+}
+
+/// A listener's filter: where it listens, address families and L4
+/// protocols.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Filter {
     /// `IMP2_FAMILY_*` bits, never 0.
@@ -32,6 +111,8 @@ pub(crate) struct Filter {
     /// A bit per L4 protocol number, or `None` for the default: ICMP for
     /// IPv4 and ICMPv6 for IPv6.
     pub(crate) protos: Option<ProtocolBits>,
+    /// The hook it sees packets at.
+    pub(crate) hook: Hook,
 }
 
 impl Filter {
@@ -47,9 +128,18 @@ impl Filter {
         self.families & Self::family_bit(version) != 0
     }
 
-    /// Whether a packet with header `ip` matches.
-    pub(crate) fn matches(&self, ip: &IpHeader) -> bool {
-        if !self.wants(ip.version) {
+    /// The netfilter hooks this filter needs: its hook, in its families.
+    pub(crate) fn hooks(&self) -> HookSet {
+        [IpVersion::V4, IpVersion::V6]
+            .into_iter()
+            .filter(|&v| self.wants(v))
+            .fold(HookSet::NONE, |set, v| set.with(v, self.hook))
+    }
+
+    /// Whether a packet with header `ip`, seen at `hook`, matches.
+    #[inline]
+    pub(crate) fn matches(&self, ip: &IpHeader, hook: Hook) -> bool {
+        if self.hook != hook || !self.wants(ip.version) {
             return false;
         }
         match &self.protos {
@@ -81,9 +171,9 @@ impl Filter {
     }
 }
 
-/// The IPv4 protocols that some listener of a netns may want, for the hook
-/// to pass over all other traffic with one load and without an RCU
-/// read-side section. A superset while the listeners change: it is widened
+/// The IPv4 protocols that some listener of a netns may want at one hook,
+/// for the hook to pass over all other traffic with one load and without
+/// an RCU read-side section. A superset while the listeners change: it is widened
 /// before a new set of listeners is published and narrowed after.
 #[derive(Debug, Default)]
 pub(crate) struct ProtocolInterest([AtomicU64; 256 / WORD_BITS]);
@@ -111,10 +201,11 @@ impl ProtocolInterest {
     }
 }
 
-/// The union of the IPv4 protocols the `filters` accept.
-pub(crate) fn ipv4_protocols<'a>(filters: impl Iterator<Item = &'a Filter>) -> ProtocolBits {
-    filters.fold(NO_PROTOCOLS, |mut all, f| {
-        for (word, add) in all.iter_mut().zip(f.ipv4_protocols()) {
+/// The union of the IPv4 protocols the `filters` accept, for each hook
+/// (indexed by [`Hook::wire`]).
+pub(crate) fn ipv4_protocols<'a>(filters: impl Iterator<Item = &'a Filter>) -> [ProtocolBits; Hook::COUNT] {
+    filters.fold([NO_PROTOCOLS; Hook::COUNT], |mut all, f| {
+        for (word, add) in all[f.hook.index()].iter_mut().zip(f.ipv4_protocols()) {
             *word |= add;
         }
         all

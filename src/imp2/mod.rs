@@ -23,7 +23,7 @@ mod v2;
 use crate::{
     abstractions::{
         net::Net,
-        netfilter::{Family, HookSpec, Verdict},
+        netfilter::{Family, HookPoint, HookSpec, Verdict},
         netlink::{ExtAck, InputSkb, Request, RequestQueue},
         pernet::{NetHooks, NetId, NetService, PacketContext, RequestContext, TimerContext},
         sched::cond_resched,
@@ -39,6 +39,7 @@ use core::{
     sync::atomic::{AtomicBool, AtomicU64, Ordering},
 };
 use event::{EventFacts, ListenerPart};
+use filter::{Hook, HookSet};
 use kernel::{
     error::code::*,
     new_mutex,
@@ -149,9 +150,51 @@ pub(crate) struct Imp2Net {
     net_cookie: u64,
 }
 
+/// The imp2 hook that netfilter's `point` is.
+#[inline]
+const fn hook_at(point: HookPoint) -> Hook {
+    match point {
+        HookPoint::PreRouting => Hook::PreRouting,
+        HookPoint::LocalIn => Hook::Input,
+        HookPoint::Forward => Hook::Forward,
+        HookPoint::LocalOut => Hook::Output,
+        HookPoint::PostRouting => Hook::PostRouting,
+    }
+}
+
+// `IMP2_A_HOOK` carries netfilter's numbers, as the header promises.
+const _: () = {
+    let wire = wire::IMP2_HOOKS;
+    let mut i = 0;
+    while i < Hook::COUNT {
+        assert!(Hook::ALL[i].wire() == wire[i] && HookPoint::ALL[i].hooknum() == wire[i]);
+        assert!(hook_at(HookPoint::ALL[i]).wire() == wire[i]);
+        i += 1;
+    }
+};
+
+/// Netfilter's hook point and family for an imp2 hook and IP version.
+const fn netfilter_hook(version: IpVersion, hook: Hook) -> (Family, HookPoint) {
+    let family = match version {
+        IpVersion::V4 => Family::Ipv4,
+        IpVersion::V6 => Family::Ipv6,
+    };
+    let point = match hook {
+        Hook::PreRouting => HookPoint::PreRouting,
+        Hook::Input => HookPoint::LocalIn,
+        Hook::Forward => HookPoint::Forward,
+        Hook::Output => HookPoint::LocalOut,
+        Hook::PostRouting => HookPoint::PostRouting,
+    };
+    (family, point)
+}
+
 impl NetService for Imp2Net {
-    const IPV4_HOOK: HookSpec = HookSpec::IPV4_PRE_ROUTING_BEFORE_FILTER;
-    const IPV6_HOOK: HookSpec = HookSpec::IPV6_PRE_ROUTING_BEFORE_FILTER;
+    // Every hook just before the filter table, where the 2007 module hooked
+    // PRE_ROUTING.
+    fn hook_spec(family: Family, point: HookPoint) -> HookSpec {
+        HookSpec::before_filter(family, point)
+    }
 
     fn net_id() -> &'static NetId {
         &NET_ID
@@ -169,10 +212,11 @@ impl NetService for Imp2Net {
         }? Error)
     }
 
-    // Inlined into the netfilter callback: a packet that nobody wants, the
-    // common case, costs a protocol byte and one load.
+    // Inlined into each netfilter callback, with `family` and `point`
+    // constant: a packet that nobody wants, the common case, costs a
+    // protocol byte and one load.
     #[inline]
-    fn may_want(&self, family: Family, skb: &SkBuff) -> bool {
+    fn may_want(&self, family: Family, point: HookPoint, skb: &SkBuff) -> bool {
         if family == Family::Ipv6 {
             return true;
         }
@@ -180,31 +224,34 @@ impl NetService for Imp2Net {
         let Some(protocol) = IpHeader::ipv4_protocol(&SkbPacket(skb)) else {
             return true;
         };
-        // v1 reports ICMP; v2 listeners publish their IPv4 protocols.
-        protocol == IPPROTO_ICMP || self.v2.may_want_ipv4(protocol)
+        // v1 reports ICMP at PRE_ROUTING; v2 listeners publish their IPv4
+        // protocols per hook.
+        let hook = hook_at(point);
+        (hook == Hook::PreRouting && protocol == IPPROTO_ICMP) || self.v2.may_want_ipv4(hook, protocol)
     }
 
     // Out of line: its stack frame is not the fast path's to pay for.
     #[inline(never)]
     fn packet(&self, ctx: &PacketContext<'_>, skb: &SkBuff) -> Verdict {
         let packet = SkbPacket(skb);
+        let hook = hook_at(ctx.point);
         match ctx.family {
             Family::Ipv4 => {
                 // Reads only what is present: a short packet is simply skipped.
                 let Some(ip) = IpHeader::ipv4(&packet) else {
                     return Verdict::Accept;
                 };
-                if ip.is_icmp() && ip.starts_datagram {
+                if hook == Hook::PreRouting && ip.is_icmp() && ip.starts_datagram {
                     test_knobs::hook_delay();
                     self.counters.packets_seen.inc();
                     self.v1.packet(ctx.socket, &ip, &self.counters);
                 }
                 // Only the 2007 protocol listens, commonly: no call at all.
                 if !self.v2.is_empty() {
-                    self.v2_packet(ctx, &packet, Some(ip));
+                    self.v2_packet(ctx, hook, &packet, Some(ip));
                 }
             }
-            Family::Ipv6 => self.v2_packet(ctx, &packet, None),
+            Family::Ipv6 => self.v2_packet(ctx, hook, &packet, None),
         }
         Verdict::Accept
     }
@@ -246,7 +293,7 @@ impl NetService for Imp2Net {
         // Only a listener whose socket this was goes, with what was batched
         // for it.
         let (v1, v2) = self
-            .change_listeners(hooks, Families::NONE, || {
+            .change_listeners(hooks, HookSet::NONE, || {
                 Ok((self.v1.port_released(portid), self.v2.port_released(portid)))
             })
             .unwrap_or_default();
@@ -280,32 +327,14 @@ impl NetService for Imp2Net {
     }
 }
 
-/// A set of address families, as the hooks need them.
-#[derive(Clone, Copy, Default, PartialEq, Eq)]
-struct Families {
-    ipv4: bool,
-    ipv6: bool,
-}
-
-impl Families {
-    const NONE: Families = Families { ipv4: false, ipv6: false };
-    const IPV4: Families = Families { ipv4: true, ipv6: false };
-
-    fn contains(self, family: Family) -> bool {
-        match family {
-            Family::Ipv4 => self.ipv4,
-            Family::Ipv6 => self.ipv6,
-        }
-    }
-}
+/// The hook the v1 subscriber needs.
+const V1_HOOKS: HookSet = HookSet::NONE.with(IpVersion::V4, Hook::PreRouting);
 
 impl Imp2Net {
     /// The hooks the current v1 subscriber and v2 listeners need.
-    fn families_needed(&self) -> Families {
-        Families {
-            ipv4: self.v1.subscriber().is_some() || self.v2.wants(IpVersion::V4),
-            ipv6: self.v2.wants(IpVersion::V6),
-        }
+    fn hooks_needed(&self) -> HookSet {
+        let v1 = if self.v1.subscriber().is_some() { V1_HOOKS } else { HookSet::NONE };
+        v1.union(self.v2.hooks_needed())
     }
 
     /// Runs `change`, a change of the v1 subscriber or the v2 listeners,
@@ -318,20 +347,20 @@ impl Imp2Net {
     /// from. With `hooks_on_demand=1` those nobody needs any more are
     /// switched off after it, whether it succeeded or not. Serialised, so
     /// that a concurrent change cannot switch off a hook between the two.
-    fn change_listeners<R>(&self, hooks: &NetHooks, adding: Families, change: impl FnOnce() -> Result<R>) -> Result<R> {
+    fn change_listeners<R>(&self, hooks: &NetHooks, adding: HookSet, change: impl FnOnce() -> Result<R>) -> Result<R> {
         let _serialised = self.listeners_change.lock();
-        let switched_on = [Family::Ipv4, Family::Ipv6]
-            .into_iter()
-            .filter(|&f| adding.contains(f))
-            .try_for_each(|f| hooks.get(f).enable());
+        let switched_on = adding.each().filter(|&(_, _, add)| add).try_for_each(|(version, hook, _)| {
+            let (family, point) = netfilter_hook(version, hook);
+            hooks.get(family, point).enable()
+        });
         let result = switched_on.and_then(|()| change());
         if !params::hooks_on_demand() {
             return result;
         }
-        let needed = self.families_needed();
-        for family in [Family::Ipv4, Family::Ipv6] {
-            if !needed.contains(family) {
-                hooks.get(family).disable();
+        for (version, hook, needed) in self.hooks_needed().each() {
+            if !needed {
+                let (family, point) = netfilter_hook(version, hook);
+                hooks.get(family, point).disable();
             }
         }
         result
@@ -343,10 +372,10 @@ impl Imp2Net {
         }
     }
 
-    /// Reports a packet to the v2 listeners that want it. `ipv4` is the
-    /// header the IPv4 hook has already read; the IPv6 hook reads its own,
-    /// and only if some listener wants IPv6.
-    fn v2_packet(&self, ctx: &PacketContext<'_>, packet: &SkbPacket<'_>, ipv4: Option<IpHeader>) {
+    /// Reports a packet seen at `hook` to the v2 listeners that want it.
+    /// `ipv4` is the header the IPv4 hook has already read; the IPv6 hook
+    /// reads its own, and only if some listener wants IPv6 there.
+    fn v2_packet(&self, ctx: &PacketContext<'_>, hook: Hook, packet: &SkbPacket<'_>, ipv4: Option<IpHeader>) {
         let skb = packet.0;
         // The common case with only a v1 subscriber: no read-side section.
         if self.v2.is_empty() {
@@ -354,7 +383,7 @@ impl Imp2Net {
         }
         self.v2.with_set(|set, guard| {
             let version = if ipv4.is_some() { packet::IpVersion::V4 } else { packet::IpVersion::V6 };
-            if !set.wants(version) {
+            if !set.wants(version, hook) {
                 return;
             }
             let Some(ip) = ipv4.or_else(|| IpHeader::ipv6(packet)) else {
@@ -364,7 +393,7 @@ impl Imp2Net {
                 return;
             }
             let mut facts: Option<EventFacts> = None;
-            for listener in set.matching(&ip) {
+            for listener in set.matching(&ip, hook) {
                 // Its expression, then sampling and the rate limit: a packet
                 // any of them leaves out costs no event.
                 if !listener.program_accepts(skb) {
@@ -376,7 +405,9 @@ impl Imp2Net {
                 // Gathered once, for the first listener that takes it.
                 let facts = *facts.get_or_insert_with(|| EventFacts {
                     icmp: ip.icmp_type_code(packet),
+                    hook,
                     ifindex: ctx.state.in_ifindex(),
+                    out_ifindex: hook.has_output().then(|| ctx.state.out_ifindex()),
                     len: packet.len(),
                     tstamp_ns: crate::abstractions::time::realtime_ns(),
                 });
@@ -549,7 +580,7 @@ impl Imp2Net {
 
     fn v1_subscribe(&self, request: &Request, hooks: &NetHooks) -> Result {
         Self::may_subscribe(request)?;
-        let change = self.change_listeners(hooks, Families::IPV4, || self.v1.subscribe(request))?;
+        let change = self.change_listeners(hooks, V1_HOOKS, || self.v1.subscribe(request))?;
         let v1::Change::Subscribed { replaced } = change else {
             return Ok(());
         };
@@ -564,7 +595,7 @@ impl Imp2Net {
         if !self.v1.is_subscriber(request) {
             return Err(EPERM);
         }
-        self.change_listeners(hooks, Families::NONE, || self.v1.unsubscribe(request))?;
+        self.change_listeners(hooks, HookSet::NONE, || self.v1.unsubscribe(request))?;
         self.log_change(request.sender_portid(), "unsubscribed");
         Ok(())
     }
@@ -595,7 +626,7 @@ impl Imp2Net {
             None => None,
         };
         let (filter, delivery, limits) = (parsed.filter, parsed.delivery, parsed.limits);
-        let adding = Families { ipv4: filter.wants(IpVersion::V4), ipv6: filter.wants(IpVersion::V6) };
+        let adding = filter.hooks();
         let earlier_batch = self.change_listeners(hooks, adding, || {
             self.v2
                 .subscribe(request, v2::Wants { filter, bpf, delivery, limits }, params::max_listeners())
@@ -630,7 +661,7 @@ impl Imp2Net {
         if !self.v2.is_listener(request) {
             return Err(EPERM);
         }
-        let removed = self.change_listeners(hooks, Families::NONE, || Ok(self.v2.unsubscribe(request)))?;
+        let removed = self.change_listeners(hooks, HookSet::NONE, || Ok(self.v2.unsubscribe(request)))?;
         let Some(state) = removed else {
             return Err(EPERM);
         };

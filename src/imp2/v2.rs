@@ -22,7 +22,7 @@
 
 use super::{
     event::{self, ListenerReport},
-    filter::{self, Delivery, Filter, ProtocolInterest},
+    filter::{self, Delivery, Filter, Hook, HookSet, ProtocolInterest},
     limit::{LimitState, Limits},
     packet::{IpHeader, IpVersion},
 };
@@ -308,24 +308,21 @@ impl Listener {
 /// published: every change publishes a new set.
 pub(super) struct ListenerSet {
     listeners: KVec<Listener>,
-    wants_v4: bool,
-    wants_v6: bool,
+    /// Where its listeners listen, and to which families.
+    hooks: HookSet,
 }
 
 impl ListenerSet {
     fn new(listeners: KVec<Listener>) -> Self {
-        let wants = |v| listeners.iter().any(|l| l.filter.wants(v));
-        let (wants_v4, wants_v6) = (wants(IpVersion::V4), wants(IpVersion::V6));
-        Self { listeners, wants_v4, wants_v6 }
+        let hooks = listeners.iter().fold(HookSet::NONE, |set, l| set.union(l.filter.hooks()));
+        Self { listeners, hooks }
     }
 
-    /// Whether any listener wants packets of IP version `version`: the
-    /// hook of a family nobody wants returns before parsing.
-    pub(super) fn wants(&self, version: IpVersion) -> bool {
-        match version {
-            IpVersion::V4 => self.wants_v4,
-            IpVersion::V6 => self.wants_v6,
-        }
+    /// Whether any listener wants packets of IP version `version` at
+    /// `hook`: a hook of a family nobody wants there returns before parsing.
+    #[inline]
+    pub(super) fn wants(&self, version: IpVersion, hook: Hook) -> bool {
+        self.hooks.contains(version, hook)
     }
 
     /// Every listener, open or closed.
@@ -333,12 +330,12 @@ impl ListenerSet {
         self.listeners.iter()
     }
 
-    /// The listeners not removed whose filter matches `ip` (a closed socket
-    /// is checked when sending).
-    pub(super) fn matching<'a>(&'a self, ip: &'a IpHeader) -> impl Iterator<Item = &'a Listener> + 'a {
+    /// The listeners not removed whose filter matches `ip` seen at `hook`
+    /// (a closed socket is checked when sending).
+    pub(super) fn matching<'a>(&'a self, ip: &'a IpHeader, hook: Hook) -> impl Iterator<Item = &'a Listener> + 'a {
         self.listeners
             .iter()
-            .filter(move |l| l.filter.matches(ip) && !l.state.closed.load(Ordering::Acquire))
+            .filter(move |l| l.filter.matches(ip, hook) && !l.state.closed.load(Ordering::Acquire))
     }
 }
 
@@ -358,13 +355,14 @@ pub(super) enum SubscribeError {
 pub(super) struct Listeners {
     #[pin]
     set: RcuBox<ListenerSet>,
-    /// The IPv4 protocols the listeners of `set` may want.
-    ipv4_interest: ProtocolInterest,
+    /// The IPv4 protocols the listeners of `set` may want, per hook
+    /// (indexed by [`Hook::wire`]).
+    ipv4_interest: [ProtocolInterest; Hook::COUNT],
 }
 
 impl Listeners {
     pub(super) fn new() -> impl PinInit<Self> {
-        pin_init!(Self { set <- RcuBox::new(), ipv4_interest: ProtocolInterest::default() })
+        pin_init!(Self { set <- RcuBox::new(), ipv4_interest: Default::default() })
     }
 
     /// Whether nobody listens at this instant (no read-side section).
@@ -373,12 +371,12 @@ impl Listeners {
     }
 
     /// Whether some listener may want IPv4 packets of L4 protocol `proto`
-    /// (no read-side section). A hint: `true` while a change that drops
-    /// the protocol is being published, `false` before a listener that adds
-    /// it is.
+    /// at `hook` (no read-side section). A hint: `true` while a change that
+    /// drops the protocol is being published, `false` before a listener
+    /// that adds it is.
     #[inline]
-    pub(super) fn may_want_ipv4(&self, proto: u8) -> bool {
-        self.ipv4_interest.may_want(proto)
+    pub(super) fn may_want_ipv4(&self, hook: Hook, proto: u8) -> bool {
+        self.ipv4_interest[hook.wire() as usize].may_want(proto)
     }
 
     /// Runs `f` on the current set, if anybody listens, in an RCU read-side
@@ -388,15 +386,16 @@ impl Listeners {
         self.set.get(&guard).map(|set| f(set, &guard))
     }
 
-    /// Whether any listener wants packets of IP version `version` (one
-    /// left behind by a failed removal does not count).
-    pub(super) fn wants(&self, version: IpVersion) -> bool {
+    /// The hooks the listeners need (one left behind by a failed removal
+    /// does not count).
+    pub(super) fn hooks_needed(&self) -> HookSet {
         self.with_set(|set, _| {
             set.listeners
                 .iter()
-                .any(|l| l.filter.wants(version) && !l.state.closed.load(Ordering::Relaxed))
+                .filter(|l| !l.state.closed.load(Ordering::Relaxed))
+                .fold(HookSet::NONE, |hooks, l| hooks.union(l.filter.hooks()))
         })
-        .unwrap_or(false)
+        .unwrap_or_default()
     }
 
     /// Publishes the listeners that `edit` makes of the current ones.
@@ -417,9 +416,13 @@ impl Listeners {
         };
         // The hooks test the interest before the set: it covers the old set
         // and the new one while both may be in use.
-        self.ipv4_interest.widen(&next_interest);
+        for (interest, bits) in self.ipv4_interest.iter().zip(&next_interest) {
+            interest.widen(bits);
+        }
         updater.replace(next);
-        self.ipv4_interest.set(&next_interest);
+        for (interest, bits) in self.ipv4_interest.iter().zip(&next_interest) {
+            interest.set(bits);
+        }
         Ok(())
     }
 

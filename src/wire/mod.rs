@@ -51,12 +51,24 @@ pub(crate) const IMP2_A_RATE_BURST: u16 = bindings::IMP2_A_RATE_BURST as u16;
 pub(crate) const IMP2_A_SUPPRESSED: u16 = bindings::IMP2_A_SUPPRESSED as u16;
 pub(crate) const IMP2_A_SUPPRESSED_TOTAL: u16 = bindings::IMP2_A_SUPPRESSED_TOTAL as u16;
 pub(crate) const IMP2_A_BPF_INSNS: u16 = bindings::IMP2_A_BPF_INSNS as u16;
+pub(crate) const IMP2_A_HOOK: u16 = bindings::IMP2_A_HOOK as u16;
+pub(crate) const IMP2_A_OUT_IFINDEX: u16 = bindings::IMP2_A_OUT_IFINDEX as u16;
 
 /// Batched delivery: the most bytes of events in one datagram.
 pub(crate) const IMP2_BATCH_BYTES_MAX: usize = bindings::IMP2_BATCH_BYTES_MAX as usize;
 /// The largest snaplen of a batching listener (read by a compile-time check).
 #[allow(dead_code)]
 pub(crate) const IMP2_SNAPLEN_BATCH_MAX: u32 = bindings::IMP2_SNAPLEN_BATCH_MAX;
+
+/// `IMP2_A_HOOK` values, in `IMP2_HOOK_*` order (read by a compile-time check).
+#[allow(dead_code)]
+pub(crate) const IMP2_HOOKS: [u32; 5] = [
+    bindings::IMP2_HOOK_PREROUTING,
+    bindings::IMP2_HOOK_INPUT,
+    bindings::IMP2_HOOK_FORWARD,
+    bindings::IMP2_HOOK_OUTPUT,
+    bindings::IMP2_HOOK_POSTROUTING,
+];
 
 /// `IMP2_A_FAMILIES` bits.
 pub(crate) const IMP2_FAMILY_IPV4: u32 = bindings::IMP2_FAMILY_IPV4;

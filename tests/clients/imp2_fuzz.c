@@ -49,7 +49,8 @@ static uint16_t random_type(void)
 
 /*
  * Random netlink attributes for a v2 request, at most cap bytes: mostly
- * IMP2_A_* types with plausible or wrong sizes, sometimes a nest of more
+ * IMP2_A_* types with plausible or wrong sizes (u32s often small, such
+ * as hook numbers), sometimes a nest of more
  * of the same, sometimes an nla_len that lies.  Returns the length used.
  */
 static size_t random_attrs(unsigned char *buf, size_t cap, int depth)
@@ -67,6 +68,12 @@ static size_t random_attrs(unsigned char *buf, size_t cap, int depth)
 		if (depth < 2 && rnd() % 6 == 0) {	/* a nest */
 			type |= NLA_F_NESTED;
 			len = 4 + random_attrs(buf + off + 4, cap - off - 4, depth + 1);
+		} else if (len == 8 && rnd() % 4 == 0) {
+			/* a small u32: every IMP2_HOOK_* and a few past it, valid
+			   families, batch sizes, samples */
+			uint32_t small = rnd() % 8;
+
+			memcpy(buf + off + 4, &small, 4);
 		} else {
 			for (size_t b = 4; b < len; b++)
 				buf[off + b] = rnd() % 4 ? rnd() % 3 : rnd();

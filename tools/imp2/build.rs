@@ -12,7 +12,7 @@ fn main() {
 
     let bindings = bindgen::Builder::default()
         .header(header.to_string_lossy())
-        .allowlist_type("packet_info|imp2_stats|imp2_msg_type|imp2_attr")
+        .allowlist_type("packet_info|imp2_stats|imp2_msg_type|imp2_attr|imp2_hook")
         .allowlist_var("NL_IMP2|IMP2_.*")
         .derive_default(true)
         .prepend_enum_name(false)

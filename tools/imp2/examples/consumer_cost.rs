@@ -13,6 +13,7 @@ include!("../tests/common/module.rs");
 
 use crate::imp2::{
     event::{EventFacts, EVENT_MAX},
+    filter::Hook,
     packet::{IpHeader, Ipv6UpperLayer},
 };
 use ::imp2::consumer::{Consumer, Flow, Seen, Summary};
@@ -69,7 +70,9 @@ fn main() {
         .expect("a valid packet");
     let facts = EventFacts {
         icmp: Some((8, 0)),
+        hook: Hook::PreRouting,
         ifindex: 2,
+        out_ifindex: None,
         len: 84,
         tstamp_ns: 1_764_000_000_000_000_000,
     };

@@ -46,6 +46,8 @@ pub mod attr {
     pub const SUPPRESSED_TOTAL: u16 = IMP2_A_SUPPRESSED_TOTAL as u16;
     pub const BPF: u16 = IMP2_A_BPF as u16;
     pub const BPF_INSNS: u16 = IMP2_A_BPF_INSNS as u16;
+    pub const HOOK: u16 = IMP2_A_HOOK as u16;
+    pub const OUT_IFINDEX: u16 = IMP2_A_OUT_IFINDEX as u16;
 }
 
 /// Default netlink unit.

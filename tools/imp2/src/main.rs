@@ -83,6 +83,12 @@ struct MonitorArgs {
     /// sampling (v2; in the module, like --sample).
     #[arg(long, value_name = "R[/BURST]", value_parser = parse_rate)]
     rate: Option<(u32, Option<u32>)>,
+    /// Where the module sees packets (v2): prerouting (the default, as v1:
+    /// every packet received), input (received for this host), forward
+    /// (routed through it), output (sent by it) or postrouting (leaving
+    /// it, sent or forwarded).
+    #[arg(long, value_name = "HOOK", value_parser = v2::parse_hook)]
+    hook: Option<u32>,
     /// Stop after this many events.
     #[arg(long, value_name = "N")]
     count: Option<u64>,
@@ -309,12 +315,11 @@ fn interface_name(ifindex: u32) -> Option<String> {
 }
 
 fn print_v2_event(out: &mut impl Write, json: bool, payload: bool, ev: &v2::Event) -> io::Result<()> {
-    let ifname = ev.ifindex.and_then(interface_name);
-    let line = if json {
-        output::event_json(ev, ifname.as_deref(), payload)
-    } else {
-        output::event_line(ev, ifname.as_deref())
+    let names = output::Names {
+        input: ev.ifindex.filter(|&i| i != 0).and_then(interface_name),
+        output: ev.out_ifindex.filter(|&i| i != 0).and_then(interface_name),
     };
+    let line = if json { output::event_json(ev, &names, payload) } else { output::event_line(ev, &names) };
     writeln!(out, "{line}")?;
     out.flush()
 }
@@ -365,6 +370,7 @@ impl Protocol {
                 (args.write.is_some(), "-w"),
                 (args.snaplen.is_some() || args.payload, "--snaplen and --payload"),
                 (args.sample.is_some() || args.rate.is_some(), "--sample and --rate"),
+                (args.hook.is_some(), "--hook"),
             ];
             if let Some((_, what)) = v2_only.iter().find(|(given, _)| *given) {
                 return Err(format!(
@@ -393,6 +399,7 @@ impl Protocol {
         filter.sample = args.sample.filter(|&n| n > 1);
         filter.rate_limit = args.rate.map(|(rate, _)| rate);
         filter.rate_burst = args.rate.and_then(|(_, burst)| burst);
+        filter.hook = args.hook;
         Ok(Protocol::V2(filter))
     }
 

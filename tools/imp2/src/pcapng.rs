@@ -4,14 +4,20 @@
 //!
 //! - Link type raw IP (`LINKTYPE_RAW`): the bytes start at the IP header,
 //!   IPv4 or IPv6, as `IMP2_A_PAYLOAD` does.
-//! - One interface description block per input interface, when its first
-//!   event comes: its name (`if_name`) and nanosecond timestamps
-//!   (`if_tsresol` 9, which is what the crate writes).
+//! - One interface description block per interface, when its first event
+//!   comes: its name (`if_name`) and nanosecond timestamps (`if_tsresol`
+//!   9, which is what the crate writes). A packet's interface is the one
+//!   it leaves by at the hooks that have one (forward, output,
+//!   postrouting), as tcpdump on that interface would show it, else the
+//!   one it came in on.
 //! - Per packet: the timestamp of `IMP2_A_TSTAMP_NS`, the original length
-//!   of `IMP2_A_LEN`, and a comment with the hook, the listener's sequence
-//!   number and, for listeners with limits, the packets left out before it.
+//!   of `IMP2_A_LEN`, the direction (`epb_flags`: inbound at prerouting and
+//!   input, outbound at the others), and a comment with the hook, the
+//!   listener's sequence number and, for listeners with limits, the
+//!   packets left out before it.
 
-use crate::v2::Event;
+use crate::v2::{self, Event};
+use crate::abi;
 use pcap_file::pcapng::blocks::enhanced_packet::{EnhancedPacketBlock, EnhancedPacketOption};
 use pcap_file::pcapng::blocks::interface_description::{InterfaceDescriptionBlock, InterfaceDescriptionOption};
 use pcap_file::pcapng::blocks::section_header::{SectionHeaderBlock, SectionHeaderOption};
@@ -24,8 +30,9 @@ use std::time::Duration;
 /// Nanoseconds: `if_tsresol` 9 (10^-9 s).
 const TSRESOL_NS: u8 = 9;
 
-/// The hook every event comes from, for now.
-const HOOK: &str = "prerouting";
+/// `epb_flags` direction bits (pcapng, section 4.3.1).
+const EPB_INBOUND: u32 = 1;
+const EPB_OUTBOUND: u32 = 2;
 
 /// A pcapng file being written from events.
 pub struct PcapNgOut<W: Write> {
@@ -83,18 +90,25 @@ impl<W: Write> PcapNgOut<W> {
 
     /// Writes one event as a packet; `name` names a new interface.
     pub fn write(&mut self, ev: &Event, name: impl FnOnce(u32) -> Option<String>) -> io::Result<()> {
-        let interface_id = self.interface(ev.ifindex, name)?;
+        let ifindex = ev.out_ifindex.filter(|&i| i != 0).or(ev.ifindex);
+        let interface_id = self.interface(ifindex, name)?;
         let data = ev.payload.as_deref().unwrap_or_default();
-        let mut comment = format!("hook {HOOK}, seq {}", ev.seq);
+        // An event without a hook is from a module before hooks: prerouting.
+        let hook = ev.hook.unwrap_or(abi::IMP2_HOOK_PREROUTING);
+        let mut comment = format!("hook {}, seq {}", v2::hook_text(hook), ev.seq);
         if let Some(suppressed) = ev.suppressed {
             comment += &format!(", {suppressed} suppressed before");
+        }
+        let mut options = vec![EnhancedPacketOption::Comment(Cow::Owned(comment))];
+        if let Some(inbound) = v2::hook_is_inbound(hook) {
+            options.push(EnhancedPacketOption::Flags(if inbound { EPB_INBOUND } else { EPB_OUTBOUND }));
         }
         let block = EnhancedPacketBlock {
             interface_id,
             timestamp: Duration::from_nanos(ev.tstamp_ns.unwrap_or(0)),
             original_len: ev.len.unwrap_or(data.len() as u32),
             data: Cow::Borrowed(data),
-            options: vec![EnhancedPacketOption::Comment(Cow::Owned(comment))],
+            options,
         };
         self.writer.write_pcapng_block(block).map_err(io_error)?;
         Ok(())
@@ -132,6 +146,13 @@ mod tests {
             event(1, 5, 1_700_000_000_123_456_789, &[0x45; 64], 84),
             event(2, 7, 1_700_000_000_223_456_789, &[0x60; 40], 40),
             Event { suppressed: Some(9), ..event(3, 5, 1_700_000_001_000_000_001, &[0x45; 20], 1500) },
+            // Sent by the host: filed under the interface it leaves by.
+            Event {
+                hook: Some(abi::IMP2_HOOK_OUTPUT),
+                out_ifindex: Some(9),
+                ..event(4, 0, 1_700_000_002_000_000_000, &[0x45; 20], 84)
+            },
+            Event { hook: Some(abi::IMP2_HOOK_INPUT), ..event(5, 7, 1_700_000_003_000_000_000, &[0x45; 20], 84) },
         ];
         for ev in &packets {
             out.write(ev, names).unwrap();
@@ -150,27 +171,32 @@ mod tests {
             }
         }
         // One interface block per ifindex seen, named, raw IP, ns resolution.
-        assert_eq!(interfaces.len(), 2);
-        for (idb, name) in interfaces.iter().zip(["veth5", "veth7"]) {
+        assert_eq!(interfaces.len(), 3);
+        for (idb, name) in interfaces.iter().zip(["veth5", "veth7", "veth9"]) {
             assert_eq!(idb.linktype, DataLink::RAW);
             assert_eq!(idb.snaplen, 64);
             assert!(idb.options.contains(&InterfaceDescriptionOption::IfName(Cow::Borrowed(name))));
             assert!(idb.options.contains(&InterfaceDescriptionOption::IfTsResol(9)));
         }
-        assert_eq!(got.len(), 3);
+        assert_eq!(got.len(), 5);
         let ids: Vec<u32> = got.iter().map(|p| p.interface_id).collect();
-        assert_eq!(ids, [0, 1, 0]);
+        assert_eq!(ids, [0, 1, 0, 2, 1]);
         for (epb, ev) in got.iter().zip(&packets) {
             assert_eq!(epb.timestamp, Duration::from_nanos(ev.tstamp_ns.unwrap()));
             assert_eq!(epb.original_len, ev.len.unwrap());
             assert_eq!(&epb.data[..], ev.payload.as_deref().unwrap());
         }
         let comment = |epb: &EnhancedPacketBlock<'_>| match &epb.options[..] {
-            [EnhancedPacketOption::Comment(text)] => text.to_string(),
+            [EnhancedPacketOption::Comment(text), EnhancedPacketOption::Flags(direction)] => {
+                format!("{text} / {direction}")
+            }
             other => panic!("{other:?}"),
         };
-        assert_eq!(comment(&got[0]), "hook prerouting, seq 1");
-        assert_eq!(comment(&got[2]), "hook prerouting, seq 3, 9 suppressed before");
+        // Prerouting by default (a module before hooks sends none).
+        assert_eq!(comment(&got[0]), "hook prerouting, seq 1 / 1");
+        assert_eq!(comment(&got[2]), "hook prerouting, seq 3, 9 suppressed before / 1");
+        assert_eq!(comment(&got[3]), "hook output, seq 4 / 2");
+        assert_eq!(comment(&got[4]), "hook input, seq 5 / 1");
     }
 
     #[test]

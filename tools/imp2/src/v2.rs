@@ -51,6 +51,8 @@ pub struct Filter {
     pub rate_burst: Option<u32>,
     /// `IMP2_A_BPF`: a classic BPF program, `struct sock_filter`s back to back.
     pub bpf: Option<Vec<u8>>,
+    /// `IMP2_A_HOOK`: an `IMP2_HOOK_*` (absent: PREROUTING).
+    pub hook: Option<u32>,
 }
 
 /// One attribute of a v2 request.
@@ -138,6 +140,7 @@ pub fn subscribe_attrs(filter: &Filter) -> Vec<u8> {
         (attr::SAMPLE, filter.sample),
         (attr::RATE_LIMIT, filter.rate_limit),
         (attr::RATE_BURST, filter.rate_burst),
+        (attr::HOOK, filter.hook),
     ] {
         if let Some(value) = value {
             attrs.push(RequestAttr::U32(kind, value));
@@ -207,6 +210,8 @@ pub fn attr_name(kind: u16) -> String {
         attr::SUPPRESSED_TOTAL => "IMP2_A_SUPPRESSED_TOTAL",
         attr::BPF => "IMP2_A_BPF",
         attr::BPF_INSNS => "IMP2_A_BPF_INSNS",
+        attr::HOOK => "IMP2_A_HOOK",
+        attr::OUT_IFINDEX => "IMP2_A_OUT_IFINDEX",
         other => return format!("attribute type {other}"),
     };
     name.to_string()
@@ -288,7 +293,11 @@ pub struct Event {
     pub proto: Option<u8>,
     pub icmp_type: Option<u8>,
     pub icmp_code: Option<u8>,
+    /// The `IMP2_HOOK_*` that saw it.
+    pub hook: Option<u32>,
     pub ifindex: Option<u32>,
+    /// The output interface, at the hooks that have one.
+    pub out_ifindex: Option<u32>,
     pub len: Option<u32>,
     /// CLOCK_REALTIME, ns.
     pub tstamp_ns: Option<u64>,
@@ -308,7 +317,9 @@ impl Event {
             proto: None,
             icmp_type: None,
             icmp_code: None,
+            hook: None,
             ifindex: None,
+            out_ifindex: None,
             len: None,
             tstamp_ns: None,
             suppressed: None,
@@ -396,8 +407,8 @@ const fn nla_header(len: usize, kind: u16) -> u32 {
 
 /// The event exactly as the module lays it out (`src/imp2/event.rs`
 /// `write_event`): family, source, destination, protocol, ICMP type and
-/// code if any, ifindex, length, timestamp, sequence, the suppressed count
-/// and the payload if any; nothing else. Such
+/// code if any, hook, ifindex, output ifindex if any, length, timestamp,
+/// sequence, the suppressed count and the payload if any; nothing else. Such
 /// an event is read at fixed offsets, checking each attribute header;
 /// anything else is `None` and goes to the general walk, which gives the
 /// same result for this layout (host-tested, `tests/decode_equivalence.rs`).
@@ -445,22 +456,30 @@ pub fn decode_module_layout(seq: u32, attrs: &[u8]) -> Option<Event> {
         ev.icmp_code = Some(byte(at + 12)?);
         at += 16;
     }
-    // IFINDEX, LEN (u32), TSTAMP_NS (u64, 4-aligned: no pad attribute),
-    // SEQ (u32), and the end.
-    if !(header_is(at, 8, attr::IFINDEX)
-        && header_is(at + 8, 8, attr::LEN)
-        && header_is(at + 16, 12, attr::TSTAMP_NS)
-        && header_is(at + 28, 8, attr::SEQ))
+    // HOOK, IFINDEX (u32), OUT_IFINDEX (u32) if any, then LEN (u32),
+    // TSTAMP_NS (u64, 4-aligned: no pad attribute), SEQ (u32).
+    if !(header_is(at, 8, attr::HOOK) && header_is(at + 8, 8, attr::IFINDEX)) {
+        return None;
+    }
+    ev.hook = Some(word(at + 4)?);
+    ev.ifindex = Some(word(at + 12)?);
+    at += 16;
+    if header_is(at, 8, attr::OUT_IFINDEX) {
+        ev.out_ifindex = Some(word(at + 4)?);
+        at += 8;
+    }
+    if !(header_is(at, 8, attr::LEN)
+        && header_is(at + 8, 12, attr::TSTAMP_NS)
+        && header_is(at + 20, 8, attr::SEQ))
     {
         return None;
     }
-    if word(at + 32)? != seq {
+    if word(at + 24)? != seq {
         return None;
     }
-    ev.ifindex = Some(word(at + 4)?);
-    ev.len = Some(word(at + 12)?);
-    ev.tstamp_ns = Some(u64::from_ne_bytes(attrs.get(at + 20..at + 28)?.try_into().ok()?));
-    at += 36;
+    ev.len = Some(word(at + 4)?);
+    ev.tstamp_ns = Some(u64::from_ne_bytes(attrs.get(at + 12..at + 20)?.try_into().ok()?));
+    at += 28;
     // SUPPRESSED (u64), then PAYLOAD (the last attribute, padded or not).
     if header_is(at, 12, attr::SUPPRESSED) {
         ev.suppressed = Some(u64::from_ne_bytes(attrs.get(at + 4..at + 12)?.try_into().ok()?));
@@ -496,7 +515,9 @@ fn decode_event_attrs(seq: u32, attrs: &[u8]) -> Result<Decoded<Event>, AttrErro
             attr::PROTO => ev.proto = Some(get_u8(kind, value)?),
             attr::ICMP_TYPE => ev.icmp_type = Some(get_u8(kind, value)?),
             attr::ICMP_CODE => ev.icmp_code = Some(get_u8(kind, value)?),
+            attr::HOOK => ev.hook = Some(get_u32(kind, value)?),
             attr::IFINDEX => ev.ifindex = Some(get_u32(kind, value)?),
+            attr::OUT_IFINDEX => ev.out_ifindex = Some(get_u32(kind, value)?),
             attr::LEN => ev.len = Some(get_u32(kind, value)?),
             attr::TSTAMP_NS => ev.tstamp_ns = Some(get_u64(kind, value)?),
             attr::SEQ => seq_attr = Some(get_u32(kind, value)?),
@@ -554,6 +575,9 @@ pub struct Listener {
     pub suppressed_total: Option<u64>,
     /// The length of the listener's program, if it has one.
     pub bpf_insns: Option<u32>,
+    /// Its `IMP2_HOOK_*`; `None`: not reported (a module before hooks,
+    /// PREROUTING).
+    pub hook: Option<u32>,
 }
 
 /// Decodes the attributes of an `IMP2_LISTENER`. `IMP2_A_PORTID` is
@@ -577,12 +601,56 @@ pub fn decode_listener(attrs: &[u8]) -> Result<Decoded<Listener>, AttrError> {
             attr::RATE_BURST => listener.rate_burst = Some(get_u32(kind, value)?),
             attr::SUPPRESSED_TOTAL => listener.suppressed_total = Some(get_u64(kind, value)?),
             attr::BPF_INSNS => listener.bpf_insns = Some(get_u32(kind, value)?),
+            attr::HOOK => listener.hook = Some(get_u32(kind, value)?),
             _ => return Ok(false),
         }
         Ok(true)
     })?;
     listener.portid = portid.ok_or(AttrError::Missing(attr::PORTID))?;
     Ok(Decoded { value: listener, unknown_attrs: unknown_attrs + nested_unknown })
+}
+
+/// `IMP2_HOOK_*` by name, for `--hook` and the output: netfilter's names,
+/// in lower case, as nft writes them.
+const HOOK_NAMES: [(&str, u32); 5] = [
+    ("prerouting", abi::IMP2_HOOK_PREROUTING),
+    ("input", abi::IMP2_HOOK_INPUT),
+    ("forward", abi::IMP2_HOOK_FORWARD),
+    ("output", abi::IMP2_HOOK_OUTPUT),
+    ("postrouting", abi::IMP2_HOOK_POSTROUTING),
+];
+
+/// `prerouting`, ... or the number.
+pub fn hook_text(hook: u32) -> String {
+    match HOOK_NAMES.iter().find(|(_, number)| *number == hook) {
+        Some((name, _)) => (*name).to_string(),
+        None => hook.to_string(),
+    }
+}
+
+/// Whether `hook` is a hook where packets are arriving (PREROUTING,
+/// INPUT) rather than leaving (FORWARD goes on, OUTPUT and POSTROUTING
+/// leave); `None` for an unknown number.
+pub fn hook_is_inbound(hook: u32) -> Option<bool> {
+    match hook {
+        abi::IMP2_HOOK_PREROUTING | abi::IMP2_HOOK_INPUT => Some(true),
+        abi::IMP2_HOOK_FORWARD
+        | abi::IMP2_HOOK_OUTPUT
+        | abi::IMP2_HOOK_POSTROUTING => Some(false),
+        _ => None,
+    }
+}
+
+/// Parses `--hook`: a hook name.
+pub fn parse_hook(arg: &str) -> Result<u32, String> {
+    let arg = arg.trim();
+    match HOOK_NAMES.iter().find(|(name, _)| name.eq_ignore_ascii_case(arg)) {
+        Some((_, number)) => Ok(*number),
+        None => {
+            let names: Vec<&str> = HOOK_NAMES.iter().map(|(name, _)| *name).collect();
+            Err(format!("'{arg}' is not a hook: use {}", names.join(", ")))
+        }
+    }
 }
 
 /// `IMP2_FAMILY_*` bits by name, for `--family` and the output.

@@ -10,6 +10,7 @@ include!("common/module.rs");
 
 use crate::imp2::{
     event::{EventFacts, ListenerPart, EVENT_MAX},
+    filter::Hook,
     packet::{IpHeader, Ipv6UpperLayer},
 };
 use ::imp2::abi::attr;
@@ -52,7 +53,9 @@ fn reference_decode_event(seq: u32, attrs: &[u8]) -> Result<Decoded<Event>, Attr
             attr::PROTO => ev.proto = Some(u8_of(value)?),
             attr::ICMP_TYPE => ev.icmp_type = Some(u8_of(value)?),
             attr::ICMP_CODE => ev.icmp_code = Some(u8_of(value)?),
+            attr::HOOK => ev.hook = Some(u32_of(value)?),
             attr::IFINDEX => ev.ifindex = Some(u32_of(value)?),
+            attr::OUT_IFINDEX => ev.out_ifindex = Some(u32_of(value)?),
             attr::LEN => ev.len = Some(u32_of(value)?),
             attr::TSTAMP_NS => {
                 let v = value.try_into().map(u64::from_ne_bytes).map_err(|_| size(kind, value, "8 (u64)"))?;
@@ -100,17 +103,19 @@ fn same(a: &Result<Decoded<Event>, AttrError>, b: &Result<Decoded<Event>, AttrEr
 
 /// One event as the module encodes it.
 fn module_event(ipv6_packet: bool, icmp: Option<(u8, u8)>, seq: u32, ifindex: u32, len: u32, tstamp_ns: u64) -> Vec<u8> {
-    module_event_with(ipv6_packet, icmp, seq, ifindex, len, tstamp_ns, None, 0)
+    module_event_with(ipv6_packet, icmp, seq, ifindex, None, len, tstamp_ns, None, 0)
 }
 
 /// One event as the module encodes it for a listener with limits (the
-/// suppressed count) or a snaplen (up to `payload_len` packet bytes).
+/// suppressed count) or a snaplen (up to `payload_len` packet bytes), at
+/// the output hook if it has an `out_ifindex`, else at prerouting.
 #[allow(clippy::too_many_arguments)]
 fn module_event_with(
     ipv6_packet: bool,
     icmp: Option<(u8, u8)>,
     seq: u32,
     ifindex: u32,
+    out_ifindex: Option<u32>,
     len: u32,
     tstamp_ns: u64,
     suppressed: Option<u64>,
@@ -124,7 +129,8 @@ fn module_event_with(
     let ip = IpHeader::ipv4(&packet).or_else(|| IpHeader::ipv6(&packet)).unwrap();
     let mut buf = [0u8; EVENT_MAX + 128];
     let part = ListenerPart { suppressed, payload_len: payload_len.min(packet.data.len()) };
-    let facts = EventFacts { icmp, ifindex, len, tstamp_ns };
+    let hook = if out_ifindex.is_some() { Hook::Output } else { Hook::PreRouting };
+    let facts = EventFacts { icmp, hook, ifindex, out_ifindex, len, tstamp_ns };
     encode_event_with(&mut buf, seq, &ip, &facts, &part, &packet.data[..]).unwrap().to_vec()
 }
 
@@ -138,15 +144,24 @@ fn seq_of(msg: &[u8]) -> u32 {
 fn every_module_layout_takes_the_fixed_offset_path() {
     for ipv6_packet in [false, true] {
         for icmp in [None, Some((8, 0)), Some((255, 255))] {
-            for (suppressed, payload_len) in [(None, 0), (Some(0), 0), (Some(u64::MAX), 0), (None, 1), (Some(9), 21), (None, 22)] {
+            for (suppressed, payload_len, out) in [
+                (None, 0, None),
+                (Some(0), 0, Some(3)),
+                (Some(u64::MAX), 0, None),
+                (None, 1, Some(0)),
+                (Some(9), 21, None),
+                (None, 22, Some(u32::MAX)),
+            ] {
                 let msg =
-                    module_event_with(ipv6_packet, icmp, 0xfeed_f00d, 7, 1500, u64::MAX - 1, suppressed, payload_len);
+                    module_event_with(ipv6_packet, icmp, 0xfeed_f00d, 7, out, 1500, u64::MAX - 1, suppressed, payload_len);
                 let attrs = &msg[HDRLEN..];
                 let fast = v2::decode_module_layout(seq_of(&msg), attrs);
                 let reference = reference_decode_event(seq_of(&msg), attrs).unwrap();
-                let case = format!("v6 {ipv6_packet}, icmp {icmp:?}, suppressed {suppressed:?}, payload {payload_len}");
+                let case = format!("v6 {ipv6_packet}, icmp {icmp:?}, suppressed {suppressed:?}, payload {payload_len}, out {out:?}");
                 assert_eq!(fast.as_ref(), Some(&reference.value), "{case}");
                 assert_eq!(reference.value.suppressed, suppressed, "{case}");
+                assert_eq!(reference.value.out_ifindex, out, "{case}");
+                assert_eq!(reference.value.hook, Some(if out.is_some() { 3 } else { 0 }), "{case}");
                 assert_eq!(reference.value.payload.as_ref().map_or(0, Vec::len), payload_len, "{case}");
                 assert_eq!(reference.unknown_attrs, 0);
                 assert!(same(&v2::decode_event(seq_of(&msg), attrs), &Ok(reference)));
@@ -217,6 +232,7 @@ proptest! {
         icmp in proptest::option::of(any::<(u8, u8)>()),
         seq in any::<u32>(),
         ifindex in any::<u32>(),
+        out_ifindex in proptest::option::of(any::<u32>()),
         len in any::<u32>(),
         tstamp in any::<u64>(),
         suppressed in proptest::option::of(any::<u64>()),
@@ -224,7 +240,7 @@ proptest! {
         edits in proptest::collection::vec(edit_strategy(), 0..4),
         other_seq in proptest::option::of(any::<u32>()),
     ) {
-        let msg = module_event_with(ipv6_packet, icmp, seq, ifindex, len, tstamp, suppressed, payload_len);
+        let msg = module_event_with(ipv6_packet, icmp, seq, ifindex, out_ifindex, len, tstamp, suppressed, payload_len);
         let attrs = apply(msg[HDRLEN..].to_vec(), &edits);
         let seq = other_seq.unwrap_or(seq);
         let reference = reference_decode_event(seq, &attrs);

@@ -9,9 +9,10 @@
 include!("common/module.rs");
 
 use ::imp2::proto::{decode, Message};
+use ::imp2::v2;
 use crate::imp2::{
     event::{encode_done, encode_listener, EventFacts, ListenerPart, ListenerReport, EVENT_MAX, LISTENER_MAX},
-    filter::{event_room, Delivery, Filter},
+    filter::{event_room, Delivery, Filter, Hook, HookSet},
     limit::{LimitState, Limits, Rate},
     packet::{IpHeader, IpVersion, Ipv6UpperLayer},
 };
@@ -82,13 +83,13 @@ fn filters_match_family_and_protocol() {
     let icmp6 =
         IpHeader::ipv6(&ipv6(Ipv6UpperLayer { protocol: 58, offset: 40, first_fragment: true }, &[128, 0]))
             .unwrap();
-    let default = Filter { families: 3, protos: None };
-    assert!(default.matches(&icmp4) && default.matches(&icmp6) && !default.matches(&udp4));
-    let v4_only = Filter { families: 1, protos: None };
-    assert!(v4_only.matches(&icmp4) && !v4_only.matches(&icmp6));
+    let default = Filter { families: 3, protos: None, hook: Hook::PreRouting };
+    assert!(default.matches(&icmp4, Hook::PreRouting) && default.matches(&icmp6, Hook::PreRouting) && !default.matches(&udp4, Hook::PreRouting));
+    let v4_only = Filter { families: 1, protos: None, hook: Hook::PreRouting };
+    assert!(v4_only.matches(&icmp4, Hook::PreRouting) && !v4_only.matches(&icmp6, Hook::PreRouting));
     assert!(!v4_only.wants(IpVersion::V6));
-    let udp = Filter { families: 3, protos: protos(&[17, 255]) };
-    assert!(udp.matches(&udp4) && !udp.matches(&icmp4));
+    let udp = Filter { families: 3, protos: protos(&[17, 255]), hook: Hook::PreRouting };
+    assert!(udp.matches(&udp4, Hook::PreRouting) && !udp.matches(&icmp4, Hook::PreRouting));
     assert_eq!(udp.protocols().collect::<Vec<_>>(), vec![17, 255]);
     assert_eq!(default.protocols().count(), 0);
 }
@@ -98,7 +99,7 @@ fn events_decode_as_the_tool_reads_them() {
     let upper = Ipv6UpperLayer { protocol: 58, offset: 40, first_fragment: true };
     let p = ipv6(upper, &[128, 0, 0, 0]);
     let ip = IpHeader::ipv6(&p).unwrap();
-    let facts = EventFacts { icmp: Some((128, 0)), ifindex: 7, len: 104, tstamp_ns: 1 << 60 };
+    let facts = EventFacts { icmp: Some((128, 0)), hook: Hook::PreRouting, ifindex: 7, out_ifindex: None, len: 104, tstamp_ns: 1 << 60 };
     let mut buf = [0u8; EVENT_MAX];
     let bytes = encode_event(&mut buf, 41, &ip, &facts).unwrap();
     let decoded = decode(bytes);
@@ -111,6 +112,16 @@ fn events_decode_as_the_tool_reads_them() {
     assert_eq!((ev.proto, ev.icmp_type, ev.icmp_code), (Some(58), Some(128), Some(0)));
     assert_eq!((ev.ifindex, ev.len, ev.tstamp_ns), (Some(7), Some(104), Some(1 << 60)));
 
+    assert_eq!((ev.hook, ev.out_ifindex), (Some(0), None));
+
+    // At a hook with an output interface, the event carries it.
+    let out = EventFacts { hook: Hook::PostRouting, ifindex: 0, out_ifindex: Some(9), ..facts };
+    let bytes = encode_event(&mut buf, 42, &ip, &out).unwrap();
+    let [Ok(Message::V2Event(ev))] = &decode(bytes)[..] else { panic!() };
+    assert_eq!(ev.unknown_attrs, 0);
+    assert_eq!((ev.value.hook, ev.value.ifindex, ev.value.out_ifindex), (Some(4), Some(0), Some(9)));
+    assert!(v2::decode_module_layout(42, &bytes[16..]).is_some(), "the fast decoder reads it");
+
     // IPv4 UDP: no ICMP attributes at all.
     let udp = IpHeader::ipv4(&ipv4(17, 0, &[])).unwrap();
     let bytes = encode_event(&mut buf, 0, &udp, &EventFacts { icmp: None, ..facts }).unwrap();
@@ -122,7 +133,7 @@ fn events_decode_as_the_tool_reads_them() {
 #[test]
 fn events_that_do_not_fit_are_refused_whole() {
     let ip = IpHeader::ipv4(&ipv4(1, 0, &[8, 0])).unwrap();
-    let facts = EventFacts { icmp: Some((8, 0)), ifindex: 1, len: 84, tstamp_ns: 0 };
+    let facts = EventFacts { icmp: Some((8, 0)), hook: Hook::PreRouting, ifindex: 1, out_ifindex: None, len: 84, tstamp_ns: 0 };
     let mut small = [0u8; 40];
     assert!(encode_event(&mut small, 0, &ip, &facts).is_err());
 }
@@ -130,10 +141,10 @@ fn events_that_do_not_fit_are_refused_whole() {
 #[test]
 fn listener_reports_and_done_decode_as_the_tool_reads_them() {
     let mut buf = vec![0u8; LISTENER_MAX];
-    let udp_tcp = Filter { families: 2, protos: protos(&[6, 17]) };
+    let udp_tcp = Filter { families: 2, protos: protos(&[6, 17]), hook: Hook::PreRouting };
     let report = ListenerReport { portid: 99, filter: &udp_tcp, delivery: Delivery { batch: 64, flush_ms: 10, snaplen: 0 }, events_sent: 5, send_failures: 1, limits: NO_LIMITS, bpf_insns: None, suppressed_total: 0 };
     let mut datagram = encode_listener(&mut buf, 3, &report).unwrap().to_vec();
-    let default = Filter { families: 3, protos: None };
+    let default = Filter { families: 3, protos: None, hook: Hook::Forward };
     let report = ListenerReport { portid: 7, filter: &default, delivery: Delivery::UNBATCHED, events_sent: 0, send_failures: 0, limits: NO_LIMITS, bpf_insns: None, suppressed_total: 0 };
     datagram.extend_from_slice(encode_listener(&mut buf, 3, &report).unwrap());
     let mut done = [0u8; 20];
@@ -152,9 +163,10 @@ fn listener_reports_and_done_decode_as_the_tool_reads_them() {
     assert_eq!(second.value.protos, None, "the default filter has no IMP2_A_PROTOS");
     assert_eq!((first.value.batch, first.value.flush_ms), (Some(64), Some(10)));
     assert_eq!((second.value.batch, second.value.flush_ms), (None, None), "no batching: no attributes");
+    assert_eq!((first.value.hook, second.value.hook), (Some(0), Some(2)), "IMP2_A_HOOK always");
 
     // The largest report: all 256 protocols.
-    let all = Filter { families: 3, protos: Some([u64::MAX; 4]) };
+    let all = Filter { families: 3, protos: Some([u64::MAX; 4]), hook: Hook::PostRouting };
     let batched = Delivery { batch: 1024, flush_ms: 10_000, snaplen: 0 };
     let report = ListenerReport { portid: 1, filter: &all, delivery: batched, events_sent: 0, send_failures: 0, limits: NO_LIMITS, bpf_insns: None, suppressed_total: 0 };
     let bytes = encode_listener(&mut buf, 0, &report).unwrap();
@@ -165,7 +177,7 @@ fn listener_reports_and_done_decode_as_the_tool_reads_them() {
 #[test]
 fn a_batch_is_events_back_to_back_and_the_tool_reads_each() {
     let ip = IpHeader::ipv4(&ipv4(1, 0, &[8, 0])).unwrap();
-    let facts = EventFacts { icmp: Some((8, 0)), ifindex: 2, len: 84, tstamp_ns: 7 };
+    let facts = EventFacts { icmp: Some((8, 0)), hook: Hook::PreRouting, ifindex: 2, out_ifindex: None, len: 84, tstamp_ns: 7 };
     let mut datagram = Vec::new();
     for seq in 10..13 {
         let mut buf = [0u8; EVENT_MAX];
@@ -210,19 +222,55 @@ fn the_fast_test_reads_the_ipv4_protocol_byte_alone() {
 
 #[test]
 fn protocol_interest_is_the_union_of_the_ipv4_filters() {
-    let default = Filter { families: 3, protos: None };
-    let v6_udp = Filter { families: 2, protos: protos(&[17]) };
-    let v4_tcp_255 = Filter { families: 1, protos: protos(&[6, 255]) };
+    let default = Filter { families: 3, protos: None, hook: Hook::PreRouting };
+    let v6_udp = Filter { families: 2, protos: protos(&[17]), hook: Hook::PreRouting };
+    let v4_tcp_255 = Filter { families: 1, protos: protos(&[6, 255]), hook: Hook::PreRouting };
     let interest = filter::ProtocolInterest::default();
     assert!((0..=255).all(|p| !interest.may_want(p)));
-    interest.set(&filter::ipv4_protocols([default, v6_udp, v4_tcp_255].iter()));
+    let output_udp = Filter { families: 1, protos: protos(&[17]), hook: Hook::Output };
+    let per_hook = filter::ipv4_protocols([default, v6_udp, v4_tcp_255, output_udp].iter());
+    interest.set(&per_hook[Hook::PreRouting.wire() as usize]);
     let wanted: Vec<u8> = (0..=255).filter(|&p| interest.may_want(p)).collect();
     assert_eq!(wanted, vec![1, 6, 255]);
+    // Each hook has its own: the output listener's UDP is not prerouting's.
+    let output = filter::ProtocolInterest::default();
+    output.set(&per_hook[Hook::Output.wire() as usize]);
+    assert_eq!((0..=255).filter(|&p| output.may_want(p)).collect::<Vec<u8>>(), vec![17]);
+    for hook in [Hook::Input, Hook::Forward, Hook::PostRouting] {
+        assert_eq!(per_hook[hook.wire() as usize], [0; 4], "{hook:?}");
+    }
     // Widening keeps what was there; setting narrows.
-    interest.widen(&filter::ipv4_protocols([Filter { families: 1, protos: protos(&[17]) }].iter()));
+    interest.widen(&filter::ipv4_protocols([Filter { families: 1, protos: protos(&[17]), hook: Hook::PreRouting }].iter())[0]);
     assert!(interest.may_want(17) && interest.may_want(6));
-    interest.set(&filter::ipv4_protocols([v6_udp].iter()));
+    interest.set(&filter::ipv4_protocols([v6_udp].iter())[0]);
     assert!((0..=255).all(|p| !interest.may_want(p)));
+}
+
+#[test]
+fn filters_match_at_their_own_hook_and_need_its_netfilter_hooks() {
+    let icmp4 = IpHeader::ipv4(&ipv4(1, 0, &[8, 0])).unwrap();
+    let output = Filter { families: 3, protos: None, hook: Hook::Output };
+    assert!(output.matches(&icmp4, Hook::Output));
+    for other in [Hook::PreRouting, Hook::Input, Hook::Forward, Hook::PostRouting] {
+        assert!(!output.matches(&icmp4, other), "{other:?}");
+    }
+    // One netfilter hook per family it wants, at its hook.
+    let needed: Vec<(IpVersion, Hook)> =
+        output.hooks().each().filter(|&(_, _, needed)| needed).map(|(v, h, _)| (v, h)).collect();
+    assert_eq!(needed, vec![(IpVersion::V4, Hook::Output), (IpVersion::V6, Hook::Output)]);
+    let v6_forward = Filter { families: 2, protos: None, hook: Hook::Forward };
+    let both = output.hooks().union(v6_forward.hooks());
+    assert!(both.contains(IpVersion::V6, Hook::Forward) && !both.contains(IpVersion::V4, Hook::Forward));
+    assert_eq!(both.each().filter(|&(_, _, needed)| needed).count(), 3);
+    assert_eq!(both.each().count(), 10, "every family and hook pair, to switch off what is not needed");
+    assert_eq!(HookSet::NONE.each().filter(|&(_, _, needed)| needed).count(), 0);
+    // IMP2_A_HOOK values: netfilter's numbers, nothing past postrouting.
+    assert_eq!(Hook::from_wire(3), Some(Hook::Output));
+    assert_eq!(Hook::from_wire(5), None);
+    assert_eq!(Hook::from_wire(u32::MAX), None);
+    assert!(Hook::ALL.iter().enumerate().all(|(i, h)| h.wire() as usize == i));
+    assert!(!Hook::PreRouting.has_output() && !Hook::Input.has_output());
+    assert!(Hook::Forward.has_output() && Hook::Output.has_output() && Hook::PostRouting.has_output());
 }
 
 #[test]
@@ -233,13 +281,13 @@ fn the_encoder_writes_every_byte_it_reports() {
     let upper = Ipv6UpperLayer { protocol: 17, offset: 40, first_fragment: true };
     let ip6 = IpHeader::ipv6(&ipv6(upper, &[])).unwrap();
     for (ip, icmp) in [(&ip4, Some((8, 0))), (&ip6, None)] {
-        let facts = EventFacts { icmp, ifindex: 3, len: 84, tstamp_ns: 5 };
+        let facts = EventFacts { icmp, hook: Hook::PreRouting, ifindex: 3, out_ifindex: None, len: 84, tstamp_ns: 5 };
         let mut zeroed = [0u8; EVENT_MAX];
         let mut dirty = [0xa5u8; EVENT_MAX];
         let clean = encode_event(&mut zeroed, 9, ip, &facts).unwrap().to_vec();
         assert_eq!(encode_event(&mut dirty, 9, ip, &facts).unwrap(), &clean[..]);
     }
-    let udp = Filter { families: 2, protos: protos(&[6, 17, 255]) };
+    let udp = Filter { families: 2, protos: protos(&[6, 17, 255]), hook: Hook::PreRouting };
     let report = ListenerReport { portid: 4, filter: &udp, delivery: Delivery { batch: 8, flush_ms: 5, snaplen: 0 }, events_sent: 1, send_failures: 2, limits: NO_LIMITS, bpf_insns: None, suppressed_total: 0 };
     let (mut zeroed, mut dirty) = (vec![0u8; LISTENER_MAX], vec![0xa5u8; LISTENER_MAX]);
     let clean = encode_listener(&mut zeroed, 1, &report).unwrap().to_vec();
@@ -253,7 +301,7 @@ fn the_encoder_writes_every_byte_it_reports() {
 fn payload_is_the_packets_first_bytes_and_the_suppressed_count_is_kept() {
     let p = ipv4(1, 0, &[8, 0, 0xab, 0xcd, 0x11, 0x22, 0x33]);
     let ip = IpHeader::ipv4(&p).unwrap();
-    let facts = EventFacts { icmp: Some((8, 0)), ifindex: 3, len: p.data.len() as u32, tstamp_ns: 5 };
+    let facts = EventFacts { icmp: Some((8, 0)), hook: Hook::PreRouting, ifindex: 3, out_ifindex: None, len: p.data.len() as u32, tstamp_ns: 5 };
     let mut buf = [0u8; EVENT_MAX + 64];
     for payload_len in [1, 20, 23, 26, 27] {
         let part = ListenerPart { suppressed: Some(9), payload_len };
@@ -272,7 +320,8 @@ fn payload_is_the_packets_first_bytes_and_the_suppressed_count_is_kept() {
     let delivery = Delivery { snaplen: 41, ..Delivery::UNBATCHED };
     let mut exact = vec![0u8; delivery.event_max()];
     let part = ListenerPart { suppressed: Some(u64::MAX), payload_len: delivery.payload_len(v6.data.len() as u32) };
-    let written = encode_event_with(&mut exact, 1, &ip6, &facts, &part, &v6.data[..]).unwrap().len();
+    let largest = EventFacts { hook: Hook::Output, out_ifindex: Some(1), ..facts };
+    let written = encode_event_with(&mut exact, 1, &ip6, &largest, &part, &v6.data[..]).unwrap().len();
     assert_eq!(written, delivery.event_max());
 }
 
@@ -297,7 +346,7 @@ fn a_snaplen_sizes_events_and_batches() {
     let max = Delivery { snaplen: ::imp2::abi::IMP2_SNAPLEN_MAX, ..Delivery::UNBATCHED };
     let big = vec![0x45u8; 70_000];
     let ip = IpHeader::ipv4(&ipv4(1, 0, &[8, 0])).unwrap();
-    let facts = EventFacts { icmp: Some((8, 0)), ifindex: 1, len: 70_000, tstamp_ns: 0 };
+    let facts = EventFacts { icmp: Some((8, 0)), hook: Hook::PreRouting, ifindex: 1, out_ifindex: None, len: 70_000, tstamp_ns: 0 };
     let mut buf = vec![0u8; max.event_max()];
     let part = ListenerPart { suppressed: None, payload_len: max.payload_len(70_000) };
     let written = encode_event_with(&mut buf, 0, &ip, &facts, &part, &big[..]).unwrap().len();

@@ -52,6 +52,8 @@ mod wire {
     pub const IMP2_A_SUPPRESSED: u16 = abi::attr::SUPPRESSED;
     pub const IMP2_A_SUPPRESSED_TOTAL: u16 = abi::attr::SUPPRESSED_TOTAL;
     pub const IMP2_A_BPF_INSNS: u16 = abi::attr::BPF_INSNS;
+    pub const IMP2_A_HOOK: u16 = abi::attr::HOOK;
+    pub const IMP2_A_OUT_IFINDEX: u16 = abi::attr::OUT_IFINDEX;
     pub const IMP2_BATCH_BYTES_MAX: usize = abi::IMP2_BATCH_BYTES_MAX as usize;
     pub const IMP2_SNAPLEN_BATCH_MAX: u32 = abi::IMP2_SNAPLEN_BATCH_MAX;
     pub const IMP2_FAMILY_IPV4: u32 = abi::IMP2_FAMILY_IPV4;
