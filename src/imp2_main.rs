@@ -89,12 +89,12 @@ impl kernel::Module for Imp2Module {
         })?;
         imp2::start_accepting_subscribers();
         let lifetime = if params::hooks_on_demand() {
-            "while someone listens there (hooks_on_demand=1)"
+            "each while a listener there needs it (hooks_on_demand=1)"
         } else {
-            "from its first listener on"
+            "each from the first listener there that needs it on"
         };
         pr_info!(
-            "loaded: netlink unit {}, IPv4 PRE_ROUTING hook at priority {} (NF_IP_PRI_FILTER - 1), in every netns {}\n",
+            "loaded: netlink unit {}, IPv4 PRE_ROUTING hook at priority {} (NF_IP_PRI_FILTER - 1), and the inet hooks v2 listeners choose, at the same priority, in every netns {}\n",
             unit,
             wire::HOOK_PRIORITY,
             lifetime

@@ -72,6 +72,15 @@ ip netns exec peer ping -c 1 -q 10.99.0.1 >/dev/null
 wait $mon
 cat /tmp/expr /tmp/expr.err
 
+step "another hook: imp2 monitor --hook output --count 2 in 'host', which pings 'peer' twice: its own echo requests, with the interface they leave by"
+ip netns exec host imp2 monitor --hook output --family ipv4 --count 2 >/tmp/out 2>/tmp/out.err &
+mon=$!
+wait_listeners host 1
+echo "(imp2 hooks in nft list hooks ip now: $(imp2_hooks | wc -l); the output one stays until the netns goes)"
+ip netns exec host ping -c 2 -i 0.2 -q 10.99.0.2 >/dev/null
+wait $mon
+cat /tmp/out /tmp/out.err
+
 step "packet bytes as pcapng, into tcpdump: imp2 monitor -w - --family ipv4 --count 3 | tcpdump -r - -nn -v; 'peer' pings 3 times"
 ip netns exec host bash -c "imp2 monitor -w - --family ipv4 --count 3 2>/tmp/pcap.err | tcpdump -r - -nn -v 2>/tmp/tcpdump.err" >/tmp/pcap &
 mon=$!

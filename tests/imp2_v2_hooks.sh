@@ -14,7 +14,7 @@
 # Only the hooks listeners use are registered (`nft list hooks`), and they
 # stay after the listener goes. Hook values past IMP2_HOOK_MAX: EINVAL.
 . "$(dirname "$0")/lib.sh"
-ktap_plan 14
+ktap_plan 16
 H1=imp2-hk-h1 M=imp2-hk-m H2=imp2-hk-h2 X=imp2-hk-x
 tmp=$(mktemp -d)
 IMP2=$(type -P imp2) PING=$(type -P ping)
@@ -160,6 +160,37 @@ check "an IPv4 output listener registers ip output only ('$points'), which stays
 	test "$points/$after" = "ip:output /ip:output "
 want=$(for family in ip ip6; do for h in "${hooks[@]}"; do echo $family:$h; done; done | sort | tr '\n' ' ')
 check "M, with listeners at all five hooks of both families: those ten imp2 hooks" test "$all" = "$want"
+
+# hooks_on_demand=1: each point only while a listener needs it, also
+# when a listener moves from one point to another (a second subscribe
+# from the same socket).
+imp2_unload && imp2_load hooks_on_demand=1 || exit $KSFT_FAIL
+points_are() { points=$(imp2_points "$1"); [[ $points == "$2" ]]; }
+nsenter --net=/run/netns/$X $IMP2 monitor --hook output --family ipv4 >/dev/null 2>&1 &
+mon=$!; mons+=($mon)
+busywait 5000 points_are $X "ip:output "
+p1=$points
+kill -INT $mon; wait $mon
+busywait 5000 points_are $X ""
+p2=$points
+check "on demand: an IPv4 output listener registers ip output ('$p1'), which goes when it unsubscribes ('$p2')" \
+	test "$p1/$p2" = "ip:output /"
+nsenter --net=/run/netns/$X $(type -P imp2_v2send) -w 20000 "sub families=1 attr=28:03000000" \
+	"sub families=1 attr=28:02000000 after=$tmp/move" "list after=$tmp/done" >$tmp/moved &
+mover=$!; mons+=($mover)
+busywait 5000 points_are $X "ip:output "
+p1=$points
+touch $tmp/move
+busywait 5000 points_are $X "ip:forward "
+p2=$points
+touch $tmp/done
+wait $mover
+# Its socket closed: NETLINK_URELEASE removes it.
+busywait 5000 points_are $X ""
+p3=$points
+diag "moved: $(tr '\n' ';' <$tmp/moved)"
+check "on demand: a listener moving from output to forward swaps the hooks ('$p1' -> '$p2'), none once it closes ('$p3')" \
+	test "$p1/$p2/$p3" = "ip:output /ip:forward /"
 
 out5=$(in_netns $M imp2_v2send "sub attr=28:05000000")
 outmax=$(in_netns $M imp2_v2send "sub attr=28:ffffffff")
