@@ -89,6 +89,8 @@ struct work_struct;
 void imp2_init_work(struct work_struct *work, void (*fn)(struct work_struct *));
 bool imp2_schedule_work(struct work_struct *work);
 void imp2_cond_resched(void);
+void imp2_local_bh_disable(void);
+void imp2_local_bh_enable(void);
 
 /* RCU, time, netfilter state, IPv6. */
 void imp2_rcu_read_lock(void);
@@ -153,6 +155,7 @@ u64 imp2_net_cookie(const struct net *net);
 #ifdef IMP2_TEST_KNOBS
 /* Test-only knobs (src/helpers.c, src/test_knobs.rs). */
 void imp2_test_hook_delay(void);
+void imp2_test_v2_event_delay(void);
 void imp2_test_timer_delay(void);
 void imp2_test_send_delay(void);
 void imp2_test_drain_delay(void);
@@ -162,7 +165,7 @@ u64 imp2_test_now_ns(void);
 void imp2_test_note_write_wait(u64 start_ns);
 #endif
 
-/* GFP flags for the softirq hook path; a constant so bindgen can see it. */
+/* GFP flags for the hook path (atomic); a constant so bindgen can see it. */
 extern const gfp_t IMP2_GFP_ATOMIC_NOWARN;
 extern const gfp_t IMP2_GFP_NOWAIT_NOWARN;
 extern const gfp_t IMP2_GFP_KERNEL;

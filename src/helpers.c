@@ -227,6 +227,8 @@ bool imp2_schedule_work(struct work_struct *work)
 #endif
 }
 void imp2_cond_resched(void) { cond_resched(); }
+void imp2_local_bh_disable(void) { local_bh_disable(); }
+void imp2_local_bh_enable(void) { local_bh_enable(); }
 
 void *imp2_net_generic(const struct net *net, unsigned int id)
 {
@@ -277,14 +279,26 @@ void imp2_bpf_destroy(struct bpf_prog *prog)
 	bpf_prog_destroy(prog);
 }
 
+/*
+ * An interface index means something only in its own netns: at
+ * POSTROUTING, state->in is skb->dev from before ip_output() (or
+ * ip6_output()), which for a tunnel's encapsulated packets is the tunnel
+ * device, possibly in another netns (iptunnel_xmit() runs ip_local_out()
+ * in the underlay's).  Such an interface is reported as none.
+ */
+static u32 imp2_ifindex_in(const struct net_device *dev, const struct net *net)
+{
+	return dev && net_eq(dev_net(dev), net) ? dev->ifindex : 0;
+}
+
 u32 imp2_nf_state_in_ifindex(const struct nf_hook_state *state)
 {
-	return state->in ? state->in->ifindex : 0;
+	return imp2_ifindex_in(state->in, state->net);
 }
 
 u32 imp2_nf_state_out_ifindex(const struct nf_hook_state *state)
 {
-	return state->out ? state->out->ifindex : 0;
+	return imp2_ifindex_in(state->out, state->net);
 }
 
 int imp2_ipv6_upper_layer(const struct sk_buff *skb, u8 *nexthdr, bool *first_fragment)
@@ -341,6 +355,10 @@ static unsigned int test_hook_delay_us;
 module_param(test_hook_delay_us, uint, 0644);
 MODULE_PARM_DESC(test_hook_delay_us, "TEST ONLY: busy-wait this long in the hook, for every ICMP packet");
 
+static unsigned int test_v2_event_delay_us;
+module_param(test_v2_event_delay_us, uint, 0644);
+MODULE_PARM_DESC(test_v2_event_delay_us, "TEST ONLY: busy-wait this long in the hook between taking a v2 listener and its event");
+
 static unsigned int test_send_delay_us;
 module_param(test_send_delay_us, uint, 0644);
 MODULE_PARM_DESC(test_send_delay_us, "TEST ONLY: busy-wait this long between the subscriber lookup and the send");
@@ -370,6 +388,11 @@ static void imp2_test_busy_wait_us(unsigned int us)
 	if (us >= 1000)
 		mdelay(us / 1000);
 	udelay(us % 1000);
+}
+
+void imp2_test_v2_event_delay(void)
+{
+	imp2_test_busy_wait_us(READ_ONCE(test_v2_event_delay_us));
 }
 
 void imp2_test_hook_delay(void)

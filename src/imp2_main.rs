@@ -32,7 +32,7 @@ module! {
     type: Imp2Module,
     name: "imp2",
     author: "imp2 developers",
-    description: "Report ICMP and other packets at IPv4/IPv6 PRE_ROUTING to netlink listeners",
+    description: "Report ICMP and other packets at IPv4/IPv6 netfilter hooks to netlink listeners",
     license: "GPL",
 }
 
@@ -42,7 +42,7 @@ module! {
     type: Imp2Module,
     name: "imp2",
     authors: ["imp2 developers"],
-    description: "Report ICMP and other packets at IPv4/IPv6 PRE_ROUTING to netlink listeners",
+    description: "Report ICMP and other packets at IPv4/IPv6 netfilter hooks to netlink listeners",
     license: "GPL",
     params: {
         unit: i32 {

@@ -11,11 +11,19 @@
 mod imp {
     use crate::{abstractions::net::Net, bindings};
 
-    /// Busy-waits `test_hook_delay_us` in the hook (softirq): a packet
-    /// stays inside the hook while teardown runs.
+    /// Busy-waits `test_hook_delay_us` in the v1 path of the PRE_ROUTING
+    /// hook (softirq): a packet stays inside the hook while teardown runs.
     pub(crate) fn hook_delay() {
         // SAFETY: reads a module parameter and busy-waits; callable in any context.
         unsafe { bindings::imp2_test_hook_delay() }
+    }
+
+    /// Busy-waits `test_v2_event_delay_us` in the hook after a v2 listener
+    /// has been taken for a packet, before its event is built and sent: a
+    /// packet stays at the listener's old hook while it moves.
+    pub(crate) fn v2_event_delay() {
+        // SAFETY: reads a module parameter and busy-waits; callable in any context.
+        unsafe { bindings::imp2_test_v2_event_delay() }
     }
 
     /// Busy-waits `test_timer_delay_us` at the start of a netns timer run
@@ -72,6 +80,9 @@ mod imp {
 mod imp {
     #[inline(always)]
     pub(crate) fn hook_delay() {}
+
+    #[inline(always)]
+    pub(crate) fn v2_event_delay() {}
 
     #[inline(always)]
     pub(crate) fn timer_delay() {}

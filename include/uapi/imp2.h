@@ -67,9 +67,16 @@ enum imp2_msg_type {
  *   PREROUTING   every packet received, before routing (v1's only hook);
  *   INPUT        received packets routed to this host;
  *   FORWARD      received packets routed on to another host;
- *   OUTPUT       packets this host sends, before routing them (a GSO packet
- *                that the device or GSO later splits is one event);
+ *   OUTPUT       packets this host sends, after routing them;
  *   POSTROUTING  packets leaving, sent by this host or forwarded.
+ * A GSO or GRO packet (TSO, forwarded aggregates) is one event at OUTPUT,
+ * FORWARD and POSTROUTING, with its whole length.  Some packets cross a
+ * hook twice and are reported twice: multicast and broadcast this host
+ * sends (ip_mc_output() runs POSTROUTING for its loopback copy too), VRF
+ * traffic, and IPsec (the ESP packet crosses OUTPUT and POSTROUTING
+ * again).  AF_PACKET, XDP and netpoll sends bypass OUTPUT.  Packet bytes
+ * the host sends may carry checksums the device still fills in
+ * (CHECKSUM_PARTIAL).
  */
 enum imp2_hook {
 	IMP2_HOOK_PREROUTING	= 0,
@@ -184,6 +191,10 @@ enum imp2_attr {
  *   type N: ..." for a type above IMP2_A_MAX) and NLMSGERR_ATTR_OFFS, its
  *   offset in the request; one about the message as a whole (bytes left
  *   over, a port id of 0) carries at most a text.
+ * - Growth.  Events and listener reports may gain attributes in later
+ *   versions, anywhere in the message (IMP2_A_HOOK came between
+ *   IMP2_A_ICMP_CODE and IMP2_A_IFINDEX): decode by type and skip the
+ *   types you do not know.
  * - Strictness.  A subscribe takes only the attributes marked S; any other
  *   type (an E or L attribute such as IMP2_A_SRC, IMP2_A_PAD, or one above
  *   IMP2_A_MAX), a duplicate, a wrong size, an undefined IMP2_A_FAMILIES
@@ -210,7 +221,10 @@ enum imp2_attr {
  *   conntrack's defragmentation runs before the hook, the hook sees, and
  *   reports, the whole datagram).  Later fragments are not reported.  The
  *   host's own datagrams are fragmented after POSTROUTING: OUTPUT and
- *   POSTROUTING see them whole.
+ *   POSTROUTING see them whole (unless a raw IP_HDRINCL socket sends the
+ *   fragments itself).  IPv4 INPUT sees reassembled datagrams
+ *   (ip_local_deliver() reassembles before it); IPv6 INPUT sees fragments,
+ *   unless conntrack's defragmentation runs.
  * - Replies.  IMP2_STATS_GET: one IMP2_STATS with the request's nlmsg_seq,
  *   then the ack if NLM_F_ACK is set.  IMP2_LISTENERS_GET: one
  *   IMP2_LISTENER per listener (NLM_F_MULTI), then NLMSG_DONE, all with the
@@ -287,7 +301,8 @@ struct imp2_stats {
 				   or ECONNREFUSED */
 	__u64 alloc_failures;	/* event skb allocation failed in the hook */
 	__u64 rejected_msgs;	/* malformed, unknown or unauthorised requests */
-	__u64 packets_seen;	/* ICMP datagrams (first fragments) at the hook */
+	__u64 packets_seen;	/* ICMP datagrams (first fragments) at the IPv4
+				   PRE_ROUTING hook, while registered */
 	__u64 send_refused;	/* of send_failures: ECONNREFUSED, the port was gone */
 	__u32 subscriber_portid; /* 0 if nobody is subscribed, and always 0 for a
 				    requester without CAP_NET_ADMIN */

@@ -49,7 +49,8 @@ pub(crate) enum HookPoint {
     LocalIn,
     /// `NF_INET_FORWARD`: received packets routed to another host.
     Forward,
-    /// `NF_INET_LOCAL_OUT`: packets this host sends, before routing.
+    /// `NF_INET_LOCAL_OUT`: packets this host sends, routed (`state->out`
+    /// is their device).
     LocalOut,
     /// `NF_INET_POST_ROUTING`: packets leaving, sent or forwarded.
     PostRouting,

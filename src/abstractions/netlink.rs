@@ -5,6 +5,7 @@
 use super::{
     net::Net,
     rcu,
+    sched::BhDisabled,
     skbuff::{NlMsgBuf, SkBuff},
 };
 use crate::{
@@ -122,11 +123,15 @@ impl KernelSocket {
     /// datagram whose check passed just before the socket's file lost its
     /// last reference reaches whoever binds the port before the lookup, a
     /// moment later. That is at most one datagram per sending context that
-    /// had passed the check by then: a few instructions wide in the receive
-    /// softirq and the timer; without a bound in time, but not in
-    /// datagrams, where the sender can be preempted in between (packets
-    /// NFQUEUE reinjects, under `CONFIG_PREEMPT_RCU`).
+    /// had passed the check by then. Both steps run with bottom halves
+    /// disabled, so the window is a few instructions wide wherever the
+    /// caller runs: the receive softirq, the timer, or a preemptible task
+    /// (the LOCAL_OUT and POST_ROUTING hooks in `sendmsg()`, packets NFQUEUE
+    /// reinjects), which can then be neither preempted nor interrupted by
+    /// softirq work in between (on `PREEMPT_RT` it can still be preempted).
+    /// Not for hard IRQ context (see [`BhDisabled`]).
     pub(crate) fn unicast_to(&self, msg: NlMsgBuf, to: SocketRef<'_>) -> Result {
+        let _bh = BhDisabled::new();
         if to.is_closing() {
             return Err(crate::wire::errno::ECONNREFUSED());
         }

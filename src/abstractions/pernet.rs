@@ -61,8 +61,9 @@ pub(crate) struct PacketContext<'a> {
     pub(crate) socket: &'a KernelSocket,
     /// The netns's timer, which calls [`NetService::timer_expired`].
     pub(crate) timer: &'a Timer,
-    /// Which hook the packet crossed: its family and point.
+    /// The family of the hook the packet crossed.
     pub(crate) family: Family,
+    /// The hook point it crossed.
     pub(crate) point: HookPoint,
     /// What netfilter says about the packet.
     pub(crate) state: &'a HookState,

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Yielding the CPU in long-running process-context loops.
+//! Yielding the CPU in long-running process-context loops, and keeping
+//! softirqs off it for a short section.
 
 use crate::bindings;
+use core::marker::PhantomData;
 
 /// Lets the scheduler run something else if it wants to (`cond_resched()`),
 /// which may also report a quiescent state to RCU (`__cond_resched()` calls
@@ -13,4 +15,39 @@ pub(crate) fn cond_resched() {
     // callers are the request paths, in process context, holding only
     // sleeping locks.
     unsafe { bindings::imp2_cond_resched() };
+}
+
+/// Bottom halves disabled on this CPU (`local_bh_disable()`) until dropped:
+/// the section runs as softirq code does, neither preempted (except on
+/// `PREEMPT_RT`, where it only stays on the CPU) nor interrupted by a
+/// softirq.
+///
+/// # Invariants
+///
+/// Created by `local_bh_disable()` on the current CPU, in a context that
+/// may call `local_bh_enable()` (not hard IRQ context, IRQs enabled); not
+/// `Send`, so it is dropped on the same CPU and task.
+pub(crate) struct BhDisabled(PhantomData<*mut ()>);
+
+impl BhDisabled {
+    /// Disables bottom halves. Not in hard IRQ context nor with IRQs off
+    /// (`__local_bh_enable_ip()` warns on both, kernel/softirq.c): for
+    /// process and softirq context, where the netfilter hooks, the timer and
+    /// the request paths run.
+    pub(crate) fn new() -> Self {
+        // SAFETY: no memory-safety precondition; nested sections are fine
+        // (a count), and the callers' contexts are the ones listed above.
+        unsafe { bindings::imp2_local_bh_disable() };
+        // INVARIANT: just disabled, in such a context.
+        Self(PhantomData)
+    }
+}
+
+impl Drop for BhDisabled {
+    fn drop(&mut self) {
+        // SAFETY: pairs with the `local_bh_disable()` of `new`, in the same
+        // task and context (type invariant); any softirq raised meanwhile
+        // runs here.
+        unsafe { bindings::imp2_local_bh_enable() };
+    }
 }

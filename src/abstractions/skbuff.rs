@@ -149,8 +149,9 @@ impl SkBuff {
 /// The context an allocation happens in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum AllocContext {
-    /// Softirq or other atomic context: `GFP_ATOMIC | __GFP_NOWARN`, since
-    /// a failure there is counted, not worth a warning.
+    /// Atomic context (the hooks: softirq, or a task that must not sleep
+    /// there): `GFP_ATOMIC | __GFP_NOWARN`, since a failure there is
+    /// counted, not worth a warning.
     Atomic,
     /// The same without the emergency reserves (`GFP_NOWAIT |
     /// __GFP_NOWARN`): for allocations as large as a packet, which are

@@ -93,12 +93,17 @@ impl HookSet {
         self.0 & Self::bit(version, hook) != 0
     }
 
-    /// Every pair, each in the set or not, with whether it is.
-    pub(crate) fn each(self) -> impl Iterator<Item = (IpVersion, Hook, bool)> {
-        Hook::ALL
-            .into_iter()
-            .flat_map(|h| [IpVersion::V4, IpVersion::V6].map(|v| (v, h)))
-            .map(move |(v, h)| (v, h, self.contains(v, h)))
+    /// Every pair, each in the set or not, with whether it is. (An array,
+    /// not an iterator adapter chain: its callers' closures made symbol
+    /// names too long for objtool's `__pfx_` symbols.)
+    pub(crate) fn each(self) -> [(IpVersion, Hook, bool); 2 * Hook::COUNT] {
+        let mut all = [(IpVersion::V4, Hook::PreRouting, false); 2 * Hook::COUNT];
+        for (i, slot) in all.iter_mut().enumerate() {
+            let version = if i % 2 == 0 { IpVersion::V4 } else { IpVersion::V6 };
+            let hook = Hook::ALL[i / 2];
+            *slot = (version, hook, self.contains(version, hook));
+        }
+        all
     }
 }
 

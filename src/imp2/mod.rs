@@ -88,8 +88,9 @@ struct Counters {
     alloc_failures: Counter,
     /// Malformed, unknown or refused requests, v1 and v2.
     rejected_msgs: Counter,
-    /// ICMP datagrams (first fragments) at the IPv4 hook, which is
-    /// registered from the first IPv4 listener on.
+    /// ICMP datagrams (first fragments) at the IPv4 PRE_ROUTING hook,
+    /// which is registered from the first listener there on (v1, or a v2
+    /// IPv4 listener at prerouting).
     packets_seen: Counter,
     send_refused: Counter,
     /// Datagrams refused because the request queue was full.
@@ -349,10 +350,13 @@ impl Imp2Net {
     /// that a concurrent change cannot switch off a hook between the two.
     fn change_listeners<R>(&self, hooks: &NetHooks, adding: HookSet, change: impl FnOnce() -> Result<R>) -> Result<R> {
         let _serialised = self.listeners_change.lock();
-        let switched_on = adding.each().filter(|&(_, _, add)| add).try_for_each(|(version, hook, _)| {
-            let (family, point) = netfilter_hook(version, hook);
-            hooks.get(family, point).enable()
-        });
+        let mut switched_on = Ok(());
+        for (version, hook, add) in adding.each() {
+            if add && switched_on.is_ok() {
+                let (family, point) = netfilter_hook(version, hook);
+                switched_on = hooks.get(family, point).enable();
+            }
+        }
         let result = switched_on.and_then(|()| change());
         if !params::hooks_on_demand() {
             return result;
@@ -402,6 +406,7 @@ impl Imp2Net {
                 let Some(suppressed) = listener.admit(crate::abstractions::time::monotonic_ns) else {
                     continue;
                 };
+                test_knobs::v2_event_delay();
                 // Gathered once, for the first listener that takes it.
                 let facts = *facts.get_or_insert_with(|| EventFacts {
                     icmp: ip.icmp_type_code(packet),

@@ -256,14 +256,14 @@ fn filters_match_at_their_own_hook_and_need_its_netfilter_hooks() {
     }
     // One netfilter hook per family it wants, at its hook.
     let needed: Vec<(IpVersion, Hook)> =
-        output.hooks().each().filter(|&(_, _, needed)| needed).map(|(v, h, _)| (v, h)).collect();
+        output.hooks().each().into_iter().filter(|&(_, _, needed)| needed).map(|(v, h, _)| (v, h)).collect();
     assert_eq!(needed, vec![(IpVersion::V4, Hook::Output), (IpVersion::V6, Hook::Output)]);
     let v6_forward = Filter { families: 2, protos: None, hook: Hook::Forward };
     let both = output.hooks().union(v6_forward.hooks());
     assert!(both.contains(IpVersion::V6, Hook::Forward) && !both.contains(IpVersion::V4, Hook::Forward));
-    assert_eq!(both.each().filter(|&(_, _, needed)| needed).count(), 3);
-    assert_eq!(both.each().count(), 10, "every family and hook pair, to switch off what is not needed");
-    assert_eq!(HookSet::NONE.each().filter(|&(_, _, needed)| needed).count(), 0);
+    assert_eq!(both.each().into_iter().filter(|&(_, _, needed)| needed).count(), 3);
+    assert_eq!(both.each().len(), 10, "every family and hook pair, to switch off what is not needed");
+    assert_eq!(HookSet::NONE.each().into_iter().filter(|&(_, _, needed)| needed).count(), 0);
     // IMP2_A_HOOK values: netfilter's numbers, nothing past postrouting.
     assert_eq!(Hook::from_wire(3), Some(Hook::Output));
     assert_eq!(Hook::from_wire(5), None);
