@@ -747,11 +747,11 @@ fn stats_text(s: &Stats, listeners: &ListenerList) -> String {
         p => format!("port {p}"),
     };
     _ = writeln!(out, "imp2 counters for this network namespace (netlink unit {}):", s.unit);
-    _ = writeln!(out, "  packets_seen     {:>12}   ICMP datagrams that crossed the hook", s.packets_seen);
+    _ = writeln!(out, "  packets_seen     {:>12}   ICMP datagrams at the IPv4 prerouting hook", s.packets_seen);
     _ = writeln!(out, "  events_sent      {:>12}   events the subscriber's socket took", s.events_sent);
     _ = writeln!(out, "  send_failures    {:>12}   subscriber buffer full (EAGAIN) or port gone", s.send_failures);
     _ = writeln!(out, "    send_refused   {:>12}   of which: port already gone (ECONNREFUSED)", s.send_refused);
-    _ = writeln!(out, "  alloc_failures   {:>12}   event allocation failed in the hook", s.alloc_failures);
+    _ = writeln!(out, "  alloc_failures   {:>12}   event allocation failed in a hook", s.alloc_failures);
     _ = writeln!(out, "  rejected_msgs    {:>12}   malformed, unknown or unauthorised requests", s.rejected_msgs);
     _ = writeln!(out, "  requests_refused {:>12}   datagrams refused: request queue full (ENOBUFS)", s.requests_refused);
     _ = writeln!(out, "  subscriber       {subscriber}");
