@@ -11,7 +11,7 @@
 # (Updater::replace(), synchronize_rcu()), which waits for the hook. A
 # module whose publish did not wait acks first (the test then fails).
 . "$(dirname "$0")/lib.sh"
-ktap_plan 2
+ktap_plan 3
 A=imp2-hm-a B=imp2-hm-b
 tmp=$(mktemp -d)
 pids=()
@@ -52,4 +52,5 @@ diag "$(tr '\n' ';' <$tmp/listener)"
 order=$(sed -n 's/^ack seq=\([12]\) error=0 .*/ack\1/p; s/^msg type=34 seq=\([0-9]*\) .*/event\1/p' $tmp/listener | tr '\n' ' ')
 check "both subscribes acked 0" bash -c "grep -c '^ack seq=[12] error=0 ' $tmp/listener | grep -qx 2"
 check "the event the old hook held came before the move's ack ('$order')" test "$order" = "ack1 event0 ack2 "
+check "rmmod" imp2_unload
 ktap_finish

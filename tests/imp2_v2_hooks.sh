@@ -14,7 +14,7 @@
 # Only the hooks listeners use are registered (`nft list hooks`), and they
 # stay after the listener goes. Hook values past IMP2_HOOK_MAX: EINVAL.
 . "$(dirname "$0")/lib.sh"
-ktap_plan 16
+ktap_plan 17
 H1=imp2-hk-h1 M=imp2-hk-m H2=imp2-hk-h2 X=imp2-hk-x
 tmp=$(mktemp -d)
 IMP2=$(type -P imp2) PING=$(type -P ping)
@@ -198,4 +198,7 @@ diag "hook 5: $out5; hook 0xffffffff: $outmax"
 check "IMP2_A_HOOK 5 and 0xffffffff: EINVAL naming IMP2_A_HOOK, no listener" bash -c "
 	[[ '$out5' == 'ack seq=1 error=$EINVAL offs=16 msg=IMP2_A_HOOK: '* ]] &&
 	[[ '$outmax' == 'ack seq=1 error=$EINVAL offs=16 msg=IMP2_A_HOOK: '* ]] && (( \$(listener_count $M) == 0 ))"
+# The last load had hooks_on_demand=1: the scripts after this one get a
+# module of their own.
+check "rmmod" imp2_unload
 ktap_finish
