@@ -89,7 +89,7 @@ struct work_struct;
 void imp2_init_work(struct work_struct *work, void (*fn)(struct work_struct *));
 bool imp2_schedule_work(struct work_struct *work);
 void imp2_cond_resched(void);
-void imp2_local_bh_disable(void);
+bool imp2_local_bh_disable_unless_off(void);
 void imp2_local_bh_enable(void);
 
 /* RCU, time, netfilter state, IPv6. */

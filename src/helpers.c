@@ -227,7 +227,14 @@ bool imp2_schedule_work(struct work_struct *work)
 #endif
 }
 void imp2_cond_resched(void) { cond_resched(); }
-void imp2_local_bh_disable(void) { local_bh_disable(); }
+/* Disables BHs unless they are already (softirq, or a BH-disabled section). */
+bool imp2_local_bh_disable_unless_off(void)
+{
+	if (softirq_count())
+		return false;
+	local_bh_disable();
+	return true;
+}
 void imp2_local_bh_enable(void) { local_bh_enable(); }
 
 void *imp2_net_generic(const struct net *net, unsigned int id)

@@ -22,12 +22,22 @@ pub(crate) fn cond_resched() {
 /// `PREEMPT_RT`, where it only stays on the CPU) nor interrupted by a
 /// softirq.
 ///
+/// Where bottom halves are off already (in a softirq, the hooks' usual
+/// context, or a BH-disabled section) it does nothing: `make bench`
+/// measured the `local_bh_disable()`/`local_bh_enable()` pair at 34
+/// instructions per v1 event there.
+///
 /// # Invariants
 ///
-/// Created by `local_bh_disable()` on the current CPU, in a context that
-/// may call `local_bh_enable()` (not hard IRQ context, IRQs enabled); not
-/// `Send`, so it is dropped on the same CPU and task.
-pub(crate) struct BhDisabled(PhantomData<*mut ()>);
+/// If `enabled_on_drop`, created by `local_bh_disable()` on the current
+/// CPU, in a context that may call `local_bh_enable()` (not hard IRQ
+/// context, IRQs enabled); else created with bottom halves already off,
+/// which stay off for its lifetime (whoever turned them off turns them on
+/// after). Not `Send`: dropped on the same CPU and task.
+pub(crate) struct BhDisabled {
+    enabled_on_drop: bool,
+    _not_send: PhantomData<*mut ()>,
+}
 
 impl BhDisabled {
     /// Disables bottom halves. Not in hard IRQ context nor with IRQs off
@@ -35,19 +45,21 @@ impl BhDisabled {
     /// process and softirq context, where the netfilter hooks, the timer and
     /// the request paths run.
     pub(crate) fn new() -> Self {
-        // SAFETY: no memory-safety precondition; nested sections are fine
-        // (a count), and the callers' contexts are the ones listed above.
-        unsafe { bindings::imp2_local_bh_disable() };
-        // INVARIANT: just disabled, in such a context.
-        Self(PhantomData)
+        // SAFETY: no memory-safety precondition; the callers' contexts are
+        // the ones listed above.
+        let enabled_on_drop = unsafe { bindings::imp2_local_bh_disable_unless_off() };
+        // INVARIANT: disabled just now if `enabled_on_drop`, else off already.
+        Self { enabled_on_drop, _not_send: PhantomData }
     }
 }
 
 impl Drop for BhDisabled {
     fn drop(&mut self) {
-        // SAFETY: pairs with the `local_bh_disable()` of `new`, in the same
-        // task and context (type invariant); any softirq raised meanwhile
-        // runs here.
-        unsafe { bindings::imp2_local_bh_enable() };
+        if self.enabled_on_drop {
+            // SAFETY: pairs with the `local_bh_disable()` of `new`, in the
+            // same task and context (type invariant); any softirq raised
+            // meanwhile runs here.
+            unsafe { bindings::imp2_local_bh_enable() };
+        }
     }
 }
